@@ -1,0 +1,1 @@
+"""Parsers that turn AI-assistant transcripts (Claude Code, Codex CLI, aider) into Chat and Session records."""

@@ -1,0 +1,287 @@
+"""Capturing commits into the store: from hooks (HEAD plus what was missed), given revisions, or whole histories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pygit2
+
+from .. import spool
+from ..errors import StoreBusy
+from ..repo import config_int, current_branch, ml_dir, resolve_commit
+from ..schema import Commit, Rewrite
+from ..store import DATA_REF, Store
+from .commits import DEFAULT_DIFF_LIMIT, history, record_from_commit, stream_commits
+
+CATCH_UP_BOUND = 50  # uncaptured ancestors a hook capture takes along; beyond it, a hint to backfill
+BACKFILL_BATCH = 20000  # records per ref update during a backfill (progress survives an interrupt)
+BACKFILL_LEVEL = 9
+
+
+@dataclass
+class CaptureResult:
+    captured: int = 0
+    skipped: int = 0  # already in the store
+    spooled: int = 0
+    hints: list[str] = field(default_factory=list)
+    records: list[Commit] = field(default_factory=list)
+
+
+class CapturedIndex:
+    """Ids of the commits already in the store, cached in ``.git/ml/cache/captured-commits`` (derived data).
+
+    The file is the data ref's tip (20 bytes) followed by 20-byte commit ids. It is trusted only while the tip
+    matches; otherwise it is rebuilt from the store's envelopes.
+    """
+
+    def __init__(self, repo: pygit2.Repository, store: Store):
+        self.repo = repo
+        self.store = store
+        self.path = ml_dir(repo) / "cache" / "captured-commits"
+        self._ids: set[bytes] | None = None
+        self._tip: pygit2.Oid | None = None
+
+    def load(self) -> set[bytes]:
+        if self._ids is not None:
+            return self._ids
+        tip = self.store.tip(DATA_REF)
+        ids: set[bytes] | None = None
+        try:
+            data = self.path.read_bytes()
+            if len(data) >= 20 and (tip.raw if tip else b"\0" * 20) == data[:20]:
+                ids = {data[i:i + 20] for i in range(20, len(data) - 19, 20)}
+        except OSError:
+            pass
+        if ids is None:
+            ids = set()
+            for hexid in self.store.ids("commits"):
+                try:
+                    ids.add(bytes.fromhex(hexid))
+                except ValueError:
+                    pass
+            self._save(tip, ids)
+        self._ids, self._tip = ids, tip
+        return ids
+
+    def contains(self, oid: str | pygit2.Oid) -> bool:
+        raw = oid.raw if isinstance(oid, pygit2.Oid) else bytes.fromhex(oid)
+        return raw in self.load()
+
+    def added(self, oids: Iterable[str], new_tip: pygit2.Oid | None) -> None:
+        """Record ids just appended. Saved only if the new tip directly follows the one the cache reflects."""
+        ids = self.load()
+        ids.update(bytes.fromhex(o) for o in oids)
+        commit = self.repo.get(new_tip) if new_tip is not None else None
+        parent_ok = commit is not None and (
+            (self._tip is None and not commit.parent_ids) or (self._tip in commit.parent_ids))
+        if parent_ok:
+            self._save(new_tip, ids)
+            self._tip = new_tip
+        else:
+            self.invalidate()
+
+    def invalidate(self) -> None:
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+
+    def _save(self, tip: pygit2.Oid | None, ids: set[bytes]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            tmp.write_bytes((tip.raw if tip else b"\0" * 20) + b"".join(ids))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+def diff_limit(repo: pygit2.Repository) -> int | None:
+    limit = config_int(repo, "ml.diffLimit", DEFAULT_DIFF_LIMIT)
+    return None if limit <= 0 else limit
+
+
+def store_commits(repo: pygit2.Repository, store: Store, index: CapturedIndex, commits: Sequence[pygit2.Commit],
+                  *, source: str, branch: str | None, extra: dict[str, list] | None = None,
+                  spool_on_busy: bool = False, timeout: float | None = None) -> CaptureResult:
+    """Build records for ``commits`` (skipping captured ones) and append them with their hunks."""
+    result = CaptureResult()
+    limit = diff_limit(repo)
+    records: list[Commit] = []
+    diffs = []
+    for commit in commits:
+        if index.contains(commit.id):
+            result.skipped += 1
+            continue
+        rec, hunks = record_from_commit(repo, commit, branch=branch, source=source, diff_limit=limit)
+        records.append(rec)
+        if hunks is not None:
+            diffs.append(hunks)
+    batches = {"commits": records, "diffs": diffs, **(extra or {})}
+    if not any(batches.values()):
+        return result
+    try:
+        spool.drain(repo, store, timeout=timeout)
+        before = store.tip(DATA_REF)
+        store.append_many(batches, message=f"capture ({source})", timeout=timeout)
+        after = store.tip(DATA_REF)
+        if records and before != after:
+            index.added((r.id for r in records), after)
+    except StoreBusy:
+        if not spool_on_busy:
+            raise
+        result.spooled = spool.write_spool(repo, batches)
+        index.invalidate()
+    result.captured = len(records)
+    result.records = records
+    return result
+
+
+def uncaptured_ancestors(repo: pygit2.Repository, index: CapturedIndex, head: pygit2.Commit,
+                         bound: int = CATCH_UP_BOUND) -> tuple[list[pygit2.Commit], bool]:
+    """Commits reachable from ``head`` that were never captured, oldest first, at most ``bound``.
+
+    The walk stops at captured commits, so its cost is the size of the gap. Returns (commits, overflowed).
+    """
+    found: list[pygit2.Commit] = []
+    seen: set[pygit2.Oid] = set()
+    stack = [head]
+    overflow = False
+    while stack:
+        commit = stack.pop()
+        if commit.id in seen:
+            continue
+        seen.add(commit.id)
+        if index.contains(commit.id):
+            continue
+        if len(found) >= bound:
+            overflow = True
+            break
+        found.append(commit)
+        stack.extend(commit.parents)
+    found.sort(key=lambda c: (c.commit_time, c.author.time))
+    return found, overflow
+
+
+def capture_head(repo: pygit2.Repository, store: Store, *, source: str = "hook", spool_on_busy: bool = True,
+                 timeout: float | None = None, extra: dict[str, list] | None = None) -> CaptureResult:
+    """Capture HEAD and the uncaptured commits behind it (pulls, fast-forwards, `git am`, capture gaps)."""
+    if repo.head_is_unborn:
+        return CaptureResult()
+    head = repo.head.peel(pygit2.Commit)
+    index = CapturedIndex(repo, store)
+    bound = config_int(repo, "ml.catchUpLimit", CATCH_UP_BOUND)
+    todo, overflow = uncaptured_ancestors(repo, index, head, bound)
+    result = store_commits(repo, store, index, todo, source=source, branch=current_branch(repo), extra=extra,
+                           spool_on_busy=spool_on_busy, timeout=timeout)
+    if overflow:
+        hint = (f"more than {bound} commits behind HEAD were never captured; "
+                "run `git ml capture --backfill` to import the history")
+        result.hints.append(hint)
+    return result
+
+
+def capture_revisions(repo: pygit2.Repository, store: Store, revs: Sequence[str], *,
+                      source: str = "manual") -> CaptureResult:
+    commits = [resolve_commit(repo, rev) for rev in revs]
+    index = CapturedIndex(repo, store)
+    return store_commits(repo, store, index, commits, source=source, branch=current_branch(repo))
+
+
+def record_rewrites(repo: pygit2.Repository, store: Store, kind: str, lines: Iterable[str], *,
+                    spool_on_busy: bool = True) -> CaptureResult:
+    """post-rewrite: remember old -> new so links to chats survive, and capture the new commits."""
+    import time
+
+    pairs = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2:
+            pairs.append((parts[0], parts[1]))
+    rewrites = [Rewrite(id=f"{old}:{new}", old=old, new=new, kind=kind, time=int(time.time()))
+                for old, new in pairs]
+    index = CapturedIndex(repo, store)
+    commits = []
+    for _, new in pairs:
+        try:
+            commits.append(repo[new].peel(pygit2.Commit))
+        except (KeyError, ValueError, pygit2.GitError):
+            continue
+    return store_commits(repo, store, index, commits, source="rewrite", branch=current_branch(repo),
+                         extra={"rewrites": rewrites}, spool_on_busy=spool_on_busy)
+
+
+def parse_range(repo: pygit2.Repository, specs: Sequence[str]) -> tuple[list[pygit2.Oid], list[pygit2.Oid]]:
+    """Revision arguments as git log takes them: ``A..B``, ``^A``, plain revisions (default HEAD)."""
+    tips: list[pygit2.Oid] = []
+    hide: list[pygit2.Oid] = []
+    for spec in specs or ["HEAD"]:
+        if ".." in spec and "..." not in spec:
+            left, right = spec.split("..", 1)
+            hide.append(resolve_commit(repo, left or "HEAD").id)
+            tips.append(resolve_commit(repo, right or "HEAD").id)
+        elif spec.startswith("^"):
+            hide.append(resolve_commit(repo, spec[1:]).id)
+        else:
+            tips.append(resolve_commit(repo, spec).id)
+    return tips, hide
+
+
+def backfill(repo: pygit2.Repository, store: Store, specs: Sequence[str] = (), *,
+             progress: Callable[[int, int], None] | None = None, batch: int = BACKFILL_BATCH) -> CaptureResult:
+    """Import existing history idempotently: commits already captured are skipped."""
+    result = CaptureResult()
+    if repo.head_is_unborn and not specs:
+        return result
+    tips, hide = parse_range(repo, specs)
+    oids = history(repo, tips, hide)
+    index = CapturedIndex(repo, store)
+    captured = index.load()
+    todo = [o for o in oids if bytes.fromhex(o) not in captured]
+    result.skipped = len(oids) - len(todo)
+    if not todo:
+        return result
+    branch = current_branch(repo) if not specs else None
+    git_dir = str(Path(repo.path))
+    pending: list[Commit] = []
+    done = 0
+
+    def flush() -> None:
+        nonlocal pending
+        if not pending:
+            return
+        before = store.tip(DATA_REF)
+        store.append("commits", pending, message="backfill", level=BACKFILL_LEVEL)
+        after = store.tip(DATA_REF)
+        if before != after:
+            index.added((r.id for r in pending), after)
+        pending = []
+
+    spool.drain(repo, store)
+    for rec in stream_commits(git_dir, todo, branch=branch):
+        pending.append(rec)
+        done += 1
+        if progress is not None and done % 512 == 0:
+            progress(done, len(todo))
+        if len(pending) >= batch:
+            flush()
+    flush()
+    if progress is not None:
+        progress(done, len(todo))
+    result.captured = done
+    return result
+
+
+def in_progress_operation(repo: pygit2.Repository) -> str | None:
+    """A rebase, am or multi-commit cherry-pick/revert in progress: capture waits for its end."""
+    gitdir = Path(repo.path)
+    if (gitdir / "rebase-merge").is_dir():
+        return "rebase"
+    if (gitdir / "rebase-apply").is_dir():
+        return "am" if (gitdir / "rebase-apply" / "applying").exists() else "rebase"
+    if (gitdir / "sequencer").is_dir():
+        return "sequence"
+    return None

@@ -1,0 +1,144 @@
+"""``git ml install-hooks``: install, remove or show the git hooks and Claude Code hooks that capture work."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import run_typer
+
+PROG = "git ml install-hooks"
+
+app = typer.Typer(
+    name="git-ml-install-hooks",
+    add_completion=False,
+    no_args_is_help=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+def _rel(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it, else absolute."""
+    try:
+        return os.path.relpath(path) if Path(os.path.abspath(path)).is_relative_to(Path.cwd()) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def _print_git(rows) -> None:
+    for row in rows:
+        typer.echo(f"{row.hook}: {row.action} ({_rel(row.path)})")
+
+
+def _print_claude(rows) -> None:
+    for row in rows:
+        label = row.event if row.event.startswith("git ") else f"Claude Code {row.event}"
+        typer.echo(f"{label}: {row.action} ({_rel(row.path)})")
+
+
+def _status(repo, exec_dir) -> None:
+    from ..claude_settings import claude_hook_status
+    from ..hooks import CAPTURE, find_executable, hook_status, installed_capture_path
+    from ..errors import GitMlError
+
+    try:
+        typer.echo(f"executable: {find_executable(CAPTURE, exec_dir)}")
+    except GitMlError as exc:
+        typer.echo(f"executable: not found ({exc})")
+    for row in hook_status(repo, exec_dir):
+        extra = ""
+        if row.state in ("installed", "stale-path"):
+            target = installed_capture_path(row.path)
+            extra = f" -> {target}" if target else ""
+        chained = f", chains {row.path.name}.git-ml-orig" if row.chained else ""
+        typer.echo(f"{row.hook:<14} {row.state:<11} {_rel(row.path)}{extra}{chained}")
+    if not repo.workdir:
+        return  # bare: no Claude Code settings
+    for row in claude_hook_status(repo, exec_dir):
+        typer.echo(f"{'Claude ' + row.event:<21} {row.state:<11} {_rel(row.path)}")
+
+
+@app.command(
+    help=(
+        "Install the git hooks (post-commit, post-rewrite, post-merge, pre-push) that capture commits into "
+        "refs/ml/*, and optionally the Claude Code hooks that capture sessions. A hook already in place is kept "
+        "as <hook>.git-ml-orig and still runs first. Installing again changes nothing (or updates the "
+        "executable's path); --uninstall puts everything back. The hooks call git-ml-capture by absolute path; "
+        "set GIT_ML_EXEC_DIR (or --exec-dir) to choose its directory."
+    )
+)
+def install_hooks(
+    uninstall: bool = typer.Option(
+        False,
+        "--uninstall",
+        help="Remove the hooks and restore hooks they replaced; also removes git-ml's entries from "
+        ".claude/settings.local.json (and from .claude/settings.json with --shared).",
+    ),
+    claude: bool = typer.Option(False, "--claude", help="Also install the Claude Code session hooks."),
+    shared: bool = typer.Option(
+        False, "--shared", help="Claude Code hooks go to .claude/settings.json, committed for the whole team."
+    ),
+    local: bool = typer.Option(
+        False, "--local", help="Claude Code hooks go to .claude/settings.local.json, this clone only (default)."
+    ),
+    no_git: bool = typer.Option(False, "--no-git", help="Leave the git hooks alone (only the Claude Code hooks)."),
+    status: bool = typer.Option(False, "--status", help="Show which hooks are installed and exit."),
+    exec_dir: Optional[Path] = typer.Option(
+        None,
+        "--exec-dir",
+        metavar="DIR",
+        help="Directory holding git-ml-capture for the hooks to call (default: $GIT_ML_EXEC_DIR, else the "
+        "directory of this program, the Python scripts directory, a checkout's bin/, then PATH).",
+    ),
+) -> int:
+    from ..claude_settings import has_our_hooks, install_claude_hooks, uninstall_claude_hooks
+    from ..errors import GitMlError
+    from ..hooks import hooks_dir, install_hooks as install_git, is_outside_repository, uninstall_hooks
+    from ..repo import open_repository
+
+    if shared and local:
+        raise GitMlError("--shared and --local exclude each other")
+    repo = open_repository()
+    if status:
+        _status(repo, exec_dir)
+        return 0
+
+    want_claude = claude or shared or local
+    if uninstall:
+        if not no_git:
+            _print_git(uninstall_hooks(repo))
+        if repo.workdir:
+            if want_claude or has_our_hooks(repo, shared=False):
+                _print_claude(uninstall_claude_hooks(repo, shared=False))
+            if shared:
+                _print_claude(uninstall_claude_hooks(repo, shared=True))
+            elif has_our_hooks(repo, shared=True):
+                typer.echo("note: .claude/settings.json (shared) still has git-ml hooks; add --shared to remove them")
+        return 0
+
+    if no_git and not want_claude:
+        raise GitMlError("nothing to install: --no-git needs --claude")
+    if not no_git:
+        _print_git(install_git(repo, exec_dir))
+        directory = hooks_dir(repo)
+        if is_outside_repository(repo, directory):
+            typer.echo(
+                f"note: core.hooksPath {directory} is outside this repository: "
+                "other repositories using it run these hooks too"
+            )
+    if want_claude:
+        _print_claude(install_claude_hooks(repo, shared=shared, exec_dir=exec_dir))
+    return 0
+
+
+def main() -> int:
+    return run_typer(PROG, app)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

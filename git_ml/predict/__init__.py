@@ -1,0 +1,55 @@
+"""Predict which files a task will change, from the captured commit history.
+
+The hook-side entry point lives here and stays light (no numpy, scipy or typer): ``note_commits`` appends the
+newly captured commits to a journal under ``.git/ml/`` that the next ``git ml predict`` (or ``train``) applies to
+the model. Everything heavier is in the submodules: ``text`` (tokenizer), ``index`` (statistics), ``model``
+(signals and learnt weights), ``storage`` (model file and journal), ``evaluate`` (the walk-forward protocol).
+"""
+
+from __future__ import annotations
+
+import os
+
+MODEL_VERSION = 1
+MODEL_FILE = "predict.model"
+JOURNAL_FILE = "predict.journal"
+
+
+def journal_path(ml_dir: str | os.PathLike) -> str:
+    return os.path.join(os.fspath(ml_dir), JOURNAL_FILE)
+
+
+def note_commits(repo, commits: list) -> None:
+    """Record newly captured commits for the model: one append to ``.git/ml/predict.journal``.
+
+    Called by the commit-capture hook. Costs one small file append (well under a millisecond): the model applies
+    the journal when it is next loaded, and folds it into the model file now and then. Merge commits are skipped
+    (the model learns non-merge commits only). Never raises for I/O trouble: the journal is derived data and
+    ``git ml predict train`` rebuilds everything from the store.
+    """
+    if not commits:
+        return
+    import msgspec
+
+    from ..repo import ml_dir
+
+    enc = msgspec.msgpack.Encoder()
+    parts = []
+    for c in commits:
+        if getattr(c, "is_merge", False) or not getattr(c, "files", None):
+            continue
+        body = enc.encode(
+            (c.id, c.message or "", c.author_email or "", int(c.time or 0), [list(f) for f in c.files])
+        )
+        parts.append(len(body).to_bytes(4, "little") + body)
+    if not parts:
+        return
+    try:
+        path = journal_path(ml_dir(repo))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, b"".join(parts))
+        finally:
+            os.close(fd)
+    except OSError:
+        pass

@@ -1,0 +1,188 @@
+"""The model file and the journal under ``.git/ml/``.
+
+Model file: ``GMLPRED1`` magic, a little-endian u32 header length, a msgpack header (version, metadata, vocabulary,
+paths, authors and a directory of arrays), then the raw numpy arrays, 16-byte aligned. Loading maps the file
+copy-on-write and views the arrays in place: nothing is parsed beyond the header, nothing is pickled.
+
+Journal: length-prefixed msgpack tuples ``(id, message, author_email, time, files)`` appended by ``note_commits``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION
+from .index import Index, Postings, Vec
+
+MAGIC = b"GMLPRED1"
+_VECS = ("live", "nchg", "last", "dl", "heat", "cdl", "cnf", "ctime", "cauth", "cf_ptr", "cf_ids")
+_POSTINGS = ("cterm", "fterm", "fcom", "pterm", "nterm", "acom")
+
+
+class Meta(msgspec.Struct, kw_only=True):
+    version: int = MODEL_VERSION
+    trained_at: str = ""
+    updated_at: str = ""
+    store_tip: str | None = None
+    fitted_commits: int = 0  # commits learnt when the weights were last fitted
+    tuned_queries: int = 0
+    weights: list[float] = []
+
+
+class Header(msgspec.Struct, kw_only=True):
+    version: int
+    meta: Meta
+    body: bool
+    ncommits: int
+    vocab: list[str]
+    paths: list[str]
+    unmapped: list[int]  # fids whose path no longer maps to them (renamed over)
+    authors: list[str]
+    arrays: dict[str, tuple[str, int, int]]  # name -> (dtype, byte offset from data start, count)
+
+
+class VersionMismatch(Exception):
+    pass
+
+
+class JournalCommit(msgspec.Struct, array_like=True):
+    id: str
+    message: str
+    author_email: str
+    time: int
+    files: list[tuple[str, str, int | None, int | None, str | None]]
+    is_merge: bool = False
+
+
+def model_path(ml_dir: Path) -> Path:
+    return Path(ml_dir) / MODEL_FILE
+
+
+def id_key(commit_id: str) -> int:
+    """64-bit key of a commit id (a hash of it), for the set of learnt commits."""
+    return int.from_bytes(hashlib.blake2b(commit_id.encode(), digest_size=8).digest(), "little")
+
+
+def save(path: Path, ix: Index, meta: Meta, learnt: np.ndarray) -> int:
+    """Write the model atomically (temp file + rename). ``learnt``: sorted uint64 keys of the learnt commits."""
+    if not ix.online or any(len(getattr(ix, p).coo_k) for p in _POSTINGS) or any(getattr(ix, p).dk_i for p in _POSTINGS):
+        ix.compact()
+    arrays: dict[str, np.ndarray] = {}
+    for name in _VECS:
+        arrays[name] = getattr(ix, name).view()
+    for name in _POSTINGS:
+        p: Postings = getattr(ix, name)
+        arrays[name + ".ptr"] = p.ptr
+        arrays[name + ".ids"] = p.ids
+        arrays[name + ".w"] = p.w
+    arrays["learnt"] = np.asarray(learnt, dtype=np.uint64)
+    directory = {}
+    off = 0
+    for name, a in arrays.items():
+        a = np.ascontiguousarray(a)
+        arrays[name] = a
+        directory[name] = (a.dtype.str, off, int(a.size))
+        off += (a.nbytes + 15) // 16 * 16
+    fid_of = ix.fid_of
+    unmapped = [f for f, p in enumerate(ix.paths) if fid_of.get(p) != f]
+    header = Header(version=MODEL_VERSION, meta=meta, body=ix.body, ncommits=ix.ncommits, vocab=ix.vocab,
+                    paths=ix.paths, unmapped=unmapped, authors=ix.authors, arrays=directory)
+    hb = msgspec.msgpack.encode(header)
+    start = len(MAGIC) + 4 + len(hb)
+    pad = (-start) % 16
+    path = Path(path)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(MAGIC + len(hb).to_bytes(4, "little") + hb + b"\0" * pad)
+        for name, a in arrays.items():
+            fh.write(a.tobytes())
+            fh.write(b"\0" * ((-a.nbytes) % 16))
+    os.replace(tmp, path)
+    return path.stat().st_size
+
+
+def read_header(path: Path) -> tuple[Header, int, mmap.mmap | None]:
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:8] != MAGIC:
+            raise VersionMismatch("not a model file of this version")
+        hlen = int.from_bytes(head[8:12], "little")
+        hb = fh.read(hlen)
+        try:
+            header = msgspec.msgpack.decode(hb, type=Header)
+        except msgspec.DecodeError as exc:
+            raise VersionMismatch(f"unreadable model header: {exc}") from None
+        if header.version != MODEL_VERSION:
+            raise VersionMismatch(f"model version {header.version}, this program writes {MODEL_VERSION}")
+        start = 12 + hlen
+        start += (-start) % 16
+        size = os.fstat(fh.fileno()).st_size
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) if size > start else None
+    return header, start, mm
+
+
+def load(path: Path) -> tuple[Index, Meta, np.ndarray]:
+    header, start, mm = read_header(path)
+    arrays: dict[str, np.ndarray] = {}
+    for name, (dtype, off, count) in header.arrays.items():
+        if count == 0 or mm is None:
+            arrays[name] = np.zeros(0, dtype=dtype)
+        else:
+            arrays[name] = np.frombuffer(mm, dtype=dtype, count=count, offset=start + off)
+    ix = Index(body=header.body)
+    ix.vocab = header.vocab
+    ix.tid = dict(zip(header.vocab, range(len(header.vocab))))
+    ix.paths = header.paths
+    skip = set(header.unmapped)
+    ix.fid_of = {p: f for f, p in enumerate(header.paths) if f not in skip}
+    ix.authors = header.authors
+    ix.aid = dict(zip(header.authors, range(len(header.authors))))
+    for name in _VECS:
+        v = Vec(arrays[name].dtype)
+        v.a = arrays[name]
+        v.n = len(v.a)
+        setattr(ix, name, v)
+    for name in _POSTINGS:
+        setattr(ix, name, Postings(arrays[name + ".ptr"], arrays[name + ".ids"], arrays[name + ".w"]))
+    ix.ncommits = header.ncommits
+    ix.go_online()
+    return ix, header.meta, arrays["learnt"]
+
+
+# -- journal ---------------------------------------------------------------------------------------------------------
+
+_jdec = msgspec.msgpack.Decoder(JournalCommit)
+
+
+def read_journal(path: Path) -> list[JournalCommit]:
+    """Commits of a journal file, in append order; a torn last entry (crash mid-append) is ignored."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return []
+    out = []
+    pos = 0
+    n = len(data)
+    while pos + 4 <= n:
+        ln = int.from_bytes(data[pos : pos + 4], "little")
+        if pos + 4 + ln > n:
+            break
+        try:
+            out.append(_jdec.decode(data[pos + 4 : pos + 4 + ln]))
+        except msgspec.DecodeError:
+            pass
+        pos += 4 + ln
+    return out
+
+
+def journal_files(ml: Path) -> list[Path]:
+    """The journal being folded (if a fold was interrupted) then the live journal."""
+    out = sorted(Path(ml).glob(JOURNAL_FILE + ".fold*"))
+    out.append(Path(ml) / JOURNAL_FILE)
+    return out
