@@ -136,7 +136,8 @@ CONFIG_KEYS = [
 
 def main_page() -> str:
     verbs = []
-    for verb, summary in VERBS.items():
+    for verb in built_verbs():
+        summary = VERBS[verb]
         verbs += [".TP", f".B git ml {roff_escape(verb)}", roff_escape(summary) + f" See git\\-ml\\-{verb}(1)."]
     description = []
     for para in paragraphs(MAIN_DESCRIPTION.replace("\\\n", "")):
@@ -153,13 +154,20 @@ def main_page() -> str:
                          roff_escape("Set to 0 to turn capturing off for this process and its children.")]),
         ("FILES", [".TP", ".B refs/ml/data, refs/ml/local", roff_escape("the store"), ".TP", ".B .git/ml/",
                    roff_escape("caches, models, the spool and capture.log (errors of hook runs)")]),
-        ("SEE ALSO", [", ".join(f"git\\-ml\\-{v}(1)" for v in VERBS)]),
+        ("SEE ALSO", [", ".join(f"git\\-ml\\-{v}(1)" for v in built_verbs())]),
     ])
+
+
+def built_verbs() -> list[str]:
+    """Verbs whose CLI module exists (each issue adds its verbs; a page is written only for what is built)."""
+    import importlib.util
+
+    return [v for v in VERBS if importlib.util.find_spec(f"git_ml.cli.{v.replace('-', '_')}") is not None]
 
 
 def all_pages() -> dict[str, str]:
     pages = {"git-ml.1": main_page()}
-    for verb in VERBS:
+    for verb in built_verbs():
         pages[f"git-ml-{verb}.1"] = verb_page(verb)
     return pages
 

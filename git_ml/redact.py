@@ -8,11 +8,12 @@ start fast (imports only ``re``) and run fast on multi-MB text:
 
 * ``_TABLE`` is the one table of rules. Each rule has literals, one of which every match
   contains. A rule's pattern runs only when one of them occurs in the text (``str in`` is
-  a C memory scan), so text without candidates costs one scan per distinct literal.
+  a C memory scan), so text without candidates costs about one scan per rule.
 * Every pattern starts with a literal, never with a look-behind or a character class:
   then ``re`` jumps from one occurrence of the literal to the next instead of trying each
-  position (about 100x faster on large text). Boundary checks that would need a
-  look-behind are done in Python by each rule's check, on the few hits.
+  position (about 100x faster on large text; one alternation of all literals is slower
+  than the separate scans). Boundary checks that would need a look-behind are done in
+  Python by each rule's check, on the few hits.
 * A check also rejects placeholders and look-alikes (``xxxx``, ``0000``, ``EXAMPLE``,
   ``${VAR}``, ``get_password()``, ...) and decides the kind and the span to replace.
 * Rules run in table order, each on the output of the previous one, so specific rules come
@@ -250,7 +251,7 @@ _NOT_SECRET_NAMES = frozenset(
     "csrf xsrf public pub hashed hash next prev page continuation cursor sync".split()
 )
 # A value naming its own purpose is a reference or a filler: password=db_password.
-_SELF_WORDS = ("pass", "secret", "token", "apikey", "api_key", "api-key", "pwd")
+_SELF_WORDS = ("pass", "pwd", "secret", "token", "apikey")
 
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # GITHUB_TOKEN: names an env var
 _DOTTED = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")  # self.password, os.environ
@@ -258,20 +259,41 @@ _LINE_END = re.compile(r"[ \t]*(?:$|#|[\r\n,;}\])\"'`]|\\[nr\"'])", re.M)
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")  # db_password -> db; nextPage -> page
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_PATH = re.compile(r"(?:~|\.\.?)?(?:/[\w.-]+)+/?")  # /home/me, ~/.ssh/id_rsa
+_PATH_WORD = re.compile(r"/[A-Za-z][a-z]{2,}(?:/|$)")  # /home/, /Users/: not base64 noise
+_FORMATTED = re.compile(r"[ \t]*(?:%[ \t]*[(\w]|\.format\()")  # '%s:%s' % (user, pw)
 _QUERY_NEXT = re.compile(r"&[A-Za-z_][\w.-]*=")
+# Templates and references, not values. Careful: generated secrets contain $ % * ( too.
+_TEMPLATE = re.compile(
+    r"^\$\w+$|\$\{[^}]*\}"  # $DB_PASSWORD ${DB_PASSWORD}
+    r"|\{\{.*\}\}|#\{[^}]*\}|^\{\w*\}$"  # {{ vault_pw }} #{pw} {password}
+    r"|%\(\w+\)[sdr]|^%[sdr]$|^%\w+%$"  # %(pw)s %s %PASSWORD%
+    r"|^<.*>$|^\*{3}"  # <your-password> ***
+)
 
 
 def _is_reference(v: str) -> bool:
-    low = v.lower()
-    return bool(_ENV_NAME.fullmatch(v)) or any(w in low for w in _SELF_WORDS)
+    """GITHUB_TOKEN, db_password, accessToken, api-key, bandpass: a name, not a secret."""
+    if _ENV_NAME.fullmatch(v):
+        return True
+    if not _NAME_LIKE.fullmatch(v):
+        return False  # symbols: a generated value, which may contain "pwd" by chance
+    for word in _WORDS.findall(v):
+        word = word.lower()
+        if word in ("key", "api") or word.startswith(_SELF_WORDS) or word.endswith(_SELF_WORDS):
+            return True
+    return False
 
 
 def _value_ok(value: str, secret: bool, quoted: bool, env_style: bool) -> bool:
     low = value.lower()
-    if low in _NOT_SECRETS or value[0] in "$%{<*#!&[" or "${" in value or "{{" in value:
-        return False  # ${PASSWORD}, %(pw)s, {token}, <your-password>, ****, YAML !tag
-    if value.startswith(("/", "~/", "./", "../")) or len(set(value)) == 1:
-        return False  # a path (PWD=/home/me), or xxxxxxxx
+    if low in _NOT_SECRETS or _TEMPLATE.search(value):
+        return False  # ${PASSWORD}, $DB_PASS, %(pw)s, {token}, <your-password>, ****
+    if not quoted and value[0] in "#!&":
+        return False  # a comment, a YAML tag (!Ref, !!binary) or anchor
+    if len(set(value)) == 1 or (_PATH.fullmatch(value) and _PATH_WORD.search(value)):
+        return False  # xxxxxxxx, or a path (PWD=/home/me)
     if any(w in low for w in _FAKE_WORDS) or "REDACTED" in value:
         return False
     if _is_reference(value) or (not quoted and _DOTTED.fullmatch(value)):
@@ -312,6 +334,8 @@ def _check_assignment(m, text, stem: str):
     group = "qv" if quoted else "bv"
     value = m.group(group)
     start, end = m.span(group)
+    if quoted and _FORMATTED.match(text, m.end()):
+        return None  # a format string: user_pass = '%s:%s' % (user, pw)
     if not quoted:
         query = _QUERY_NEXT.search(value)
         if query:  # ?password=abc&user=me: the value ends before the next parameter
@@ -401,13 +425,13 @@ _TABLE = (
     # bot and user; legacy bot; legacy xoxo/xoxs; legacy workspace; config access and
     # refresh tokens; app-level tokens.
     ("slack token", ("xox", "xapp-"),
-     r"xox(?:[bpe]-\d{8,14}-\d{8,14}(?:-\d{8,14})?-[A-Za-z0-9]{18,64}"
+     r"x(?:ox(?:[bpe]-\d{8,14}-\d{8,14}(?:-\d{8,14})?-[A-Za-z0-9]{18,64}"
      r"|b-\d{8,14}-[A-Za-z0-9]{18,26}"
      r"|[os]-\d{1,20}-\d{1,20}-\d{1,20}-[A-Fa-f0-9]{1,128}"
      r"|[ar]-(?:\d-)?[A-Za-z0-9]{8,48}(?:-[A-Za-z0-9]{1,64}){0,8}"
      r"|e\.xox[bp]-\d-[A-Za-z0-9]{100,200}"
      r"|e-\d-[A-Za-z0-9]{100,200})"
-     r"|xapp-\d-[A-Z0-9]{1,32}-\d{1,20}-[A-Za-z0-9]{1,128}",
+     r"|app-\d-[A-Z0-9]{1,32}-\d{1,20}-[A-Za-z0-9]{1,128})",
      _check_slack_token),
     # sk_live_, rk_test_, sk_prod_...; the pattern starts at "k_" so that re can skip ahead.
     ("stripe key", ("k_live_", "k_test_", "k_prod_"),
@@ -419,8 +443,9 @@ _TABLE = (
      r"|(?P<bedrock>BSK[A-Za-z0-9+/]{109,269}={0,2}))",
      _check_cloud_id),
     # scheme://user:password@host: only the password goes, scheme, user and host stay.
+    # The password may hold an unescaped @ (p@ss@host): the last @ before the host ends it.
     ("url credentials", ("://",),
-     r"://(?P<user>[^\s:/@'\"<>\\\[\]]{0,128}):(?P<pw>[^\s/@'\"<>\\]{1,256})@(?=[A-Za-z0-9\[])",
+     r"://(?P<user>[^\s:/@'\"<>\\\[\]]{0,128}):(?P<pw>[^\s/'\"<>\\]{1,256})@(?=[A-Za-z0-9\[])",
      _check_url),
     ("bearer token", ("earer",),
      r"earer[ \t]+(?P<value>[A-Za-z0-9._~+/-]{16,400}={0,2})", _check_bearer),
@@ -441,8 +466,8 @@ _TABLE = (
 # fmt: on
 
 
-# On large text a pattern whose rule has several literals runs without the literal scans:
-# re's one scan for the pattern's leading literal costs less than several str scans.
+# On large text a rule with several literals skips the literal scans and runs its pattern
+# at once: re's one scan for the pattern's leading literal (g, x, k_, A) costs less.
 _LARGE = 1 << 16
 
 
@@ -454,7 +479,7 @@ class _Rule:
         self.literals = literals
         self.pattern = re.compile(pattern)
         self.check = check
-        self.direct_on_large = len(literals) > 2
+        self.direct_on_large = len(literals) > 1
 
 
 _RULES = tuple(_Rule(*row) for row in _TABLE)

@@ -102,10 +102,12 @@ TRUE_POSITIVES = [
     (f"  password: {PASSWORD}\n  user: app", "password", PASSWORD),
     (f"Server=db;User Id=sa;Password={PASSWORD};", "password", PASSWORD),
     (f"docker login --password {PASSWORD} registry.example.org", "password", PASSWORD),
+    ("deploy --api-token 8c1f4e2a9b7d6350 --env prod", "generic-secret", "8c1f4e2a9b7d6350"),
     (f"passphrase := `{PASSWORD}`", "password", PASSWORD),
     (f"$dbPass = '{PASSWORD}';", "password", PASSWORD),
     (f"SMTP_PWD={PASSWORD}", "password", PASSWORD),
     ("PASSWORD=correcthorse", "password", "correcthorse"),  # KEY=value env file: any value
+    ("GET /login?user=me&password=S3cr3tPw1&next=/home", "password", "S3cr3tPw1"),
     # other secrets assigned to a telling name
     ("SECRET_KEY: 'k3#v9!qz_d8@w0x^2m'", "generic-secret", "k3#v9!qz_d8@w0x^2m"),
     ('"client_secret": "9fQ2vK7xLm3pR8sT1wZ4"', "generic-secret", "9fQ2vK7xLm3pR8sT1wZ4"),
@@ -122,6 +124,7 @@ TRUE_POSITIVES = [
     ("REDIS_URL=redis://:r3d1sPw@cache:6379/0", "url-credentials", "r3d1sPw"),
     ("amqp://guest:Gu3stPw@rabbit:5672/vhost", "url-credentials", "Gu3stPw"),
     ("https://deploy:a8Kq2xZ9@git.example.com/repo.git", "url-credentials", "a8Kq2xZ9"),
+    ("postgres://app:p@ss!w0rd@db:5432/app", "url-credentials", "p@ss!w0rd"),  # unescaped @
     (pem("RSA PRIVATE KEY"), "private-key", None),
     (pem("OPENSSH PRIVATE KEY"), "private-key", None),
     (pem("ENCRYPTED PRIVATE KEY"), "private-key", None),
@@ -151,6 +154,36 @@ def test_kinds_cover_every_emitted_kind():
     emitted = {kind for _, kind, _ in TRUE_POSITIVES}
     assert emitted == set(KINDS)
     assert len(KINDS) == len(set(KINDS))
+
+
+# Shapes of generated credentials: every random instance must be redacted (guards against
+# the look-alike checks rejecting real, random keys).
+SHAPES = {
+    "openai-key": lambda: "sk-proj-" + rand(EXTENDED, 74) + "T3BlbkFJ" + rand(EXTENDED, 74),
+    "anthropic-key": lambda: "sk-ant-admin01-" + rand(EXTENDED, 93) + "AA",
+    "github-token": lambda: _rng.choice(["ghp_", "gho_", "ghs_"]) + rand(ALNUM, 36),
+    "slack-token": lambda: f"xoxb-{rand('0123456789', 11)}-{rand('0123456789', 12)}-{rand(ALNUM, 24)}",
+    "stripe-key": lambda: "sk_live_" + rand(ALNUM, 99),
+    "google-api-key": lambda: "AIza" + rand(EXTENDED, 35),
+    "aws-access-key": lambda: "ASIA" + rand(BASE32, 16),
+    "aws-bedrock-key": lambda: "ABSK" + rand(B64, 150),
+    "jwt": lambda: jwt({"sub": rand(ALNUM, 12), "exp": 1700000000}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SHAPES))
+def test_random_keys_are_all_redacted(kind):
+    for _ in range(300):
+        key = SHAPES[kind]()
+        assert redact(f'key: "{key}"\n') == (f'key: "[REDACTED:{kind}]"\n', {kind: 1}), key
+
+
+@pytest.mark.parametrize("name", ["password", "api_key", "SECRET", "auth_token"])
+def test_random_assigned_values_are_all_redacted(name):
+    for _ in range(300):
+        value = rand(ALNUM + "!#%+-.=@^_~", _rng.randrange(12, 40))
+        out, counts = redact(f'{name} = "{value}"')
+        assert value not in out and sum(counts.values()) == 1, value
 
 
 def test_only_the_secret_is_replaced():

@@ -121,6 +121,12 @@ def store_commits(repo: pygit2.Repository, store: Store, index: CapturedIndex, c
         if hunks is not None:
             diffs.append(hunks)
     batches = {"commits": records, "diffs": diffs, **(extra or {})}
+    if records:
+        from ..sessions import annotate_commits
+
+        links = annotate_commits(repo, records)  # fills session_id / related_chats from open sessions
+        if links:
+            batches["links"] = list(batches.get("links", [])) + links
     if not any(batches.values()):
         return result
     try:

@@ -16,8 +16,16 @@ def main() -> int:
         from ..capture.hook import run_hook
 
         return run_hook(args[1:])
+    if args[:1] == ["session"] and not ({"-h", "--help"} & set(args)):
+        from ..sessions import hook_main
+
+        return hook_main()
     from .common import run_typer
 
+    if args[:1] in (["session"], ["import"]):
+        sys.argv = [sys.argv[0], *args[1:]]
+        app = build_session_app() if args[0] == "session" else build_import_app()
+        return run_typer(f"{PROG} {args[0]}", app)
     return run_typer(PROG, build_app())
 
 
@@ -85,10 +93,93 @@ def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
         _after_capture(repo, store, result.records)
 
 
+def build_session_app():
+    import typer
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+    @app.command(context_settings={"help_option_names": ["-h", "--help"]})
+    def session() -> None:
+        """Record an assistant session from a Claude Code hook event read on stdin.
+
+        The event is JSON with session_id, transcript_path, cwd and hook_event_name. SessionStart records the
+        session; Stop, SubagentStop and SessionEnd read the transcript from where the last capture of that session
+        stopped and store the new or changed chats; SessionEnd closes the session. Always exits 0: errors go to
+        .git/ml/capture.log. Installed by `git ml install-hooks --claude`.
+        """
+
+    return app
+
+
+def build_import_app():
+    import typer
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+    @app.command(name="import", context_settings={"help_option_names": ["-h", "--help"]})
+    def import_(
+        paths: Annotated[Optional[list[str]], typer.Argument(
+            metavar="[PATH]...", help="Transcript files or folders. Default: this repository's transcripts "
+            "where each assistant keeps them.")] = None,
+        source: Annotated[str, typer.Option(
+            "--from", help="claude, codex, aider, or auto (tell by name and content).")] = "auto",
+        json_out: Annotated[bool, typer.Option("--json", help="Print the counts as one JSON object.")] = False,
+    ) -> None:
+        """Import existing assistant transcripts: Claude Code (~/.claude/projects/<this repository>/*.jsonl),
+        Codex CLI (~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl whose cwd is inside this repository) and Aider
+        (.aider.chat.history.md). Idempotent: importing twice stores nothing new. Chats are linked to the captured
+        commits they produced; malformed lines are counted and skipped.
+        """
+        _import(paths or [], source, json_out)
+
+    return app
+
+
+def _import(paths: list[str], source: str, json_out: bool) -> None:
+    from ..errors import GitMlError
+    from ..repo import collection_enabled, open_repository
+    from ..sessions import default_sources, expand_paths, import_transcripts
+    from .common import Progress
+
+    kinds = ("claude", "codex", "aider")
+    if source not in (*kinds, "auto"):
+        raise GitMlError(f"--from must be one of claude, codex, aider, auto (not {source!r})")
+    repo = open_repository()
+    if not collection_enabled(repo):
+        print("capture is disabled (ML_COLLECTION_ENABLED=0 or ml.enabled=false); nothing imported")
+        return
+    if paths:
+        sources = expand_paths(paths, source)
+    else:
+        sources = default_sources(repo, kinds if source == "auto" else (source,))
+        if not sources:
+            raise GitMlError("no transcripts of this repository found (Claude Code: ~/.claude/projects, Codex: "
+                             "~/.codex/sessions, Aider: .aider.chat.history.md); name files to import")
+    bar = Progress("Importing transcripts", total=len(sources))
+    report = import_transcripts(repo, sources, progress=bar.advance)
+    if bar.done:
+        bar.close()
+    data = {"files": report.files, "sessions": report.sessions, "chats": report.chats,
+            "unchanged": report.unchanged, "links": report.links, "skipped_lines": report.skipped,
+            "malformed_lines": report.malformed, "errors": report.errors}
+    if json_out:
+        import json
+
+        print(json.dumps(data))
+        return
+    print(f"imported {report.files} files: {report.sessions} sessions, {report.chats} chats stored "
+          f"({report.unchanged} unchanged), {report.links} links; {report.skipped} lines skipped, "
+          f"{report.malformed} malformed")
+    for err in report.errors:
+        print(f"error: {err}", file=sys.stderr)
+
+
 def click_commands():
     import typer
 
-    return [("git-ml-capture", typer.main.get_command(build_app()))]
+    return [("git-ml-capture", typer.main.get_command(build_app())),
+            ("git ml capture session", typer.main.get_command(build_session_app())),
+            ("git ml capture import", typer.main.get_command(build_import_app()))]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,7 @@
 """Predict which files a task will change, from the captured commit history.
 
 The hook-side entry point lives here and stays light (no numpy, scipy or typer): ``note_commits`` appends the
-newly captured commits to a journal under ``.git/ml/`` that the next ``git ml predict`` (or ``train``) applies to
+newly captured commits to a journal (JSON Lines) under ``.git/ml/`` that the next ``git ml predict`` (or ``train``) applies to
 the model. Everything heavier is in the submodules: ``text`` (tokenizer), ``index`` (statistics), ``model``
 (signals and learnt weights), ``storage`` (model file and journal), ``evaluate`` (the walk-forward protocol).
 """
@@ -33,15 +33,12 @@ def note_commits(repo, commits: list) -> None:
 
     from ..repo import ml_dir
 
-    enc = msgspec.msgpack.Encoder()
+    enc = msgspec.json.Encoder()
     parts = []
     for c in commits:
         if getattr(c, "is_merge", False) or not getattr(c, "files", None):
             continue
-        body = enc.encode(
-            (c.id, c.message or "", c.author_email or "", int(c.time or 0), [list(f) for f in c.files])
-        )
-        parts.append(len(body).to_bytes(4, "little") + body)
+        parts.append(enc.encode((c.id, c.message or "", c.author_email or "", int(c.time or 0), c.files)) + b"\n")
     if not parts:
         return
     try:

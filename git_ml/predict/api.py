@@ -14,7 +14,7 @@ from ..schema import now_iso
 from . import JOURNAL_FILE, MODEL_VERSION
 from .history import NO_HISTORY, captured_commits
 from .index import Index
-from .model import FEATURES, LABELS, rank
+from .model import FEATURES, LABELS, rank, scores
 from .storage import Meta, VersionMismatch, id_key, journal_files, load, model_path, read_journal, save
 
 # Fold the journal into the model file once it holds this many commits; refit the weights (full train) once the
@@ -75,7 +75,7 @@ class Predictor:
         out = []
         if not len(order):
             return out
-        s = q.X @ self.weights
+        s = scores(q.X, self.weights)
         p = np.exp(s - s.max())
         p /= p.sum()
         for i in order.tolist():

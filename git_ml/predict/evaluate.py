@@ -51,7 +51,7 @@ def split_point(count: int, split: float) -> int:
 
 def ltr_window(ntrain: int) -> int:
     """How many of the last training commits are replayed to learn the combination weights."""
-    return int(min(1200, max(0, ntrain // 4)))
+    return int(min(800, max(0, ntrain // 4)))
 
 
 def replay_for_weights(ix: Index, commits: Sequence, all_commits: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -16,8 +16,9 @@ import numpy as np
 
 from .text import WORD, path_tokens, subject, tokens, word_tokens
 
+from .signals import HEAT_TAU
+
 I32 = np.int32
-HEAT_TAU = 50.0
 F32 = np.float32
 
 

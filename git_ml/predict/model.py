@@ -18,52 +18,16 @@ import math
 
 import numpy as np
 
-from .index import HEAT_TAU, Index, bm25_idf
+from .index import Index, bm25_idf
 
-K1 = 1.2
-B = 0.75
-VOTE_K = 30
-RECENT_CANDIDATES = 20
-AUTHOR_COMMITS = 30
-CANDIDATES_PER_SIGNAL = 60
-TOP_COCHANGE = 3
-COCHANGE_HISTORY = 200
+from .signals import (AUTHOR_COMMITS, AUTHOR_DECAY, B, CANDIDATES_PER_SIGNAL, COCHANGE, COCHANGE_HISTORY,
+                      FEATURES, HEAT_TAU, K1, LABELS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU,
+                      TOP_COCHANGE, VOTE_K)
+from .signals import DEFAULT_WEIGHTS as _DEFAULT
 
-FEATURES = (
-    "text",
-    "vote",
-    "path",
-    "name",
-    "recent",
-    "recent_slow",
-    "frequency",
-    "author",
-    "text_rank",
-    "vote_rank",
-    "burst",
-    "cochange_top",
-    "cochange",
-)
-NF = len(FEATURES)
-# Before anything is learnt (tiny histories): the hand-set fusion of the reference model, spread over our features.
-DEFAULT_WEIGHTS = np.array([1.0, 0.5, 0.3, 0.3, 0.4, 0.4, 0.1, 0.2, 0.0, 0.0, 0.0, 0.0, 1.0])
-COCHANGE = FEATURES.index("cochange")
-
-LABELS = {
-    "text": "past messages of this file match the task",
-    "vote": "similar past commits changed it",
-    "path": "task words in its path",
-    "name": "task words in its file name",
-    "recent": "changed recently",
-    "recent_slow": "changed in the last few hundred commits",
-    "frequency": "changes often",
-    "author": "the author changed it recently",
-    "text_rank": "ranks high on message match",
-    "vote_rank": "ranks high among similar commits' files",
-    "burst": "changed many times lately",
-    "cochange_top": "changes together with the best text matches",
-    "cochange": "changes together with the seed files",
-}
+DEFAULT_WEIGHTS = np.array(_DEFAULT)
+AUTHOR_POW = np.array([AUTHOR_DECAY**k for k in range(AUTHOR_COMMITS)])
+__all__ = ["FEATURES", "LABELS", "DEFAULT_WEIGHTS", "features", "rank", "fit_weights"]
 
 
 class Query:
@@ -92,11 +56,20 @@ def _rank_feature(v: np.ndarray) -> np.ndarray:
     return out
 
 
+def _topk(ids: np.ndarray, vals: np.ndarray, k: int) -> np.ndarray:
+    """The ids (ascending) of the k largest values; ties go to the larger id (the newer commit or file)."""
+    n = len(ids)
+    if n <= k:
+        return ids
+    kth = np.partition(vals, n - k)[n - k]
+    above = ids[vals > kth]
+    eq = ids[vals == kth]
+    return np.sort(np.concatenate((above, eq[len(eq) - (k - len(above)) :])))
+
+
 def _top_positive(v: np.ndarray, live: np.ndarray, k: int) -> np.ndarray:
     pos = np.flatnonzero((v > 0) & live)
-    if len(pos) > k:
-        pos = pos[np.argpartition(-v[pos], k - 1)[:k]]
-    return pos
+    return _topk(pos, v[pos], k)
 
 
 def _cochange_top(ix: Index, s: np.ndarray, cand: np.ndarray, F: int) -> np.ndarray:
@@ -132,7 +105,7 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
         avgdl = float(dl.sum() / ndocs) if ndocs else 1.0
         knorm = K1 * (1.0 - B + B * dl / max(avgdl, 1e-9))
         cdl = ix.cdl.a[:C]
-        avgcdl = float(cdl.mean()) or 1.0
+        avgcdl = float(cdl.sum(dtype=np.float64)) / C or 1.0
         cscore = np.zeros(C)
         nlive = float(live.sum()) or 1.0
         for t in terms:
@@ -147,7 +120,8 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
             if len(cids):
                 idf = bm25_idf(C, len(cids))
                 cw64 = cw.astype(np.float64)
-                cscore[cids] += idf * cw64 * (K1 + 1.0) / (cw64 + K1 * (1.0 - B + B * cdl[cids] / avgcdl))
+                cdl64 = cdl[cids].astype(np.float64)
+                cscore[cids] += idf * cw64 * (K1 + 1.0) / (cw64 + K1 * (1.0 - B + B * cdl64 / avgcdl))
             # fancy-index += adds once per distinct file even when a renamed file lists a token twice
             pids, _ = ix.pterm.get(t)
             if len(pids):
@@ -161,10 +135,7 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
                 name_s[nids] += bm25_idf(nlive, float(np.count_nonzero(hit & live)))
         nzc = np.flatnonzero(cscore)
         if len(nzc):
-            if len(nzc) > VOTE_K:
-                top = nzc[np.argpartition(-cscore[nzc], VOTE_K - 1)[:VOTE_K]]
-            else:
-                top = nzc
+            top = _topk(nzc, cscore[nzc], VOTE_K)
             files, which = ix.files_of_commits(top)
             nf = ix.cnf.a[top].astype(np.float64)
             contrib = (cscore[top] / np.sqrt(np.maximum(nf, 1.0)))[which]
@@ -177,7 +148,7 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
         if len(recent):
             files, which = ix.files_of_commits(recent)
             nf = ix.cnf.a[recent].astype(np.float64)
-            contrib = (0.9 ** np.arange(len(recent)) / np.sqrt(np.maximum(nf, 1.0)))[which]
+            contrib = (AUTHOR_POW[: len(recent)] / np.sqrt(np.maximum(nf, 1.0)))[which]
             np.add.at(author_s, files, contrib)
     co_s = np.zeros(F)
     if seeds:
@@ -194,8 +165,7 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
         mask[_top_positive(sig, live, CANDIDATES_PER_SIGNAL)] = True
     livef = np.flatnonzero(live)
     if len(livef):
-        k = min(RECENT_CANDIDATES, len(livef))
-        mask[livef[np.argpartition(-last[livef], k - 1)[:k]]] = True
+        mask[_topk(livef, last[livef], RECENT_CANDIDATES)] = True
     if seeds:
         mask[seeds] = False
     cand = np.flatnonzero(mask)
@@ -207,8 +177,8 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
         X[:, 1] = _maxnorm(vote_s[cand])
         X[:, 2] = _maxnorm(path_s[cand])
         X[:, 3] = _maxnorm(name_s[cand])
-        X[:, 4] = np.exp(-age / 10.0)
-        X[:, 5] = np.exp(-age / 200.0)
+        X[:, 4] = np.exp(-age / RECENT_TAU)
+        X[:, 5] = np.exp(-age / RECENT_SLOW_TAU)
         X[:, 6] = _maxnorm(np.log1p(ix.nchg.a[cand]))
         X[:, 7] = _maxnorm(author_s[cand])
         X[:, 8] = _rank_feature(text_s[cand])
@@ -219,13 +189,21 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
     return Query(cand, X, terms)
 
 
+def scores(X: np.ndarray, weights) -> np.ndarray:
+    """X @ weights, summed feature by feature in order (the quick path sums the same way, to the last bit)."""
+    s = np.zeros(len(X))
+    for j in range(X.shape[1]):
+        s = s + X[:, j] * float(weights[j])
+    return s
+
+
 def rank(ix: Index, weights: np.ndarray, text: str, author: str | None = None, seeds: list[int] | None = None,
          top: int = 10) -> tuple[Query, np.ndarray, np.ndarray]:
     """Top files: (query, candidate positions in rank order, their scores). Ties break by path."""
     q = features(ix, text, author, seeds)
     if not len(q.cand):
         return q, np.zeros(0, dtype=np.int64), np.zeros(0)
-    s = q.X @ weights
+    s = scores(q.X, weights)
     # round so that a different float summation order (incremental vs rebuilt) cannot swap equal scores
     key = np.round(s, 9)
     k = min(top, len(key))

@@ -1,10 +1,11 @@
 """The model file and the journal under ``.git/ml/``.
 
-Model file: ``GMLPRED1`` magic, a little-endian u32 header length, a msgpack header (version, metadata, vocabulary,
-paths, authors and a directory of arrays), then the raw numpy arrays, 16-byte aligned. Loading maps the file
-copy-on-write and views the arrays in place: nothing is parsed beyond the header, nothing is pickled.
+Model file: ``GMLPRED1`` magic, a little-endian u32 header length, a JSON header (version, metadata, vocabulary,
+paths, authors and a directory of arrays), then the raw little-endian arrays, 16-byte aligned. Loading maps the
+file copy-on-write and views the arrays in place: nothing is parsed beyond the header, nothing is pickled. The
+header is JSON so that the quick prediction path (``lite``) reads it with the standard library alone.
 
-Journal: length-prefixed msgpack tuples ``(id, message, author_email, time, files)`` appended by ``note_commits``.
+Journal: JSON Lines ``[id, message, author_email, time, files]`` appended by ``note_commits``.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def save(path: Path, ix: Index, meta: Meta, learnt: np.ndarray) -> int:
     unmapped = [f for f, p in enumerate(ix.paths) if fid_of.get(p) != f]
     header = Header(version=MODEL_VERSION, meta=meta, body=ix.body, ncommits=ix.ncommits, vocab=ix.vocab,
                     paths=ix.paths, unmapped=unmapped, authors=ix.authors, arrays=directory)
-    hb = msgspec.msgpack.encode(header)
+    hb = msgspec.json.encode(header)
     start = len(MAGIC) + 4 + len(hb)
     pad = (-start) % 16
     path = Path(path)
@@ -115,7 +116,7 @@ def read_header(path: Path) -> tuple[Header, int, mmap.mmap | None]:
         hlen = int.from_bytes(head[8:12], "little")
         hb = fh.read(hlen)
         try:
-            header = msgspec.msgpack.decode(hb, type=Header)
+            header = msgspec.json.decode(hb, type=Header)
         except msgspec.DecodeError as exc:
             raise VersionMismatch(f"unreadable model header: {exc}") from None
         if header.version != MODEL_VERSION:
@@ -157,27 +158,22 @@ def load(path: Path) -> tuple[Index, Meta, np.ndarray]:
 
 # -- journal ---------------------------------------------------------------------------------------------------------
 
-_jdec = msgspec.msgpack.Decoder(JournalCommit)
+_jdec = msgspec.json.Decoder(JournalCommit)
 
 
 def read_journal(path: Path) -> list[JournalCommit]:
-    """Commits of a journal file, in append order; a torn last entry (crash mid-append) is ignored."""
+    """Commits of a journal file, in append order; a torn last line (crash mid-append) is ignored."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
         return []
     out = []
-    pos = 0
-    n = len(data)
-    while pos + 4 <= n:
-        ln = int.from_bytes(data[pos : pos + 4], "little")
-        if pos + 4 + ln > n:
-            break
-        try:
-            out.append(_jdec.decode(data[pos + 4 : pos + 4 + ln]))
-        except msgspec.DecodeError:
-            pass
-        pos += 4 + ln
+    for line in data.split(b"\n"):
+        if line.strip():
+            try:
+                out.append(_jdec.decode(line))
+            except msgspec.DecodeError:
+                pass
     return out
 
 

@@ -1,0 +1,505 @@
+"""Assistant sessions into the store: Claude Code hook events (incremental), imports of existing transcripts,
+and the links between chats and the commits they produced.
+
+Per-session progress lives in ``.git/ml/sessions/<id>.json`` (derived, disposable): where the transcript was read
+up to, a digest of every chat already stored (so an unchanged chat is not stored again), and the recent chats'
+times and modified files, which the commit hook uses to link a new commit without reading the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pygit2
+
+from . import spool
+from .errors import GitMlError
+from .links import DEFAULT_WINDOW, find_links, iso_to_unix, session_links
+from .redact import redact
+from .repo import config_bool, config_int, current_branch, ml_dir, open_repository, workdir
+from .schema import Chat, Commit, Link, Session, now_iso
+from .store import Store
+
+RECENT_CHATS = 50  # chats per session kept in its state file for the commit hook's linking
+MAX_TEXT = 64 * 1024  # characters of a query or response kept (ml.maxTextChars)
+_STATE_ENCODER = msgspec.json.Encoder()
+_DIGEST_ENCODER = msgspec.json.Encoder(order="deterministic")
+
+
+class ChatRef(msgspec.Struct, omit_defaults=True):
+    id: str
+    timestamp: str = ""
+    ended_at: str | None = None
+    files_modified: list[str] = []
+
+
+class SessionState(msgspec.Struct, omit_defaults=True):
+    session_id: str
+    assistant: str = "claude-code"
+    transcript_path: str | None = None
+    resume_offset: int = 0
+    head_hash: str = ""
+    base: Session | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    end_reason: str | None = None
+    stored: dict[str, str] = {}  # chat id -> digest of the version stored
+    session_digest: str = ""
+    recent: list[ChatRef] = []
+    links: list[str] = []  # link ids already stored (bounded)
+
+
+_STATE_DECODER = msgspec.json.Decoder(SessionState)
+
+
+def digest(record: msgspec.Struct) -> str:
+    """Content identity of a record without its capture time: equal digests mean nothing new to store."""
+    saved = record.captured_at
+    record.captured_at = ""
+    try:
+        return hashlib.blake2b(_DIGEST_ENCODER.encode(record), digest_size=16).hexdigest()
+    finally:
+        record.captured_at = saved
+
+
+# ----- privacy ---------------------------------------------------------------------------------------------------
+
+def prepare_chat(repo: pygit2.Repository, chat: Chat) -> Chat:
+    """Redact every text field, bound its size, and honour ``ml.captureResponses false`` (metadata only)."""
+    limit = config_int(repo, "ml.maxTextChars", MAX_TEXT)
+    counts: dict[str, int] = {}
+    if not config_bool(repo, "ml.captureResponses", True):
+        chat.query = ""
+        chat.response = ""
+    for name in ("query", "response"):
+        text = getattr(chat, name)
+        if not text:
+            continue
+        clean, found = redact(text)
+        for kind, n in found.items():
+            counts[kind] = counts.get(kind, 0) + n
+        if limit > 0 and len(clean) > limit:
+            clean = clean[:limit] + f"\n[truncated {len(clean) - limit} characters]"
+        setattr(chat, name, clean)
+    chat.redactions = counts
+    return chat
+
+
+# ----- state -----------------------------------------------------------------------------------------------------
+
+def _state_path(repo: pygit2.Repository, session_id: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", session_id)[:100] or "session"
+    return ml_dir(repo) / "sessions" / f"{safe}.json"
+
+
+def load_state(repo: pygit2.Repository, session_id: str) -> SessionState:
+    path = _state_path(repo, session_id)
+    try:
+        state = _STATE_DECODER.decode(path.read_bytes())
+        if state.session_id == session_id:
+            return state
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    return SessionState(session_id=session_id)
+
+
+def save_state(repo: pygit2.Repository, state: SessionState) -> None:
+    path = _state_path(repo, state.session_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_bytes(_STATE_ENCODER.encode(state))
+    os.replace(tmp, path)
+
+
+def active_states(repo: pygit2.Repository, window: float) -> list[SessionState]:
+    """Sessions touched within ``window`` seconds (by their state file), newest first."""
+    directory = ml_dir(repo) / "sessions"
+    if not directory.is_dir():
+        return []
+    now = time.time()
+    found = []
+    for path in directory.glob("*.json"):
+        try:
+            mtime = path.stat().st_mtime
+            if now - mtime > window:
+                continue
+            found.append((mtime, _STATE_DECODER.decode(path.read_bytes())))
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            continue
+    found.sort(key=lambda x: -x[0])
+    return [s for _, s in found]
+
+
+def link_window(repo: pygit2.Repository) -> float:
+    return float(config_int(repo, "ml.linkWindowMinutes", DEFAULT_WINDOW // 60) * 60)
+
+
+# ----- linking ---------------------------------------------------------------------------------------------------
+
+def annotate_commits(repo: pygit2.Repository, commits: Sequence[Commit]) -> list[Link]:
+    """Commit side of linking (run by the commit hook): give each new commit the open session and the chats whose
+    modified files it changed, from the sessions' state files; returns the link records to store with it."""
+    window = link_window(repo)
+    states = active_states(repo, window)
+    if not states or not commits:
+        return []
+    chats = [Chat(id=ref.id, session_id=s.session_id, timestamp=ref.timestamp, ended_at=ref.ended_at,
+                  files_modified=ref.files_modified) for s in states for ref in s.recent]
+    links = find_links(commits, chats, window)
+    open_sessions = [Session(id=s.session_id, started_at=s.started_at or (s.recent[0].timestamp if s.recent else None),
+                             ended_at=s.ended_at) for s in states]
+    links += session_links(commits, open_sessions, window)
+    by_commit: dict[str, list[Link]] = {}
+    for link in links:
+        by_commit.setdefault(link.commit, []).append(link)
+    for commit in commits:
+        mine = sorted(by_commit.get(commit.id, ()), key=lambda lk: (abs(lk.seconds), -lk.score))
+        chat_links = [lk for lk in mine if lk.chat_id]
+        commit.related_chats = [lk.chat_id for lk in chat_links]
+        if mine:
+            commit.session_id = (chat_links[0] if chat_links else mine[0]).session_id
+    return links
+
+
+def recent_commits(repo: pygit2.Repository, since: float, limit: int = 200) -> list[Commit]:
+    """Commits on HEAD committed after ``since`` (unix time), as records (chat side of linking)."""
+    from .capture.commits import record_from_commit
+
+    if repo.head_is_unborn:
+        return []
+    out = []
+    branch = current_branch(repo)
+    walker = repo.walk(repo.head.target, pygit2.enums.SortMode.TIME)
+    for commit in walker:
+        if commit.commit_time < since or len(out) >= limit:
+            break
+        rec, _ = record_from_commit(repo, commit, branch=branch, source="link", diff_limit=None)
+        out.append(rec)
+    return out
+
+
+# ----- the Claude Code hook --------------------------------------------------------------------------------------
+
+@dataclass
+class CaptureReport:
+    sessions: int = 0
+    chats: int = 0  # chats stored (new or changed)
+    unchanged: int = 0
+    links: int = 0
+    skipped: int = 0
+    malformed: int = 0
+    files: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def hook_main(stdin=None) -> int:
+    """Entry of `git-ml-capture session`: one hook event on stdin; never fails, never blocks the assistant."""
+    import json
+    import sys
+
+    repo = None
+    try:
+        raw = (stdin or sys.stdin).read()
+        try:
+            event = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            event = None
+        cwd = (event.get("cwd") if isinstance(event, dict) else None) or os.getcwd()
+        try:
+            repo = open_repository(cwd)
+        except GitMlError:
+            return 0  # the assistant runs outside a repository: nothing of ours to record
+        if not isinstance(event, dict):
+            raise GitMlError(f"hook input is not a JSON object: {raw[:80]!r}")
+        from .repo import collection_enabled
+
+        if not collection_enabled(repo):
+            return 0
+        handle_event(repo, event)
+    except BaseException as exc:  # never break the assistant's session
+        spool.log(repo, f"session hook: {type(exc).__name__}: {exc}")
+    return 0
+
+
+def handle_event(repo: pygit2.Repository, event: dict) -> CaptureReport:
+    session_id = str(event.get("session_id") or "")
+    if not session_id:
+        raise GitMlError("hook event without session_id")
+    name = str(event.get("hook_event_name") or "")
+    transcript = event.get("transcript_path")
+    state = load_state(repo, session_id)
+    if transcript:
+        state.transcript_path = str(transcript)
+    if name == "SessionStart" and not state.started_at:
+        state.started_at = now_iso()
+    if name == "SessionEnd":
+        state.ended_at = now_iso()
+        state.end_reason = str(event.get("reason") or "") or None
+    store = Store(repo, warn=lambda m: spool.log(repo, m))
+    report = capture_claude_transcript(repo, store, state, cwd=event.get("cwd"))
+    save_state(repo, state)
+    return report
+
+
+def capture_claude_transcript(repo: pygit2.Repository, store: Store, state: SessionState,
+                              cwd: str | None = None) -> CaptureReport:
+    """Read the transcript from where the last capture stopped, store new or changed chats, the session, links."""
+    from .capture.claude import needs_restart, parse_claude
+
+    report = CaptureReport()
+    root = workdir(repo)
+    path = state.transcript_path
+    chats: list[Chat] = []
+    session: Session | None = None
+    if path and os.path.isfile(path):
+        if needs_restart(path, state.resume_offset, state.head_hash):
+            state.resume_offset, state.base = 0, None
+        parsed = parse_claude(path, str(root) if root else None, state.resume_offset, base=state.base)
+        report.malformed += parsed.malformed
+        report.skipped += parsed.skipped
+        state.resume_offset = parsed.resume_offset
+        state.head_hash = parsed.head_hash
+        state.base = parsed.resume_base
+        chats = [c for c in parsed.chats if c.session_id == state.session_id or not c.session_id]
+        session = parsed.session
+    if session is None:
+        session = Session(id=state.session_id, assistant=state.assistant)
+    session.id = state.session_id
+    session.assistant = session.assistant or state.assistant
+    session.transcript_path = state.transcript_path
+    session.started_at = _earliest(state.started_at, session.started_at)
+    session.ended_at = state.ended_at or session.ended_at
+    session.end_reason = state.end_reason or session.end_reason
+    session.cwd = session.cwd or cwd
+    session.branch = session.branch or current_branch(repo)
+
+    new_chats = []
+    for chat in chats:
+        chat.session_id = state.session_id
+        prepare_chat(repo, chat)
+        d = digest(chat)
+        if state.stored.get(chat.id) == d:
+            report.unchanged += 1
+            continue
+        state.stored[chat.id] = d
+        new_chats.append(chat)
+    _remember_recent(state, chats)
+    sessions = []
+    d = digest(session)
+    if d != state.session_digest:
+        state.session_digest = d
+        sessions.append(session)
+
+    links: list[Link] = []
+    if new_chats:
+        earliest = min((iso_to_unix(c.timestamp) or time.time()) for c in new_chats)
+        commits = recent_commits(repo, earliest)
+        links = [lk for lk in find_links(commits, new_chats, link_window(repo)) if lk.id not in state.links]
+        state.links = (state.links + [lk.id for lk in links])[-500:]
+    batches = {"chats": new_chats, "sessions": sessions, "links": links}
+    if any(batches.values()):
+        try:
+            spool.drain(repo, store)
+            store.append_many(batches, message=f"capture session {state.session_id[:8]}")
+        except Exception:
+            spool.write_spool(repo, batches)
+            raise
+    report.chats = len(new_chats)
+    report.sessions = len(sessions)
+    report.links = len(links)
+    return report
+
+
+def _earliest(a: str | None, b: str | None) -> str | None:
+    vals = [v for v in (a, b) if v]
+    return min(vals, key=lambda v: iso_to_unix(v) or 0) if vals else None
+
+
+def _remember_recent(state: SessionState, chats: Iterable[Chat]) -> None:
+    by_id = {r.id: r for r in state.recent}
+    for c in chats:
+        by_id[c.id] = ChatRef(id=c.id, timestamp=c.timestamp, ended_at=c.ended_at,
+                              files_modified=list(c.files_modified))
+    state.recent = sorted(by_id.values(), key=lambda r: r.timestamp)[-RECENT_CHATS:]
+
+
+# ----- import of existing transcripts ----------------------------------------------------------------------------
+
+def claude_project_slug(path: str | os.PathLike) -> str:
+    """Claude Code's project folder name: the cwd with every non-alphanumeric character replaced by '-'."""
+    return re.sub(r"[^A-Za-z0-9]", "-", os.fspath(path))
+
+
+def inside(path: str | None, root: Path) -> bool:
+    if not path:
+        return False
+    try:
+        return Path(path).resolve().is_relative_to(root)
+    except (OSError, ValueError):
+        return False
+
+
+def default_sources(repo: pygit2.Repository, kinds: Sequence[str]) -> list[tuple[str, Path]]:
+    """Transcripts of this repository where each assistant keeps them."""
+    root = workdir(repo)
+    if root is None:
+        return []
+    home = Path(os.path.expanduser("~"))
+    found: list[tuple[str, Path]] = []
+    if "claude" in kinds:
+        projects = home / ".claude" / "projects"
+        slug = claude_project_slug(root)
+        if projects.is_dir():
+            for d in sorted(projects.iterdir()):
+                # A session started in a subdirectory has the subdirectory's slug.
+                if d.is_dir() and (d.name == slug or d.name.startswith(slug + "-")):
+                    found += [("claude", p) for p in sorted(d.glob("*.jsonl"))]
+    if "codex" in kinds:
+        from .capture.codex import codex_session_cwd
+
+        sessions = home / ".codex" / "sessions"
+        if sessions.is_dir():
+            for p in sorted(sessions.rglob("rollout-*.jsonl")):
+                if inside(codex_session_cwd(p), root):
+                    found.append(("codex", p))
+    if "aider" in kinds:
+        p = root / ".aider.chat.history.md"
+        if p.is_file():
+            found.append(("aider", p))
+    return found
+
+
+def detect_kind(path: Path) -> str | None:
+    if path.name.endswith(".md"):
+        return "aider"
+    if path.suffix != ".jsonl":
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    if b'"session_meta"' in head or b'"response_item"' in head or path.name.startswith("rollout-"):
+        return "codex"
+    return "claude"
+
+
+def expand_paths(paths: Sequence[str], kind: str) -> list[tuple[str, Path]]:
+    out = []
+    for text in paths:
+        p = Path(text).expanduser()
+        if not p.exists():
+            raise GitMlError(f"no such file or directory: {text}")
+        files = sorted(p.rglob("*.jsonl")) + sorted(p.rglob(".aider.chat.history.md")) if p.is_dir() else [p]
+        for f in files:
+            k = kind if kind != "auto" else detect_kind(f)
+            if k is None:
+                raise GitMlError(f"cannot tell which assistant wrote {f}; name it with --from")
+            out.append((k, f))
+    return out
+
+
+def parse_file(kind: str, path: Path, root: str | None):
+    from .capture import aider, claude, codex
+
+    if kind == "claude":
+        return claude.parse_claude(path, root)
+    if kind == "codex":
+        return codex.parse_codex(path, root)
+    if kind == "aider":
+        return aider.parse_aider(path, root)
+    raise GitMlError(f"unknown assistant: {kind}")
+
+
+def import_transcripts(repo: pygit2.Repository, sources: Sequence[tuple[str, Path]], *,
+                       progress=None) -> CaptureReport:
+    """Import transcripts idempotently: chats and sessions identical to stored ones are not stored again."""
+    report = CaptureReport()
+    store = Store(repo)
+    root = workdir(repo)
+    stored_chats = {c.id: digest(c) for c in store.iter_records("chats")}
+    stored_sessions = {s.id: digest(s) for s in store.iter_records("sessions")}
+    new_chats: list[Chat] = []
+    new_sessions: list[Session] = []
+    all_chats: list[Chat] = []
+    all_sessions: list[Session] = []
+    for kind, path in sources:
+        try:
+            parsed = parse_file(kind, path, str(root) if root else None)
+        except OSError as exc:
+            report.errors.append(f"{path}: {exc.strerror or exc}")
+            continue
+        report.files += 1
+        report.malformed += parsed.malformed
+        report.skipped += parsed.skipped
+        for chat in parsed.chats:
+            prepare_chat(repo, chat)
+            all_chats.append(chat)
+            d = digest(chat)
+            if stored_chats.get(chat.id) == d:
+                report.unchanged += 1
+                continue
+            stored_chats[chat.id] = d
+            new_chats.append(chat)
+        for session in parsed.sessions:
+            if kind == "claude":
+                session.transcript_path = str(path)
+            all_sessions.append(session)
+            d = digest(session)
+            if stored_sessions.get(session.id) != d:
+                stored_sessions[session.id] = d
+                new_sessions.append(session)
+        if progress is not None:
+            progress(1)
+    links: list[Link] = []
+    if new_chats or new_sessions:
+        commits = list(store.iter_records("commits"))
+        existing = store.ids("links")
+        window = link_window(repo)
+        spans = _closed_spans(new_sessions, all_chats)
+        candidates = find_links(commits, new_chats, window) + session_links(commits, spans, window)
+        links = [lk for lk in candidates if lk.id not in existing]
+    batches = {"chats": new_chats, "sessions": new_sessions, "links": links}
+    if any(batches.values()):
+        store.append_many(batches, message="import transcripts")
+    report.chats = len(new_chats)
+    report.sessions = len(new_sessions)
+    report.links = len(links)
+    return report
+
+
+def _closed_spans(sessions: Sequence[Session], chats: Sequence[Chat]) -> list[Session]:
+    """Imported sessions are over: one without an end time ends at its last chat (for linking only)."""
+    last: dict[str, str] = {}
+    for c in chats:
+        t = c.ended_at or c.timestamp
+        if t and (c.session_id not in last or (iso_to_unix(t) or 0) > (iso_to_unix(last[c.session_id]) or 0)):
+            last[c.session_id] = t
+    out = []
+    for s in sessions:
+        end = s.ended_at or last.get(s.id) or s.started_at
+        out.append(Session(id=s.id, started_at=s.started_at, ended_at=end))
+    return out
+
+
+def link_all(repo: pygit2.Repository) -> int:
+    """Link every stored chat and session to the stored commits (after a backfill). Returns new links."""
+    store = Store(repo)
+    commits = list(store.iter_records("commits"))
+    chats = list(store.iter_records("chats"))
+    sessions = list(store.iter_records("sessions"))
+    window = link_window(repo)
+    existing = store.ids("links")
+    spans = _closed_spans(sessions, chats)
+    links = [lk for lk in find_links(commits, chats, window) + session_links(commits, spans, window)
+             if lk.id not in existing]
+    if links:
+        store.append("links", links, message="link chats to commits")
+    return len(links)
