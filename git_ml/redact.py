@@ -259,9 +259,10 @@ _LINE_END = re.compile(r"[ \t]*(?:$|#|[\r\n,;}\])\"'`]|\\[nr\"'])", re.M)
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")  # db_password -> db; nextPage -> page
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-_PATH = re.compile(r"(?:~|\.\.?)?(?:/[\w.-]+)+/?")  # /home/me, ~/.ssh/id_rsa
-_PATH_WORD = re.compile(r"/[A-Za-z][a-z]{2,}(?:/|$)")  # /home/, /Users/: not base64 noise
+# Names: lower, camelCase or PascalCase words, or parts joined by _ . - (not random text).
+_NAME_LIKE = re.compile(
+    r"[a-z]+(?:[A-Z][a-z]+)*\d*|(?:[A-Z][a-z]+)+\d*|[A-Za-z0-9]+(?:[_.-][A-Za-z0-9]+)+"
+)
 _FORMATTED = re.compile(r"[ \t]*(?:%[ \t]*[(\w]|\.format\()")  # '%s:%s' % (user, pw)
 _QUERY_NEXT = re.compile(r"&[A-Za-z_][\w.-]*=")
 # Templates and references, not values. Careful: generated secrets contain $ % * ( too.
@@ -292,14 +293,16 @@ def _value_ok(value: str, secret: bool, quoted: bool, env_style: bool) -> bool:
         return False  # ${PASSWORD}, $DB_PASS, %(pw)s, {token}, <your-password>, ****
     if not quoted and value[0] in "#!&":
         return False  # a comment, a YAML tag (!Ref, !!binary) or anchor
-    if len(set(value)) == 1 or (_PATH.fullmatch(value) and _PATH_WORD.search(value)):
-        return False  # xxxxxxxx, or a path (PWD=/home/me)
+    if len(set(value)) == 1:
+        return False  # xxxxxxxx
     if any(w in low for w in _FAKE_WORDS) or "REDACTED" in value:
         return False
     if _is_reference(value) or (not quoted and _DOTTED.fullmatch(value)):
         return False  # password=db_password, token=GITHUB_TOKEN, secret=settings.secret
     if not (quoted or env_style) and _IDENT.fullmatch(value):
-        if "_" in value or not _DIGIT.search(value):
+        if ("_" in value or not _DIGIT.search(value)) and (
+            len(value) < 16 or _NAME_LIKE.fullmatch(value)
+        ):
             return False  # a variable: token = Punctuation, secret_key = s3_connection
     if secret:  # tokens and keys are long and machine-made
         if len(value) < 8 or _looks_fake(value):
@@ -351,9 +354,13 @@ def _check_assignment(m, text, stem: str):
         kind = "aws-secret-key"
     else:
         kind = "generic-secret"
-    if not value or not _value_ok(value, kind != "password", quoted, env_style):
-        return None
-    return start, end, kind
+    if not value or (kw.lower() == "pwd" and value[0] in "/~"):
+        return None  # PWD=/home/me is the working directory
+    if kind == "aws-secret-key":  # exact shape in AWS context: only fillers are no key
+        ok = not _looks_fake(value)
+    else:
+        ok = _value_ok(value, kind != "password", quoted, env_style)
+    return (start, end, kind) if ok else None
 
 
 def _check_bearer(m, text):
@@ -411,9 +418,11 @@ _TABLE = (
      _PEM + r"(?P<body>[\s\S]{0,32768}?(?=" + _PEM_END + r")"
      r"|(?:(?:\\{1,3}[rn]|[\r\n])+[ \t]*[A-Za-z0-9+/=]{16,})+)(?:" + _PEM_END + ")?",
      _check_private_key),
-    # header.payload.signature, both JSON parts start with {" = eyJ; signature may be empty.
+    # header.payload.signature; both JSON parts start with {" = eyJ, the header's first key
+    # with a, t, k, e, c, x, j or z (alg, typ, kid, enc, cty, x5t, jku, zip): base64 JSON
+    # blobs have eyJ every few lines, each a long failed match without this.
     ("jwt", ("eyJ",),
-     r"eyJ[A-Za-z0-9_-]{10,8192}={0,2}\.eyJ[A-Za-z0-9_-]{5,8192}={0,2}"
+     r"eyJ[h0rlj4q6][A-Za-z0-9_-]{6,2048}={0,2}\.eyJ[A-Za-z0-9_-]{2,8192}={0,2}"
      r"\.(?:[A-Za-z0-9_-]{1,8192}={0,2})?",
      _check_jwt),
     ("anthropic or openai key", ("sk-",), r"sk-[A-Za-z0-9_-]{20,400}", _check_sk),

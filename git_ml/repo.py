@@ -43,23 +43,45 @@ def ml_dir(repo: pygit2.Repository, create: bool = True) -> Path:
     return path
 
 
+def _config(repo: pygit2.Repository) -> pygit2.Config:
+    """A read-only snapshot of the configuration, taken once per repository object: every ``repo.config``
+    access re-reads the config files, which shows on the hook's path. Writers use ``repo.config`` directly."""
+    snap = getattr(repo, "_git_ml_config", None)
+    if snap is None:
+        try:
+            snap = repo.config.snapshot()
+        except pygit2.GitError:
+            snap = repo.config
+        try:
+            repo._git_ml_config = snap
+        except AttributeError:
+            pass
+    return snap
+
+
+def forget_config(repo: pygit2.Repository) -> None:
+    """Drop the cached snapshot after writing configuration through this repository object."""
+    if hasattr(repo, "_git_ml_config"):
+        del repo._git_ml_config
+
+
 def config_get(repo: pygit2.Repository, key: str, default: str | None = None) -> str | None:
     try:
-        return repo.config[key]
+        return _config(repo)[key]
     except (KeyError, pygit2.GitError):
         return default
 
 
 def config_bool(repo: pygit2.Repository, key: str, default: bool) -> bool:
     try:
-        return repo.config.get_bool(key)
+        return _config(repo).get_bool(key)
     except (KeyError, pygit2.GitError, ValueError):
         return default
 
 
 def config_int(repo: pygit2.Repository, key: str, default: int) -> int:
     try:
-        return repo.config.get_int(key)
+        return _config(repo).get_int(key)
     except (KeyError, pygit2.GitError, ValueError):
         return default
 

@@ -71,11 +71,22 @@ def digest(record: msgspec.Struct) -> str:
 
 # ----- privacy ---------------------------------------------------------------------------------------------------
 
-def prepare_chat(repo: pygit2.Repository, chat: Chat) -> Chat:
+@dataclass(frozen=True)
+class TextPolicy:
+    """What of a chat's text is kept: read from git config once per run, not per chat."""
+
+    limit: int = MAX_TEXT
+    keep_text: bool = True
+
+    @classmethod
+    def of(cls, repo: pygit2.Repository) -> "TextPolicy":
+        return cls(config_int(repo, "ml.maxTextChars", MAX_TEXT), config_bool(repo, "ml.captureResponses", True))
+
+
+def prepare_chat(policy: TextPolicy, chat: Chat) -> Chat:
     """Redact every text field, bound its size, and honour ``ml.captureResponses false`` (metadata only)."""
-    limit = config_int(repo, "ml.maxTextChars", MAX_TEXT)
     counts: dict[str, int] = {}
-    if not config_bool(repo, "ml.captureResponses", True):
+    if not policy.keep_text:
         chat.query = ""
         chat.response = ""
     for name in ("query", "response"):
@@ -85,8 +96,8 @@ def prepare_chat(repo: pygit2.Repository, chat: Chat) -> Chat:
         clean, found = redact(text)
         for kind, n in found.items():
             counts[kind] = counts.get(kind, 0) + n
-        if limit > 0 and len(clean) > limit:
-            clean = clean[:limit] + f"\n[truncated {len(clean) - limit} characters]"
+        if policy.limit > 0 and len(clean) > policy.limit:
+            clean = clean[:policy.limit] + f"\n[truncated {len(clean) - policy.limit} characters]"
         setattr(chat, name, clean)
     chat.redactions = counts
     return chat
@@ -281,9 +292,10 @@ def capture_claude_transcript(repo: pygit2.Repository, store: Store, state: Sess
     session.branch = session.branch or current_branch(repo)
 
     new_chats = []
+    policy = TextPolicy.of(repo)
     for chat in chats:
         chat.session_id = state.session_id
-        prepare_chat(repo, chat)
+        prepare_chat(policy, chat)
         d = digest(chat)
         if state.stored.get(chat.id) == d:
             report.unchanged += 1
@@ -430,6 +442,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[tuple[str, Pat
     new_sessions: list[Session] = []
     all_chats: list[Chat] = []
     all_sessions: list[Session] = []
+    policy = TextPolicy.of(repo)
     for kind, path in sources:
         try:
             parsed = parse_file(kind, path, str(root) if root else None)
@@ -440,7 +453,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[tuple[str, Pat
         report.malformed += parsed.malformed
         report.skipped += parsed.skipped
         for chat in parsed.chats:
-            prepare_chat(repo, chat)
+            prepare_chat(policy, chat)
             all_chats.append(chat)
             d = digest(chat)
             if stored_chats.get(chat.id) == d:

@@ -423,3 +423,109 @@ def test_click_commands_cover_every_form():
 
     names = [n for n, _ in click_commands()]
     assert names == ["git-ml-predict", "git-ml-predict train", "git-ml-predict evaluate", "git-ml-predict stats"]
+
+
+# -- through the real store ------------------------------------------------------------------------------------------
+
+
+def test_train_and_evaluate_through_the_store(repo, monkeypatch, capsys):
+    """Commits captured into the store out of order are learnt in history order (walk from HEAD)."""
+    store_mod = pytest.importorskip("git_ml.store")
+    from git_ml.predict.history import captured_commits
+
+    sig = pygit2.Signature("Ada", "ada@example.com", 1_700_000_000, 0)
+    parent = []
+    records = []
+    contents: dict[str, bytes] = {}
+    for i, c in enumerate(synthetic(60, seed=21)):
+        for status, path, *_ in c.files:
+            contents[path] = f"{path} v{i}\n".encode()
+        builder = repo.TreeBuilder()
+        # a flat tree keyed by the full path is enough here: only ids and order matter to the model
+        for path, data in sorted(contents.items()):
+            builder.insert(path.replace("/", "_"), repo.create_blob(data), pygit2.GIT_FILEMODE_BLOB)
+        oid = repo.create_commit("refs/heads/main" if i else "refs/heads/main", sig, sig, c.message,
+                                 builder.write(), parent)
+        parent = [oid]
+        records.append(Commit(id=str(oid), message=c.message, author_email=c.author_email, time=c.time + i,
+                              parents=[str(p) for p in parent[:0]], files=c.files))
+    repo.set_head("refs/heads/main")
+    shuffled = records[:]
+    random.Random(1).shuffle(shuffled)
+    store_mod.Store(repo).append("commits", shuffled)
+    ordered, tip = captured_commits(repo)
+    assert [c.id for c in ordered] == [c.id for c in records] and tip
+    code, out, err = run_cli(["train"], monkeypatch, capsys)
+    assert code == 0 and "trained on 60 commits" in out, err
+    code, out, err = run_cli(["evaluate", "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    assert json.loads(out)["n"] == 12
+    code, out, err = run_cli(["retry", "timeout", "--json"], monkeypatch, capsys)
+    assert code == 0 and json.loads(out), err
+
+
+# -- the quick path (standard library only) ------------------------------------------------------------------------
+
+
+def _check_lite_equals_numpy(repo, captured, monkeypatch, commits, cut, njournal, queries):
+    from git_ml.predict import lite, note_commits
+    from git_ml.predict.api import load_predictor, train
+
+    captured["commits"] = commits[:cut]
+    train(repo)
+    note_commits(repo, commits[cut : cut + njournal])
+    pred = load_predictor(repo, auto_train=False, fold=False)
+    for text, author in queries:
+        monkeypatch.setenv("GIT_AUTHOR_EMAIL", author)
+        quick = lite.predict(text, top=10)
+        full = pred.predict(text, top=10, author=author)
+        assert quick is not None
+        assert [x["path"] for x in quick] == [x["path"] for x in full], text
+        assert [x["score"] for x in quick] == pytest.approx([x["score"] for x in full], abs=2e-4)
+
+
+def test_lite_equals_numpy_synthetic(repo, captured, monkeypatch):
+    commits = synthetic(300, seed=4)
+    queries = [(c.message.split("\n")[0], c.author_email) for c in synthetic(30, seed=8)]
+    _check_lite_equals_numpy(repo, captured, monkeypatch, commits, 250, 30, queries)
+
+
+def test_lite_equals_numpy_requests(repo, captured, monkeypatch):
+    from git_ml.predict.evaluate import eligible
+
+    commits = eligible(dataset("requests", 1500))
+    queries = [(c.message.split("\n")[0], c.author_email) for c in commits[1300:1400]]
+    _check_lite_equals_numpy(repo, captured, monkeypatch, commits, 1200, 100, queries)
+
+
+def test_lite_defers_to_numpy_path_when_it_cannot_answer(repo, captured, monkeypatch):
+    from git_ml.predict import lite, note_commits
+    from git_ml.predict.api import train
+
+    assert lite.predict("anything") is None  # no model yet
+    commits = synthetic(300, seed=6)
+    captured["commits"] = commits[:20]
+    train(repo)
+    note_commits(repo, commits[20:])  # a journal long enough to fold
+    assert lite.predict("login token") is None
+
+
+def test_cli_quick_path_imports_no_numpy(repo, captured):
+    from git_ml.predict.api import train
+
+    captured["commits"] = synthetic(100)
+    train(repo)
+    code = (
+        "import sys\n"
+        "sys.argv = ['git-ml-predict', 'fix the lexer', '--json']\n"
+        "from git_ml.cli.predict import main\n"
+        "rc = main()\n"
+        "heavy = [m for m in ('numpy', 'pygit2', 'typer', 'click', 'msgspec') if m in sys.modules]\n"
+        "sys.stderr.write(repr(heavy))\n"
+        "sys.exit(rc)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=repo.workdir)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == "[]"
+    assert json.loads(res.stdout)[0]["path"] in TOPICS["parser"]

@@ -26,8 +26,15 @@ def find_verb(verb: str) -> str | None:
     return shutil.which(name)
 
 
+def built(verb: str) -> bool:
+    """The verb's module is part of this install (a stale entry-point script alone does not count)."""
+    import importlib.util
+
+    return importlib.util.find_spec(f"git_ml.cli.{verb.replace('-', '_')}") is not None
+
+
 def available() -> list[str]:
-    return [v for v in VERBS if find_verb(v)]
+    return [v for v in VERBS if built(v) and find_verb(v)]
 
 
 def listing() -> str:
@@ -56,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if first.startswith("-"):
         sys.stderr.write(f"git ml: unknown option: {first}\n{USAGE}\n")
         return 129
-    path = find_verb(first)
+    path = find_verb(first) if first in VERBS and built(first) else None
     if path is None:
         sys.stderr.write(f"git ml: '{first}' is not a git ml verb. See 'git ml'.\n")
         return 1

@@ -12,6 +12,7 @@ understand (``--help``, a bad option) goes through typer for the proper message.
 
 from __future__ import annotations
 
+import os
 import sys
 
 PROG = "git-ml-predict"
@@ -29,13 +30,20 @@ def do_predict(task: str, top: int = 10, seeds: list[str] | None = None, as_json
         raise GitMlError("empty task: describe the change, e.g. git ml predict \"fix proxy auth on redirect\"")
     if top < 1:
         raise GitMlError("--top must be at least 1")
-    from ..predict.api import author_of, load_predictor
-    from ..repo import open_repository
+    results = None
+    if not os.environ.get("GIT_ML_PREDICT_NO_LITE"):
+        # the quick path: standard library only; None when the model must be (re)built or folded first
+        from ..predict import lite
 
-    repo = open_repository()
-    pred = load_predictor(repo)
-    seeds = [_repo_path(repo, s) for s in seeds or []]
-    results = pred.predict(task, top=top, seeds=seeds, author=author_of(repo), explain=explain)
+        results = lite.predict(task, top=top, seeds=seeds, explain=explain)
+    if results is None:
+        from ..predict.api import author_of, load_predictor
+        from ..repo import open_repository
+
+        repo = open_repository()
+        pred = load_predictor(repo)
+        seeds = [_repo_path(repo, s) for s in seeds or []]
+        results = pred.predict(task, top=top, seeds=seeds, author=author_of(repo), explain=explain)
     out = sys.stdout
     if as_json:
         import json

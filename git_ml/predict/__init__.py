@@ -15,6 +15,13 @@ MODEL_FILE = "predict.model"
 JOURNAL_FILE = "predict.journal"
 
 
+def id_key(commit_id: str) -> int:
+    """64-bit key of a commit id (a hash of it), for the set of learnt commits."""
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(commit_id.encode(), digest_size=8).digest(), "little")
+
+
 def journal_path(ml_dir: str | os.PathLike) -> str:
     return os.path.join(os.fspath(ml_dir), JOURNAL_FILE)
 

@@ -114,7 +114,7 @@ class Predictor:
 def _author(repo) -> str | None:
     from ..repo import config_get
 
-    return config_get(repo, "user.email")
+    return os.environ.get("GIT_AUTHOR_EMAIL") or config_get(repo, "user.email")
 
 
 def train(repo, commits=None, tip: str | None = None) -> dict:

@@ -10,7 +10,6 @@ Journal: JSON Lines ``[id, message, author_email, time, files]`` appended by ``n
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION
+from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key  # noqa: F401 (id_key re-exported)
 from .index import Index, Postings, Vec
 
 MAGIC = b"GMLPRED1"
@@ -63,11 +62,6 @@ class JournalCommit(msgspec.Struct, array_like=True):
 
 def model_path(ml_dir: Path) -> Path:
     return Path(ml_dir) / MODEL_FILE
-
-
-def id_key(commit_id: str) -> int:
-    """64-bit key of a commit id (a hash of it), for the set of learnt commits."""
-    return int.from_bytes(hashlib.blake2b(commit_id.encode(), digest_size=8).digest(), "little")
 
 
 def save(path: Path, ix: Index, meta: Meta, learnt: np.ndarray) -> int:

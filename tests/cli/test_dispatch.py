@@ -25,9 +25,17 @@ def test_scripts_match_verbs():
 def test_git_ml_alone_lists_existing_verbs(repo):
     out = repo.run("git", "ml")
     assert out.returncode == 0
-    for verb in VERBS:
-        assert f"   {verb} " in out.stdout
-    assert "export" not in out.stdout  # not built yet: does not appear
+    listed = [line.split()[0] for line in out.stdout.splitlines() if line.startswith("   ")]
+    assert listed == list(VERBS)
+
+
+def test_a_verb_that_is_not_built_does_not_appear(monkeypatch, capsys):
+    from git_ml.cli import dispatch
+
+    monkeypatch.setattr(dispatch, "built", lambda verb: verb != "export")
+    assert "export" not in dispatch.listing()
+    assert dispatch.main(["export"]) == 1
+    assert "'export' is not a git ml verb" in capsys.readouterr().err
 
 
 def test_version(repo):

@@ -1,0 +1,273 @@
+"""`git ml search`: ranked full-text search over prompts, responses and commit messages.
+
+Documents live in an FTS5 table of the explore index. What is stored is not the raw text but predict's tokens of it
+(stems, identifier parts, stop words dropped), so SQLite only splits on spaces and every query goes through the same
+tokenizer. Ranking is two-stage: FTS5's BM25 (k1 1.2, b 0.75; term statistics of this store; column weights prompt
+2.0, commit message 1.5, response 1.0) picks the candidates, then each is rescored by the share of distinct query
+terms it holds and a bonus when the query's tokens occur in it consecutively (the phrase itself):
+
+    score = bm25 * (0.5 + 0.5 * coverage) * (1.5 if phrase else 1.0)
+
+Row ids tie a document to its record: a commit's document is ``2 * commits.rowid``, a chat's ``2 * chats.rowid + 1``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+import msgspec
+
+from ..errors import GitMlError
+from .text import doc_tokens, word_spans
+
+WEIGHTS = (2.0, 1.0, 1.5)  # prompt, response, message
+SNIPPET = 160
+
+
+class _ChatText(msgspec.Struct):
+    id: str = ""
+    query: str = ""
+    response: str = ""
+    timestamp: str = ""
+    session_id: str = ""
+
+
+class _CommitText(msgspec.Struct):
+    id: str = ""
+    message: str = ""
+    timestamp: str = ""
+    author: str = ""
+
+
+_CHAT = msgspec.json.Decoder(_ChatText)
+_COMMIT = msgspec.json.Decoder(_CommitText)
+_CREATE = "CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(prompt, response, message, tokenize='unicode61')"
+
+
+def _joined(text: str) -> str:
+    return " ".join(doc_tokens(text))
+
+
+def _doc_rows(db: sqlite3.Connection, stream: str, ids: list[str] | None):
+    if stream == "commits":
+        sql = "SELECT rowid, data FROM commits"
+    else:
+        sql = "SELECT rowid, data FROM chats"
+    if ids is None:
+        rows = db.execute(sql)
+    else:
+        rows = []
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            rows.extend(db.execute(sql + f" WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
+    for rowid, data in rows:
+        if stream == "commits":
+            c = _COMMIT.decode(data)
+            yield 2 * rowid, "", "", _joined(c.message)
+        else:
+            c = _CHAT.decode(data)
+            yield 2 * rowid + 1, _joined(c.query), _joined(c.response), ""
+
+
+def build_docs(db: sqlite3.Connection) -> None:
+    db.execute("DROP TABLE IF EXISTS docs")
+    db.execute(_CREATE)
+    for stream in ("chats", "commits"):
+        db.executemany("INSERT INTO docs(rowid, prompt, response, message) VALUES(?,?,?,?)",
+                       list(_doc_rows(db, stream, None)))
+
+
+def index_docs(db: sqlite3.Connection, stream: str, ids: list[str]) -> None:
+    rows = list(_doc_rows(db, stream, ids))
+    db.executemany("DELETE FROM docs WHERE rowid=?", [(r[0],) for r in rows])
+    db.executemany("INSERT INTO docs(rowid, prompt, response, message) VALUES(?,?,?,?)", rows)
+
+
+def drop_docs(db: sqlite3.Connection, stream: str, ids: list[str]) -> None:
+    if stream not in ("commits", "chats") or not ids:
+        return
+    odd = 1 if stream == "chats" else 0
+    table = stream
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        rowids = [r[0] for r in db.execute(f"SELECT rowid FROM {table} WHERE id IN ({','.join('?' * len(part))})",
+                                           part)]
+        db.executemany("DELETE FROM docs WHERE rowid=?", [(2 * r + odd,) for r in rowids])
+
+
+# ----- querying ---------------------------------------------------------------------------------------------------
+@dataclass
+class Hit:
+    kind: str  # chat | commit
+    id: str
+    score: float
+    date: str
+    title: str
+    snippet: str  # matches wrapped in ** **
+    spans: list[tuple[int, int]] = field(default_factory=list)  # of the matches in ``plain``
+    plain: str = ""
+    commits: list[str] = field(default_factory=list)
+    chats: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "id": self.id, "score": round(self.score, 4), "date": self.date,
+                "title": self.title, "snippet": self.snippet, "commits": self.commits, "chats": self.chats}
+
+
+def parse_since(text: str | None) -> float | None:
+    """A date as git takes it: ISO (2026-01-15, 2026-01-15T10:00) or approximate ("2 weeks ago", "yesterday")."""
+    if not text:
+        return None
+    from .index import iso_unix
+
+    t = iso_unix(text if "T" in text or " " not in text else text.replace(" ", "T", 1))
+    if t is not None:
+        return t
+    import subprocess
+
+    out = subprocess.run(["git", "rev-parse", f"--since={text}"], capture_output=True, text=True)
+    value = out.stdout.strip()
+    if out.returncode == 0 and value.startswith("--max-age="):
+        return float(value.split("=", 1)[1])
+    raise GitMlError(f"cannot understand the date: {text}")
+
+
+def _consecutive(query: list[str], doc: list[str]) -> bool:
+    n = len(query)
+    if n < 2:
+        return bool(n) and query[0] in doc
+    first = query[0]
+    for i, tok in enumerate(doc):
+        if tok == first and doc[i:i + n] == query:
+            return True
+    return False
+
+
+def make_snippet(text: str, wanted: set[str], width: int = SNIPPET) -> tuple[str, list[tuple[int, int]]]:
+    """The window of ``text`` with the most matched words, as one line, and the spans of those words in it."""
+    flat = " ".join(text.split())
+    spans = word_spans(flat, wanted)
+    if not spans:
+        cut = flat[:width]
+        return (cut + "…" if len(flat) > width else cut), []
+    best, best_n = 0, -1
+    j = 0
+    for i, (a, _b) in enumerate(spans):
+        while j < len(spans) and spans[j][1] - a <= width:
+            j += 1
+        if j - i > best_n:
+            best, best_n = i, j - i
+    start = spans[best][0]
+    # Some context before the first match, cut at a word boundary.
+    lead = max(0, start - width // 5)
+    if lead > 0:
+        space = flat.rfind(" ", 0, lead + 1)
+        lead = space + 1 if space >= 0 and start - space < width // 2 else lead
+    end = min(len(flat), lead + width)
+    if end < len(flat):
+        space = flat.rfind(" ", lead, end)
+        if space > start:
+            end = space
+    piece = flat[lead:end]
+    prefix = "…" if lead > 0 else ""
+    suffix = "…" if end < len(flat) else ""
+    shift = len(prefix) - lead
+    inner = [(a + shift, b + shift) for a, b in spans if a >= lead and b <= end]
+    return prefix + piece + suffix, inner
+
+
+def marked(text: str, spans: list[tuple[int, int]], left: str = "**", right: str = "**") -> str:
+    out, pos = [], 0
+    for a, b in spans:
+        out += [text[pos:a], left, text[a:b], right]
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def search(ix, phrase: str, *, where: str = "all", since: str | None = None, author: str | None = None,
+           limit: int = 10) -> list[Hit]:
+    """Ranked hits for ``phrase`` in chats, commits or both."""
+    if where not in ("chats", "commits", "all"):
+        raise GitMlError(f"--in takes chats, commits or all, not {where!r}")
+    if limit <= 0:
+        return []
+    query = doc_tokens(phrase)
+    distinct = list(dict.fromkeys(query))
+    if not distinct:
+        raise GitMlError(f"nothing to search for in {phrase!r} (only stop words or too short)")
+    ix.ensure_search()
+    db = ix.db
+    since_t = parse_since(since)
+    match = " OR ".join(f'"{t}"' for t in distinct)
+    conds, params = [], [match]
+    like = f"%{author}%" if author else None
+    kind_conds = []
+    if where in ("commits", "all"):
+        c = "(d.rowid % 2 = 0"
+        sub = []
+        if since_t is not None:
+            sub.append("time >= ?")
+            params.append(since_t)
+        if like:
+            sub.append("author LIKE ?")
+            params.append(like)
+        if sub:
+            c += f" AND d.rowid / 2 IN (SELECT rowid FROM commits WHERE {' AND '.join(sub)})"
+        kind_conds.append(c + ")")
+    if where in ("chats", "all"):
+        c = "(d.rowid % 2 = 1"
+        sub = []
+        if since_t is not None:
+            sub.append("time >= ?")
+            params.append(since_t)
+        if like:
+            sub.append("id IN (SELECT l.chat_id FROM links l JOIN commits c ON c.id = l.commit_id "
+                       "WHERE c.author LIKE ?)")
+            params.append(like)
+        if sub:
+            c += f" AND (d.rowid - 1) / 2 IN (SELECT rowid FROM chats WHERE {' AND '.join(sub)})"
+        kind_conds.append(c + ")")
+    conds.append("(" + " OR ".join(kind_conds) + ")")
+    pool = max(50, limit * 5)
+    sql = (f"SELECT d.rowid, bm25(docs, {WEIGHTS[0]}, {WEIGHTS[1]}, {WEIGHTS[2]}), d.prompt, d.response, "
+           f"d.message FROM docs d WHERE docs MATCH ? AND {' AND '.join(conds)} ORDER BY 2 LIMIT {pool}")
+    try:
+        rows = db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        raise GitMlError(f"search failed: {exc}") from None
+    wanted = set(distinct)
+    scored = []
+    for rowid, bm, p, r, m in rows:
+        toks = [t for col in (p, r, m) for t in col.split()]
+        have = wanted.intersection(toks)
+        coverage = len(have) / len(wanted)
+        phrase_bonus = 1.5 if len(query) > 1 and any(_consecutive(query, col.split()) for col in (p, r, m)) else 1.0
+        scored.append((-bm * (0.5 + 0.5 * coverage) * phrase_bonus, rowid))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    hits = []
+    for score, rowid in scored[:limit]:
+        hits.append(_hit(ix, rowid, score, wanted))
+    return hits
+
+
+def _hit(ix, rowid: int, score: float, wanted: set[str]) -> Hit:
+    db = ix.db
+    if rowid % 2:
+        cid, data = db.execute("SELECT id, data FROM chats WHERE rowid=?", ((rowid - 1) // 2,)).fetchone()
+        chat = _CHAT.decode(data)
+        q_snip, q_spans = make_snippet(chat.query, wanted)
+        r_snip, r_spans = make_snippet(chat.response, wanted)
+        # The prompt's snippet unless the response holds clearly more of the query.
+        snip, spans = (r_snip, r_spans) if len(r_spans) > len(q_spans) else (q_snip, q_spans)
+        commits = [c for c, *_ in ix.commits_of_chat(cid)]
+        title = " ".join(chat.query.split())[:200]
+        return Hit("chat", cid, score, chat.timestamp, title, marked(snip, spans), spans, snip,
+                   commits=list(dict.fromkeys(commits)))
+    cid, data = db.execute("SELECT id, data FROM commits WHERE rowid=?", (rowid // 2,)).fetchone()
+    c = _COMMIT.decode(data)
+    snip, spans = make_snippet(c.message, wanted)
+    chats = [ch for ch, *_ in ix.links_of_commit(cid) if ch]
+    return Hit("commit", cid, score, c.timestamp, c.message.split("\n", 1)[0], marked(snip, spans), spans, snip,
+               chats=list(dict.fromkeys(chats)))

@@ -1,0 +1,547 @@
+"""Export the store as training data: JSON Lines, CSV, Parquet or a Hugging Face dataset directory.
+
+How it runs, in bounded memory:
+
+1. **Read** each stream chunk by chunk (one decoded chunk in memory at a time). Every record version becomes its
+   training row at once, encoded as one JSON line into a spill file on disk; memory keeps only a small entry per
+   record id (capture time, row time, a 16-byte digest of the input/output pair, where its row sits in the spill).
+   A later version of an id replaces the entry, tombstoned ids are skipped, corrupt chunks are warned about and
+   skipped (DECISIONS).
+2. **Select**: filters (type, time, rating, empty rows), time order, dedup of identical input/output pairs (the
+   earliest is kept, so a duplicate can never sit in a later split), then the time split: split boundaries fall
+   between two whole seconds, so every row of a later split is strictly later than every row of an earlier one.
+3. **Write** the selected lines, in time order, to temporary files beside the output, renamed into place at the end
+   (a crash leaves the previous output untouched).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import mmap
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from ..errors import GitMlError
+from ..links import LinkIndex
+from ..repo import config_get
+from ..store import DATA_REF, Store
+from . import records as R
+
+FORMATS = ("jsonl", "csv", "parquet", "hf")
+STYLES = ("records", "messages")
+TYPES = ("chat", "commit")
+SHARD_BYTES = 256 << 20  # JSON bytes of rows per Parquet shard of a Hugging Face export
+HF_MARKER = "# git-ml export"
+_ENC = msgspec.json.Encoder()
+
+
+@dataclass
+class ExportOptions:
+    fmt: str = "jsonl"
+    style: str = "records"
+    types: tuple[str, ...] = TYPES
+    since: float | None = None  # unix seconds, inclusive
+    until: float | None = None  # unix seconds, exclusive
+    min_rating: str | None = None
+    exclude_unrated: bool = False
+    include_diffs: bool = False
+    splits: list[tuple[str, float]] | None = None  # None: one split, "train"
+    dedup: bool = True
+    weights: dict[str, float] | None = None  # None: git config ml.weight.*, else the defaults
+
+    def describe(self) -> dict:
+        out = {"format": self.fmt, "style": self.style, "types": list(self.types), "dedup": self.dedup}
+        for key in ("since", "until"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = R.utc_iso(value)
+        if self.min_rating:
+            out["min_rating"] = self.min_rating
+        if self.exclude_unrated:
+            out["exclude_unrated"] = True
+        if self.include_diffs:
+            out["include_diffs"] = True
+        if self.splits:
+            out["split"] = {name: frac for name, frac in self.splits}
+        return out
+
+
+@dataclass
+class ExportResult:
+    rows: int = 0
+    outputs: list[str] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> type -> rows
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> records left out
+    corrupt: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, "outputs": self.outputs, "counts": self.counts, "skipped": self.skipped,
+                "corrupt_chunks": [list(c) for c in self.corrupt]}
+
+
+# ----- options ----------------------------------------------------------------------------------------------------
+def parse_split(text: str | None) -> list[tuple[str, float]] | None:
+    """``train=0.9,test=0.1`` (in time order: the first split is the oldest)."""
+    if not text:
+        return None
+    out: list[tuple[str, float]] = []
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        name = name.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+            raise GitMlError(f"bad --split part {part.strip()!r}: expected NAME=FRACTION, e.g. train=0.9,test=0.1")
+        try:
+            frac = float(value)
+        except ValueError:
+            raise GitMlError(f"bad --split fraction {value.strip()!r} for {name}") from None
+        if not frac > 0:
+            raise GitMlError(f"--split fraction of {name} must be positive")
+        if any(n == name for n, _ in out):
+            raise GitMlError(f"--split names {name} twice")
+        out.append((name, frac))
+    total = sum(f for _, f in out)
+    if abs(total - 1.0) > 1e-6:
+        raise GitMlError(f"--split fractions must add up to 1 (they add up to {total:g})")
+    return out
+
+
+def parse_weights(text: str | None, repo=None) -> dict[str, float]:
+    """Weights per rating: defaults, then ``git config ml.weight.<rating>``, then ``--weights good=1,bad=0``."""
+    weights = dict(R.DEFAULT_WEIGHTS)
+    if repo is not None:
+        for key in weights:
+            value = config_get(repo, f"ml.weight.{key}")
+            if value is not None:
+                weights[key] = _weight(value, f"git config ml.weight.{key}")
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.strip().partition("=")
+        if not sep or key.strip() not in weights:
+            raise GitMlError(f"bad --weights part {part.strip()!r}: expected good|neutral|unrated|bad=NUMBER")
+        weights[key.strip()] = _weight(value, f"--weights {key.strip()}")
+    return weights
+
+
+def _weight(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise GitMlError(f"{where}: not a number: {text!r}") from None
+    if not value >= 0:
+        raise GitMlError(f"{where}: must be a number >= 0")
+    return value
+
+
+def parse_types(values) -> tuple[str, ...]:
+    out = []
+    for value in values or ():
+        for v in str(value).split(","):
+            v = v.strip().lower().rstrip("s") if v.strip().lower() in ("chats", "commits") else v.strip().lower()
+            if not v:
+                continue
+            if v not in TYPES:
+                raise GitMlError(f"unknown --type {v!r}: expected chat or commit")
+            if v not in out:
+                out.append(v)
+    return tuple(out) or TYPES
+
+
+# ----- the spill file ---------------------------------------------------------------------------------------------
+class Spill:
+    """Encoded rows on disk, read back by (offset, length) through a memory map."""
+
+    def __init__(self, directory: str | None = None):
+        self.directory = directory
+        self._fh = tempfile.TemporaryFile(dir=directory, prefix=".git-ml-export-")
+        self.size = 0
+        self._map = None
+
+    def add(self, data: bytes) -> int:
+        off = self.size
+        self._fh.write(data)
+        self.size += len(data)
+        return off
+
+    def get(self, off: int, n: int) -> bytes:
+        if self._map is None:
+            self._fh.flush()
+            self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
+        return self._map[off:off + n]
+
+    def close(self) -> None:
+        if self._map is not None and not isinstance(self._map, bytes):
+            self._map.close()
+        self._fh.close()
+
+
+# ----- reading ----------------------------------------------------------------------------------------------------
+class _Cand:
+    __slots__ = ("captured_at", "ts", "digest", "off", "n", "kind", "reason", "id")
+
+    def __init__(self, captured_at, ts, digest, off, n, kind, reason, id_):
+        self.captured_at = captured_at
+        self.ts = ts
+        self.digest = digest
+        self.off = off
+        self.n = n
+        self.kind = kind
+        self.reason = reason
+        self.id = id_
+
+
+def _tombstoned(store: Store) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for t in store.iter_records("tombstones"):
+        out.setdefault(t.stream, set()).add(t.target)
+    return out
+
+
+def collect(store: Store, opts: ExportOptions, spill: Spill, weights: dict[str, float],
+            advance: Callable[[int], None] = lambda n: None) -> dict[tuple[str, str], _Cand]:
+    """Pass over the store: every record's row into the spill, one entry per (type, id) for the latest version."""
+    hidden = _tombstoned(store)
+    links = LinkIndex(store.iter_records("links"))
+    ratings = R.latest_ratings(store.iter_records("feedback")) if "chat" in opts.types else {}
+    diffs: dict[str, tuple[str, int, int]] = {}
+    diff_spill = None
+    min_rank = R.RANK[opts.min_rating] if opts.min_rating else None
+    cands: dict[tuple[str, str], _Cand] = {}
+    try:
+        if opts.include_diffs and "commit" in opts.types:
+            diff_spill = Spill(spill.directory)
+            gone = hidden.get("diffs", set())
+            for _chunk, recs in store._decoded_chunks("diffs", R.DiffIn):
+                for d in recs:
+                    if d.id in gone:
+                        continue
+                    cur = diffs.get(d.id)
+                    if cur is None or d.captured_at > cur[0]:
+                        data = d.text.encode()
+                        diffs[d.id] = (d.captured_at, diff_spill.add(data), len(data))
+        for kind, stream, typ in (("chat", "chats", R.ChatIn), ("commit", "commits", R.CommitIn)):
+            if kind not in opts.types:
+                continue
+            gone = hidden.get(stream, set())
+            for _chunk, recs in store._decoded_chunks(stream, typ):
+                advance(len(recs))
+                for rec in recs:
+                    if rec.id in gone:
+                        continue
+                    key = (kind, rec.id)
+                    cur = cands.get(key)
+                    if cur is not None and rec.captured_at < cur.captured_at:
+                        continue
+                    if kind == "chat":
+                        ts = R.chat_ts(rec) or 0.0
+                        rating = ratings.get(rec.id)
+                        row = R.chat_row(rec, ts, rating, R.weight_of(rating, weights), links.commits_of(rec.id))
+                    else:
+                        ts = R.commit_ts(rec)
+                        rating = None
+                        diff = None
+                        if diffs:
+                            d = diffs.get(rec.id)
+                            if d is not None:
+                                diff = diff_spill.get(d[1], d[2]).decode()
+                        row = R.commit_row(rec, ts, R.weight_of(None, weights), links.chats_of(rec.id),
+                                           links.session_of(rec.id), diff, R.change_summary(rec))
+                    reason = _excluded(row, ts, rating, opts, min_rank)
+                    if reason is not None:
+                        if cur is None or rec.captured_at > cur.captured_at:
+                            cands[key] = _Cand(rec.captured_at, ts, b"", -1, 0, kind, reason, rec.id)
+                        continue
+                    data = _ENC.encode(R.as_messages(row) if opts.style == "messages" else row)
+                    if cur is not None and rec.captured_at == cur.captured_at and cur.off >= 0:
+                        # Same capture time, other content (abnormal): keep one deterministically.
+                        if data <= spill.get(cur.off, cur.n):
+                            continue
+                    digest = hashlib.blake2b(row.input.encode() + b"\0" + row.output.encode() + b"\0"
+                                             + (row.context.diff or "").encode(), digest_size=16).digest()
+                    cands[key] = _Cand(rec.captured_at, ts, digest, spill.add(data + b"\n"), len(data), kind,
+                                       None, rec.id)
+    finally:
+        if diff_spill is not None:
+            diff_spill.close()
+    return cands
+
+
+def _excluded(row, ts: float, rating: str | None, opts: ExportOptions, min_rank: int | None) -> str | None:
+    if opts.since is not None and ts < opts.since:
+        return "before_since"
+    if opts.until is not None and ts >= opts.until:
+        return "after_until"
+    if rating is None and opts.exclude_unrated:
+        return "unrated"
+    if min_rank is not None and R.rating_rank(rating) < min_rank:
+        return "below_min_rating"
+    if not row.input.strip() or not (row.output.strip() or row.context.diff):
+        return "empty"
+    return None
+
+
+def select(cands: dict, opts: ExportOptions, skipped: dict[str, int]) -> dict[str, list[_Cand]]:
+    """Filtered, deduplicated rows in time order, cut into the splits (later splits strictly later)."""
+    live = []
+    for c in cands.values():
+        if c.reason is not None:
+            skipped[c.reason] = skipped.get(c.reason, 0) + 1
+        else:
+            live.append(c)
+    live.sort(key=lambda c: (c.ts, c.kind, c.id))
+    if opts.dedup:
+        seen: set[bytes] = set()
+        kept = []
+        for c in live:
+            if c.digest in seen:
+                skipped["duplicate"] = skipped.get("duplicate", 0) + 1
+                continue
+            seen.add(c.digest)
+            kept.append(c)
+        live = kept
+    splits = opts.splits or [("train", 1.0)]
+    out: dict[str, list[_Cand]] = {}
+    n = len(live)
+    start = 0
+    cum = 0.0
+    for i, (name, frac) in enumerate(splits):
+        cum += frac
+        end = n if i == len(splits) - 1 else max(start, min(n, round(cum * n)))
+        # Never cut inside one second: the rows of a later split are strictly later.
+        while 0 < end < n and int(live[end].ts) == int(live[end - 1].ts):
+            end += 1
+        out[name] = live[start:end]
+        start = end
+    return out
+
+
+# ----- writing ----------------------------------------------------------------------------------------------------
+def _split_path(output: Path, split: str, many: bool) -> Path:
+    if not many:
+        return output
+    suffix = "".join(output.suffixes[-1:])
+    stem = output.name[: len(output.name) - len(suffix)] if suffix else output.name
+    return output.with_name(f"{stem}.{split}{suffix}")
+
+
+def _temp_beside(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _check_hf_target(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise GitMlError(f"{path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        readme = path / "README.md"
+        try:
+            ours = HF_MARKER in readme.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            ours = False
+        if not ours:
+            raise GitMlError(f"{path} is not empty and not a git-ml export: choose another --output")
+
+
+def _lines(spill: Spill, rows: list[_Cand], advance) -> Iterator[bytes]:
+    for c in rows:
+        advance(1)
+        yield spill.get(c.off, c.n)
+
+
+def export(repo, output: str, opts: ExportOptions, *, progress: Callable[[str, int | None], object] | None = None,
+           warn=None) -> ExportResult:
+    """Export the store of ``repo`` to ``output`` (``-``: standard output, JSONL or CSV without splits)."""
+    # The pass creates millions of small acyclic objects: the cyclic collector would rescan them all, again and
+    # again (it tripled the time on git.git). Nothing here makes cycles, so it waits until the end.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _export(repo, output, opts, progress=progress, warn=warn)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _export(repo, output: str, opts: ExportOptions, *, progress, warn) -> ExportResult:
+    if opts.fmt not in FORMATS:
+        raise GitMlError(f"unknown format {opts.fmt!r}: expected one of {', '.join(FORMATS)}")
+    if opts.style not in STYLES:
+        raise GitMlError(f"unknown style {opts.style!r}: expected records or messages")
+    if opts.min_rating is not None and opts.min_rating not in R.RANK:
+        raise GitMlError(f"--min-rating must be bad, neutral or good (not {opts.min_rating!r})")
+    if opts.since is not None and opts.until is not None and opts.since >= opts.until:
+        raise GitMlError("--since must be earlier than --until")
+    to_stdout = output == "-"
+    if to_stdout and (opts.fmt not in ("jsonl", "csv") or (opts.splits and len(opts.splits) > 1)):
+        raise GitMlError("--output - (standard output) takes jsonl or csv without --split")
+    schema = None
+    if opts.fmt in ("parquet", "hf"):
+        from .writers import require_pyarrow
+
+        require_pyarrow()
+        schema = R.arrow_schema(opts.style)
+    out_path = Path(output).expanduser() if not to_stdout else None
+    if out_path is not None:
+        parent = out_path.resolve().parent
+        if not parent.is_dir():
+            raise GitMlError(f"directory {parent} does not exist")
+        if opts.fmt == "hf":
+            _check_hf_target(out_path)
+        elif out_path.is_dir():
+            raise GitMlError(f"{out_path} is a directory: --format {opts.fmt} writes a file")
+    weights = opts.weights if opts.weights is not None else parse_weights(None, repo)
+
+    store = Store(repo, warn=warn) if warn is not None else Store(repo)
+    result = ExportResult()
+    total = 0
+    for kind, stream in (("chat", "chats"), ("commit", "commits")):
+        if kind in opts.types:
+            total += sum(c.count or 0 for c in store.iter_chunks(stream))
+    bar = progress("export: reading", total or None) if progress else None
+    spill = Spill(str(out_path.resolve().parent) if out_path is not None else None)
+    temps: list[Path] = []
+    try:
+        cands = collect(store, opts, spill, weights, bar.advance if bar else (lambda n: None))
+        if bar:
+            bar.close()
+        chosen = select(cands, opts, result.skipped)
+        del cands
+        for split, rows in chosen.items():
+            counts = result.counts.setdefault(split, {"chat": 0, "commit": 0})
+            for c in rows:
+                counts[c.kind] += 1
+        result.rows = sum(len(rows) for rows in chosen.values())
+        result.corrupt = list(store.report.corrupt)
+        wbar = progress("export: writing", result.rows or None) if progress else None
+        advance = wbar.advance if wbar else (lambda n: None)
+        if to_stdout:
+            rows = next(iter(chosen.values()))
+            _write_file(sys.stdout.buffer, opts, schema, _lines(spill, rows, advance), None)
+            sys.stdout.buffer.flush()
+            result.outputs = ["-"]
+        elif opts.fmt == "hf":
+            result.outputs = [str(_write_hf(out_path, opts, schema, chosen, spill, advance, store, result, temps))]
+        else:
+            many = len(chosen) > 1
+            finals = []
+            for split, rows in chosen.items():
+                final = _split_path(out_path, split, many)
+                tmp = _temp_beside(final)
+                temps.append(tmp)
+                if opts.fmt == "parquet":
+                    from .writers import write_parquet
+
+                    write_parquet(str(tmp), schema, _lines(spill, rows, advance))
+                else:
+                    with open(tmp, "wb") as fh:
+                        _write_file(fh, opts, schema, _lines(spill, rows, advance), None)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                finals.append((tmp, final))
+            for tmp, final in finals:
+                os.replace(tmp, final)
+                temps.remove(tmp)
+            result.outputs = [str(f) for _, f in finals]
+        if wbar:
+            wbar.close()
+    finally:
+        spill.close()
+        for tmp in temps:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+    return result
+
+
+def _write_file(fh, opts: ExportOptions, schema, lines: Iterator[bytes], _unused) -> int:
+    from .writers import write_csv, write_jsonl
+
+    if opts.fmt == "csv":
+        return write_csv(fh, opts.style, lines)
+    return write_jsonl(fh, lines)
+
+
+def _write_hf(out_path: Path, opts: ExportOptions, schema, chosen: dict[str, list[_Cand]], spill: Spill, advance,
+              store: Store, result: ExportResult, temps: list[Path]) -> Path:
+    """A directory `datasets.load_dataset` reads: data/<split>-NNNNN-of-NNNNN.parquet and README.md."""
+    from .card import render_card
+    from .writers import write_parquet
+
+    tmp = _temp_beside(out_path)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    temps.append(tmp)
+    (tmp / "data").mkdir(parents=True)
+    shards: dict[str, list[str]] = {}
+    for split, rows in chosen.items():
+        groups: list[list[_Cand]] = [[]]
+        size = 0
+        for c in rows:
+            if size and size + c.n > SHARD_BYTES:
+                groups.append([])
+                size = 0
+            groups[-1].append(c)
+            size += c.n
+        names = []
+        for i, group in enumerate(groups):
+            name = f"data/{split}-{i:05d}-of-{len(groups):05d}.parquet"
+            write_parquet(str(tmp / name), schema, _lines(spill, group, advance))
+            names.append(name)
+        shards[split] = names
+    tip = store.tip(DATA_REF)
+    from ..schema import now_iso
+
+    card = render_card(schema, opts.style, shards, result.counts, opts.describe(),
+                       {"exported_at": now_iso()[:19] + "Z", "data_tip": str(tip) if tip else None})
+    (tmp / "README.md").write_text(card, encoding="utf-8")
+    old = None
+    if out_path.exists():
+        old = out_path.with_name(f".{out_path.name}.old-{os.getpid()}")
+        os.replace(out_path, old)
+    os.replace(tmp, out_path)
+    temps.remove(tmp)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out_path
+
+
+def parse_when(text: str | None, *, end: bool = False, now: float | None = None) -> float | None:
+    """A time argument: ``2026-01-31`` (UTC; as an end, the whole day counts), an ISO-8601 date-time (UTC unless it
+    has an offset), ``@UNIXSECONDS``, or an age: ``30d``, ``12h``, ``6w``, ``30 days ago``."""
+    import datetime as dt
+    import time
+
+    if text is None:
+        return None
+    t = text.strip()
+    if not t:
+        raise GitMlError("empty time argument")
+    if t.startswith("@") and t[1:].isdigit():
+        return float(t[1:])
+    m = re.fullmatch(r"(\d+)\s*(h|hours?|d|days?|w|weeks?)(\s+ago)?", t, re.IGNORECASE)
+    if m:
+        unit = m.group(2)[0].lower()
+        seconds = int(m.group(1)) * {"h": 3600, "d": 86400, "w": 7 * 86400}[unit]
+        return (time.time() if now is None else now) - seconds
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
+        try:
+            day = dt.datetime.strptime(t, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            raise GitMlError(f"not a date: {t!r}") from None
+        return (day + dt.timedelta(days=1 if end else 0)).timestamp()
+    value = R.parse_iso(t)
+    if value is None:
+        raise GitMlError(f"not a time: {t!r} (use 2026-01-31, 2026-01-31T12:00:00Z, @UNIXTIME or 30d)")
+    return value

@@ -1,0 +1,234 @@
+"""Training rows built from store records: the documented export format.
+
+Records style (one row per chat or commit)::
+
+    {"type": "chat" | "commit", "id": ..., "timestamp": "<ISO-8601 UTC>", "input": ..., "output": ...,
+     "context": {"files": [...], "tools_used": [...], ...}, "session_id": ..., "rating": ..., "weight": ...}
+
+Messages style (chat format)::
+
+    {"messages": [{"role": "user", "content": ...}, {"role": "assistant", "content": ...}],
+     "type": ..., "id": ..., "timestamp": ..., "session_id": ..., "rating": ..., "weight": ...}
+
+A chat's input is its query and its output the assistant's response. A commit is a "task -> change" pair: its
+message is the input, a summary of the change (totals, then one line per file) the output; with ``--include-diffs``
+the diff hunks from the local ref go to ``context.diff`` (and, in messages style, after the summary).
+
+The slim ``*In`` structs decode only the fields export uses: decoding skips the rest, which is most of the time
+saved on a large store.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time as _time
+
+import msgspec
+
+RATINGS = ("bad", "neutral", "good")
+RANK = {"bad": 0, "neutral": 1, "good": 2}
+DEFAULT_WEIGHTS = {"good": 1.0, "neutral": 0.5, "unrated": 0.5, "bad": 0.0}
+SUMMARY_FILES = 100  # file lines of a commit's change summary; the rest are counted
+
+
+# ----- what export reads ------------------------------------------------------------------------------------------
+class CommitIn(msgspec.Struct, kw_only=True):
+    id: str
+    captured_at: str = ""
+    message: str = ""
+    time: int = 0
+    committed_at: str = ""
+    branch: str | None = None
+    files: list[tuple[str, str, int | None, int | None, str | None]] = []
+    files_changed: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    session_id: str | None = None
+    related_chats: list[str] = []
+    redactions: dict[str, int] = {}
+
+
+class ChatIn(msgspec.Struct, kw_only=True):
+    id: str
+    captured_at: str = ""
+    session_id: str = ""
+    assistant: str = ""
+    model: str | None = None
+    timestamp: str = ""
+    query: str = ""
+    response: str = ""
+    files_referenced: list[str] = []
+    files_modified: list[str] = []
+    tools_used: list[str] = []
+    branch: str | None = None
+    commits: list[str] = []
+    redactions: dict[str, int] = {}
+
+
+class DiffIn(msgspec.Struct, kw_only=True):
+    id: str
+    captured_at: str = ""
+    text: str = ""
+
+
+# ----- what export writes -----------------------------------------------------------------------------------------
+class Context(msgspec.Struct):
+    files: list[str]  # commit: paths changed; chat: files the assistant modified
+    tools_used: list[str]  # chat: tools in order of first use; commit: []
+    files_referenced: list[str]  # chat: files read or mentioned
+    commits: list[str]  # chat: commits it produced (links)
+    chats: list[str]  # commit: chats that produced it (links, nearest first)
+    assistant: str | None
+    model: str | None
+    branch: str | None
+    insertions: int | None
+    deletions: int | None
+    redactions: int  # secrets replaced by placeholders in this record (all kinds)
+    diff: str | None  # commit hunks (only with --include-diffs)
+
+
+class RecordRow(msgspec.Struct):
+    type: str
+    id: str
+    timestamp: str
+    input: str
+    output: str
+    context: Context
+    session_id: str | None
+    rating: str | None
+    weight: float
+
+
+class Message(msgspec.Struct):
+    role: str
+    content: str
+
+
+class MessagesRow(msgspec.Struct):
+    messages: list[Message]
+    type: str
+    id: str
+    timestamp: str
+    session_id: str | None
+    rating: str | None
+    weight: float
+
+
+# ----- helpers ----------------------------------------------------------------------------------------------------
+def utc_iso(ts: float) -> str:
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(ts))
+
+
+def parse_iso(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        d = _dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=_dt.timezone.utc)
+    return d.timestamp()
+
+
+def commit_ts(c) -> float:
+    """A commit's time for export: the committer date (when the change became part of history; an amend or
+    rebase keeps the old author date), else the author date."""
+    return parse_iso(c.committed_at) or float(c.time)
+
+
+def chat_ts(c) -> float | None:
+    return parse_iso(c.timestamp) or parse_iso(c.captured_at)
+
+
+def unique(items) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def change_summary(c) -> str:
+    """``N files changed, I insertions(+), D deletions(-)`` then ``STATUS path (+a -d)`` per file."""
+    files = c.files
+    if not files:
+        return ""
+    n = c.files_changed or len(files)
+    lines = [f"{n} file{'s' if n != 1 else ''} changed, {c.insertions} insertion{'s' if c.insertions != 1 else ''}"
+             f"(+), {c.deletions} deletion{'s' if c.deletions != 1 else ''}(-)"]
+    for status, path, added, deleted, old in files[:SUMMARY_FILES]:
+        name = f"{old} -> {path}" if old else path
+        if added is None or deleted is None:
+            lines.append(f"{status} {name} (binary)")
+        else:
+            lines.append(f"{status} {name} (+{added} -{deleted})")
+    if len(files) > SUMMARY_FILES:
+        lines.append(f"... and {len(files) - SUMMARY_FILES} more files")
+    return "\n".join(lines)
+
+
+def weight_of(rating: str | None, weights: dict[str, float]) -> float:
+    return weights["unrated" if rating is None else rating]
+
+
+def rating_rank(rating: str | None) -> int:
+    """bad < neutral < good; an unrated row sits with neutral (DECISIONS)."""
+    return RANK.get(rating or "neutral", 1)
+
+
+def latest_ratings(feedback) -> dict[str, str]:
+    """The rating in force per chat id: the latest feedback by time, then by capture."""
+    best: dict[str, tuple[str, str, str]] = {}
+    for fb in feedback:
+        if fb.rating not in RANK or not fb.chat_id:
+            continue
+        key = (fb.time, fb.captured_at)
+        cur = best.get(fb.chat_id)
+        if cur is None or key > cur[:2]:
+            best[fb.chat_id] = (fb.time, fb.captured_at, fb.rating)
+    return {k: v[2] for k, v in best.items()}
+
+
+# ----- row builders -----------------------------------------------------------------------------------------------
+def chat_row(c: ChatIn, ts: float, rating: str | None, weight: float, commits: list[str]) -> RecordRow:
+    ctx = Context(files=unique(c.files_modified), tools_used=unique(c.tools_used),
+                  files_referenced=unique(c.files_referenced), commits=unique([*commits, *c.commits]), chats=[],
+                  assistant=c.assistant or None, model=c.model, branch=c.branch, insertions=None, deletions=None,
+                  redactions=sum(c.redactions.values()) if c.redactions else 0, diff=None)
+    return RecordRow(type="chat", id=c.id, timestamp=utc_iso(ts), input=c.query, output=c.response, context=ctx,
+                     session_id=c.session_id or None, rating=rating, weight=weight)
+
+
+def commit_row(c: CommitIn, ts: float, weight: float, chats: list[str], session_id: str | None,
+               diff: str | None, summary: str) -> RecordRow:
+    ctx = Context(files=[f[1] for f in c.files], tools_used=[], files_referenced=[], commits=[],
+                  chats=unique([*chats, *c.related_chats]), assistant=None, model=None, branch=c.branch,
+                  insertions=c.insertions, deletions=c.deletions,
+                  redactions=sum(c.redactions.values()) if c.redactions else 0, diff=diff)
+    return RecordRow(type="commit", id=c.id, timestamp=utc_iso(ts), input=c.message, output=summary, context=ctx,
+                     session_id=c.session_id or session_id, rating=None, weight=weight)
+
+
+def as_messages(row: RecordRow) -> MessagesRow:
+    answer = row.output
+    if row.context.diff:
+        answer = f"{answer}\n\n{row.context.diff}" if answer else row.context.diff
+    return MessagesRow(messages=[Message("user", row.input), Message("assistant", answer)], type=row.type, id=row.id,
+                       timestamp=row.timestamp, session_id=row.session_id, rating=row.rating, weight=row.weight)
+
+
+def arrow_schema(style: str):
+    """The Arrow schema of the rows (Parquet and Hugging Face formats)."""
+    import pyarrow as pa
+
+    common = [("type", pa.string()), ("id", pa.string()), ("timestamp", pa.string()),
+              ("session_id", pa.string()), ("rating", pa.string()), ("weight", pa.float64())]
+    if style == "messages":
+        msg = pa.struct([("role", pa.string()), ("content", pa.string())])
+        return pa.schema([("messages", pa.list_(msg)), *common])
+    ctx = pa.struct([
+        ("files", pa.list_(pa.string())), ("tools_used", pa.list_(pa.string())),
+        ("files_referenced", pa.list_(pa.string())), ("commits", pa.list_(pa.string())),
+        ("chats", pa.list_(pa.string())), ("assistant", pa.string()), ("model", pa.string()),
+        ("branch", pa.string()), ("insertions", pa.int64()), ("deletions", pa.int64()),
+        ("redactions", pa.int64()), ("diff", pa.string())])
+    t, i, ts, sid, rating, weight = common
+    return pa.schema([t, i, ts, ("input", pa.string()), ("output", pa.string()), ("context", ctx), sid, rating,
+                      weight])

@@ -1,0 +1,577 @@
+"""The quick prediction path: the stored model read and scored with the standard library alone.
+
+One `git ml predict "TASK"` must answer within 150 ms including interpreter start; importing numpy and pygit2
+alone takes longer than that on a slow machine. This module reads the same model file (JSON header, arrays viewed
+through ``memoryview`` over ``mmap``), applies the journal in plain Python and computes exactly the signals of
+``model.features``, in the same order of float operations, so both paths give the same ranking (tested).
+
+Whenever it cannot answer (no model, another version, a journal long enough to be worth folding, a big-endian
+machine), ``predict`` returns None and the caller takes the numpy path, which trains or folds as needed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import mmap
+import os
+import sys
+from collections import Counter
+
+from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
+from .signals import (AUTHOR_COMMITS, AUTHOR_DECAY, B, CANDIDATES_PER_SIGNAL, COCHANGE_HISTORY, FEATURES, HEAT_TAU,
+                      K1, LABELS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU, TOP_COCHANGE, VOTE_K)
+from .text import WORD, path_tokens, subject, tokens, word_tokens
+
+MAGIC = b"GMLPRED1"
+FOLD_AT = 256  # same threshold as api.FOLD_AT: from there on the numpy path folds the journal into the model
+_FMT = {"<i4": "i", "<f4": "f", "<f8": "d", "<i8": "q", "|u1": "B", "<u8": "Q"}
+_AUTHOR_POW = [AUTHOR_DECAY**k for k in range(AUTHOR_COMMITS)]
+
+
+class Unavailable(Exception):
+    pass
+
+
+def _idf(n: float, df: float) -> float:
+    return math.log1p((n - df + 0.5) / (df + 0.5))
+
+
+class _Post:
+    """Base CSR (memoryviews) plus per-key overlay lists."""
+
+    __slots__ = ("ptr", "ids", "w", "nb", "oi", "ow")
+
+    def __init__(self, ptr, ids, w):
+        self.ptr, self.ids, self.w = ptr, ids, w
+        self.nb = len(ptr) - 1
+        self.oi: dict[int, list[int]] = {}
+        self.ow: dict[int, list[float]] = {}
+
+    def add(self, key: int, i: int, w: float) -> None:
+        li = self.oi.get(key)
+        if li is None:
+            self.oi[key] = [i]
+            self.ow[key] = [w]
+        else:
+            li.append(i)
+            self.ow[key].append(w)
+
+    def parts(self, key: int):
+        """(ids, weights) sequences: the base slice, then the overlay."""
+        out = []
+        if key < self.nb:
+            a, b = self.ptr[key], self.ptr[key + 1]
+            if b > a:
+                out.append((self.ids[a:b], self.w[a:b]))
+        li = self.oi.get(key)
+        if li:
+            out.append((li, self.ow[key]))
+        return out
+
+    def ids_of(self, key: int) -> list[int]:
+        out: list[int] = []
+        for ids, _ in self.parts(key):
+            out.extend(ids)
+        return out
+
+
+class LiteModel:
+    def __init__(self, path: str):
+        if sys.byteorder != "little":
+            raise Unavailable("big-endian")
+        try:
+            fh = open(path, "rb")
+        except OSError:
+            raise Unavailable("no model") from None
+        with fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:8] != MAGIC:
+                raise Unavailable("not a model")
+            hlen = int.from_bytes(head[8:12], "little")
+            try:
+                h = json.loads(fh.read(hlen))
+            except ValueError:
+                raise Unavailable("bad header") from None
+            if h.get("version") != MODEL_VERSION:
+                raise Unavailable("other version")
+            start = 12 + hlen
+            start += (-start) % 16
+            size = os.fstat(fh.fileno()).st_size
+            self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size > start else None
+        mv = memoryview(self._mm) if self._mm is not None else None
+        arr = {}
+        for name, (dtype, off, count) in h["arrays"].items():
+            fmt = _FMT[dtype]
+            if count == 0 or mv is None:
+                arr[name] = []
+            else:
+                isz = int(dtype[2:]) if dtype[2:].isdigit() else 1
+                arr[name] = mv[start + off : start + off + count * isz].cast(fmt)
+        self.meta = h["meta"]
+        self.weights = [float(x) for x in self.meta["weights"]]
+        self.vocab: list[str] = h["vocab"]
+        self.tid = dict(zip(self.vocab, range(len(self.vocab))))
+        self.wcache: dict[str, tuple[int, ...]] = {}
+        self.paths: list[str] = h["paths"]
+        skip = set(h["unmapped"])
+        self.fid_of = {p: f for f, p in enumerate(self.paths) if f not in skip}
+        self.authors: list[str] = h["authors"]
+        self.aid = dict(zip(self.authors, range(len(self.authors))))
+        self.live = arr["live"].tolist() if len(arr["live"]) else []
+        self.nchg = arr["nchg"].tolist() if len(arr["nchg"]) else []
+        self.last = arr["last"].tolist() if len(arr["last"]) else []
+        self.dl = arr["dl"].tolist() if len(arr["dl"]) else []
+        self.heat = arr["heat"].tolist() if len(arr["heat"]) else []
+        self.cb = h["ncommits"]
+        self.ncommits = h["ncommits"]
+        self.cdl_b, self.cnf_b = arr["cdl"], arr["cnf"]
+        self.cf_ptr_b, self.cf_ids_b = arr["cf_ptr"], arr["cf_ids"]
+        self.cdl_o: list[float] = []
+        self.cnf_o: list[int] = []
+        self.cf_o: list[list[int]] = []
+        self.cdl_sum = float(sum(self.cdl_b)) if self.cb else 0.0
+        for name in ("cterm", "fterm", "fcom", "pterm", "nterm", "acom"):
+            setattr(self, name, _Post(arr[name + ".ptr"] or [0], arr[name + ".ids"], arr[name + ".w"]))
+        self._learnt = arr["learnt"]
+        if h.get("body"):
+            raise Unavailable("model built over full messages")
+
+    def learnt_keys(self) -> set[int]:
+        return set(self._learnt.tolist()) if len(self._learnt) else set()
+
+    # -- per-commit accessors ---------------------------------------------------------------------------------------
+
+    def cnf(self, c: int) -> int:
+        return self.cnf_b[c] if c < self.cb else self.cnf_o[c - self.cb]
+
+    def cdl(self, c: int) -> float:
+        return self.cdl_b[c] if c < self.cb else self.cdl_o[c - self.cb]
+
+    def commit_files(self, c: int):
+        if c < self.cb:
+            return self.cf_ids_b[self.cf_ptr_b[c] : self.cf_ptr_b[c + 1]]
+        return self.cf_o[c - self.cb]
+
+    # -- learning (mirrors index.Index.learn in online mode) ---------------------------------------------------
+
+    def term_id(self, term: str) -> int:
+        t = self.tid.get(term)
+        if t is None:
+            t = self.tid[term] = len(self.vocab)
+            self.vocab.append(term)
+        return t
+
+    def text_terms(self, text: str):
+        counts: dict[int, float] = {}
+        wcache = self.wcache
+        for word, n in Counter(WORD.findall(text)).items():
+            ids = wcache.get(word)
+            if ids is None:
+                ids = wcache[word] = tuple(self.term_id(t) for t in word_tokens(word))
+            for t in ids:
+                counts[t] = counts.get(t, 0.0) + n
+        return list(counts), list(counts.values())
+
+    def _new_file(self, path: str) -> int:
+        f = len(self.paths)
+        self.paths.append(path)
+        self.fid_of[path] = f
+        self.live.append(1)
+        self.nchg.append(0.0)
+        self.last.append(-1)
+        self.dl.append(0.0)
+        self.heat.append(0.0)
+        self._index_path(f, path)
+        return f
+
+    def _index_path(self, f: int, path: str) -> None:
+        for t in path_tokens(path):
+            self.pterm.add(self.term_id(t), f, 1.0)
+        for t in path_tokens(path.rsplit("/", 1)[-1]):
+            self.nterm.add(self.term_id(t), f, 1.0)
+
+    def learn(self, cid: str, message: str, author: str, files) -> None:
+        if not files:
+            return
+        idx = self.ncommits
+        fids: list[int] = []
+        seen = set()
+        fid_of = self.fid_of
+        for entry in files:
+            status, path, old = entry[0][:1], entry[1], entry[4]
+            if status == "D":
+                f = fid_of.get(path)
+                if f is not None:
+                    self.live[f] = 0
+                continue
+            if status == "R" and old:
+                f = fid_of.get(old)
+                if f is None or f in seen:
+                    f = fid_of.get(path)
+                    if f is None:
+                        f = self._new_file(path)
+                else:
+                    del fid_of[old]
+                    other = fid_of.get(path)
+                    if other is not None and other != f:
+                        self.live[other] = 0
+                    fid_of[path] = f
+                    self.paths[f] = path
+                    self._index_path(f, path)
+            else:
+                f = fid_of.get(path)
+                if f is None:
+                    f = self._new_file(path)
+            self.live[f] = 1
+            if f not in seen:
+                seen.add(f)
+                fids.append(f)
+        terms, tfs = self.text_terms(subject(message or ""))
+        ntok = float(sum(tfs))
+        for f in fids:
+            self.nchg[f] += 1.0
+            prev = self.last[f]
+            self.heat[f] = 1.0 + (self.heat[f] * math.exp((prev - idx) / HEAT_TAU) if prev >= 0 else 0.0)
+            self.last[f] = idx
+            self.dl[f] += ntok
+            self.fcom.add(f, idx, 1.0)
+        for t, w in zip(terms, tfs):
+            self.cterm.add(t, idx, w)
+        for f in fids:
+            for t, w in zip(terms, tfs):
+                self.fterm.add(t, f, w)
+        a = self.aid.get(author)
+        if a is None:
+            a = self.aid[author] = len(self.authors)
+            self.authors.append(author)
+        self.acom.add(a, idx, 1.0)
+        self.cdl_o.append(ntok)
+        self.cdl_sum += ntok
+        self.cnf_o.append(len(fids))
+        self.cf_o.append(fids)
+        self.ncommits += 1
+
+    # -- scoring (mirrors model.features) ------------------------------------------------------------------------
+
+    def features(self, text: str, author: str | None, seeds: list[int] | None):
+        F = len(self.paths)
+        C = self.ncommits
+        seen_t: dict[int, None] = {}
+        for t in tokens(text):
+            i = self.tid.get(t)
+            if i is not None:
+                seen_t[i] = None
+        terms = list(seen_t)
+        live = self.live
+        text_s: dict[int, float] = {}
+        vote_s: dict[int, float] = {}
+        path_s: dict[int, float] = {}
+        name_s: dict[int, float] = {}
+        if terms and C:
+            dl = self.dl
+            ndocs = float(F - dl.count(0.0))
+            avgdl = float(sum(dl) / ndocs) if ndocs else 1.0
+            avgdl = max(avgdl, 1e-9)
+            avgcdl = self.cdl_sum / C or 1.0
+            cscore: dict[int, float] = {}
+            nlive = float(sum(live)) or 1.0
+            k1p = K1 + 1.0
+            for t in terms:
+                tf: dict[int, float] = {}
+                for ids, ws in self.fterm.parts(t):
+                    for f, w in zip(ids, ws):
+                        tf[f] = tf.get(f, 0.0) + w
+                if tf:
+                    nz = sorted(f for f, v in tf.items() if v != 0.0)
+                    idf = _idf(ndocs, len(nz))
+                    for f in nz:
+                        v = tf[f]
+                        text_s[f] = text_s.get(f, 0.0) + idf * v * k1p / (v + K1 * (1.0 - B + B * dl[f] / avgdl))
+                parts = self.cterm.parts(t)
+                n = sum(len(ids) for ids, _ in parts)
+                if n:
+                    idf = _idf(C, n)
+                    cb, cdl_b, cdl_o = self.cb, self.cdl_b, self.cdl_o
+                    get = cscore.get
+                    for ids, ws in parts:
+                        for c, w in zip(ids, ws):
+                            cl = cdl_b[c] if c < cb else cdl_o[c - cb]
+                            cscore[c] = get(c, 0.0) + idf * w * k1p / (w + K1 * (1.0 - B + B * cl / avgcdl))
+                for post, out in ((self.pterm, path_s), (self.nterm, name_s)):
+                    hit = set(post.ids_of(t))
+                    if hit:
+                        idf = _idf(nlive, float(sum(1 for f in hit if live[f])))
+                        for f in hit:
+                            out[f] = out.get(f, 0.0) + idf
+            nzc = [(v, c) for c, v in cscore.items() if v != 0.0]
+            if nzc:
+                top = sorted(c for _, c in heapq.nlargest(VOTE_K, nzc))
+                for c in top:
+                    files = self.commit_files(c)
+                    contrib = cscore[c] / math.sqrt(max(float(self.cnf(c)), 1.0))
+                    for f in files:
+                        vote_s[f] = vote_s.get(f, 0.0) + contrib
+        author_s: dict[int, float] = {}
+        a = self.aid.get(author) if author is not None else None
+        if a is not None:
+            cids = self.acom.ids_of(a)
+            recent = cids[-AUTHOR_COMMITS:][::-1]
+            for k, c in enumerate(recent):
+                contrib = _AUTHOR_POW[k] / math.sqrt(max(float(self.cnf(c)), 1.0))
+                for f in self.commit_files(c):
+                    author_s[f] = author_s.get(f, 0.0) + contrib
+        co_s: dict[int, float] = {}
+        if seeds:
+            for s in seeds:
+                cids = self.fcom.ids_of(s)
+                if cids:
+                    cnt: dict[int, int] = {}
+                    for c in cids:
+                        for f in self.commit_files(c):
+                            cnt[f] = cnt.get(f, 0) + 1
+                    n = len(cids)
+                    for f, v in cnt.items():
+                        co_s[f] = co_s.get(f, 0.0) + v / n
+            for s in seeds:
+                co_s.pop(s, None)
+        last = self.last
+        cand_set: set[int] = set()
+        for sig in (text_s, vote_s, path_s, name_s, author_s, co_s):
+            pos = [(v, f) for f, v in sig.items() if v > 0 and live[f]]
+            if len(pos) > CANDIDATES_PER_SIGNAL:
+                pos = heapq.nlargest(CANDIDATES_PER_SIGNAL, pos)
+            cand_set.update(f for _, f in pos)
+        cand_set.update(f for _, f in heapq.nlargest(RECENT_CANDIDATES,
+                                                      ((last[f], f) for f in range(F) if live[f])))
+        if seeds:
+            cand_set.difference_update(seeds)
+        cand = sorted(cand_set)
+        n = len(cand)
+        X = [[0.0] * NF for _ in range(n)]
+        if n:
+            cols = [
+                _maxnorm([text_s.get(f, 0.0) for f in cand]),
+                _maxnorm([vote_s.get(f, 0.0) for f in cand]),
+                _maxnorm([path_s.get(f, 0.0) for f in cand]),
+                _maxnorm([name_s.get(f, 0.0) for f in cand]),
+            ]
+            ages = [float(C - 1 - last[f]) for f in cand]
+            cols.append([math.exp(-age / RECENT_TAU) for age in ages])
+            cols.append([math.exp(-age / RECENT_SLOW_TAU) for age in ages])
+            cols.append(_maxnorm([math.log1p(self.nchg[f]) for f in cand]))
+            cols.append(_maxnorm([author_s.get(f, 0.0) for f in cand]))
+            cols.append(_rank_feature([text_s.get(f, 0.0) for f in cand]))
+            cols.append(_rank_feature([vote_s.get(f, 0.0) for f in cand]))
+            cols.append(_maxnorm([math.log1p(self.heat[f] * math.exp(-age / HEAT_TAU))
+                                  for f, age in zip(cand, ages)]))
+            cols.append(_maxnorm(self._cochange_top([x + y for x, y in zip(cols[0], cols[1])], cand)))
+            cols.append(_maxnorm([co_s.get(f, 0.0) for f in cand]))
+            for j, col in enumerate(cols):
+                for i, v in enumerate(col):
+                    X[i][j] = v
+        return cand, X, terms
+
+    def _cochange_top(self, s: list[float], cand: list[int]) -> list[float]:
+        out: dict[int, float] = {}
+        pos = [i for i, v in enumerate(s) if v > 0]
+        top = sorted(pos, key=lambda i: -s[i])[:TOP_COCHANGE]
+        for i in top:
+            f = cand[i]
+            cids = self.fcom.ids_of(f)[-COCHANGE_HISTORY:]
+            if cids:
+                acc: dict[int, float] = {}
+                get = acc.get
+                for c in cids:
+                    inv = 1.0 / float(self.cnf(c))
+                    for g in self.commit_files(c):
+                        acc[g] = get(g, 0.0) + inv
+                scale = s[i] / len(cids)
+                for g, v in acc.items():
+                    out[g] = out.get(g, 0.0) + v * scale
+                out[f] = 0.0
+        return [out.get(f, 0.0) for f in cand]
+
+    def rank(self, text: str, author: str | None = None, seeds: list[int] | None = None, top: int = 10):
+        cand, X, terms = self.features(text, author, seeds)
+        w = self.weights
+        scores = []
+        for row in X:
+            s = 0.0
+            for j in range(NF):
+                s = s + row[j] * w[j]
+            scores.append(s)
+        paths = self.paths
+        # the rounding of numpy.round(s, 9): rint(s * 1e9) / 1e9
+        order = sorted(range(len(cand)), key=lambda i: (-(round(scores[i] * 1e9) / 1e9), paths[cand[i]]))[:top]
+        return cand, X, terms, scores, order
+
+
+def _maxnorm(v: list[float]) -> list[float]:
+    m = max(v) if v else 0.0
+    return [x / m for x in v] if m > 0 else v
+
+
+def _rank_feature(v: list[float]) -> list[float]:
+    out = [0.0] * len(v)
+    pos = sorted((i for i, x in enumerate(v) if x > 0), key=lambda i: -v[i])
+    for r, i in enumerate(pos):
+        out[i] = 1.0 / (1.0 + r)
+    return out
+
+
+# -- entry point --------------------------------------------------------------------------------------------------
+
+
+def find_git_dirs(start: str | None = None) -> tuple[str, str | None] | None:
+    """(common git dir, work tree or None) found the way git does in the usual layouts, without pygit2."""
+    env = os.environ.get("GIT_DIR")
+    if env:
+        gitdir = os.path.abspath(env)
+        work = os.environ.get("GIT_WORK_TREE")
+    else:
+        d = os.path.abspath(start or os.getcwd())
+        gitdir = work = None
+        while True:
+            dot = os.path.join(d, ".git")
+            if os.path.isdir(dot):
+                gitdir, work = dot, d
+                break
+            if os.path.isfile(dot):
+                try:
+                    with open(dot, encoding="utf-8") as fh:
+                        line = fh.read().strip()
+                except OSError:
+                    return None
+                if not line.startswith("gitdir:"):
+                    return None
+                gitdir = os.path.normpath(os.path.join(d, line[7:].strip()))
+                work = d
+                break
+            if os.path.isfile(os.path.join(d, "HEAD")) and os.path.isdir(os.path.join(d, "objects")):
+                gitdir = d
+                break
+            parent = os.path.dirname(d)
+            if parent == d:
+                return None
+            d = parent
+    marker = os.path.join(gitdir, "commondir")
+    if os.path.isfile(marker):
+        with open(marker, encoding="utf-8") as fh:
+            gitdir = os.path.normpath(os.path.join(gitdir, fh.read().strip()))
+    return gitdir, work
+
+
+def author_email(work: str | None) -> str | None:
+    env = os.environ.get("GIT_AUTHOR_EMAIL")
+    if env:
+        return env
+    import subprocess
+
+    try:
+        res = subprocess.run(["git", "config", "--get", "user.email"], cwd=work or None, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() or None
+
+
+def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: bool = False,
+            start: str | None = None):
+    """Ranked files as dicts, or None when the numpy path must take over."""
+    found = find_git_dirs(start)
+    if found is None:
+        return None
+    gitdir, work = found
+    ml = os.path.join(gitdir, "ml")
+    try:
+        model = LiteModel(os.path.join(ml, MODEL_FILE))
+    except Unavailable:
+        return None
+    pending = []
+    for name in sorted(os.listdir(ml)):
+        if name.startswith(JOURNAL_FILE + ".fold"):
+            pending.extend(_read_journal(os.path.join(ml, name)))
+    pending.extend(_read_journal(os.path.join(ml, JOURNAL_FILE)))
+    if len(pending) >= FOLD_AT:
+        return None
+    if pending:
+        learnt = model.learnt_keys()
+        for cid, message, author, _time, files in pending:
+            k = id_key(cid)
+            if k in learnt:
+                continue
+            learnt.add(k)
+            model.learn(cid, message, author, files)
+    seed_ids = []
+    for s in seeds or []:
+        s = _repo_path(work, s)
+        f = model.fid_of.get(s)
+        if f is None or not model.live[f]:
+            from ..errors import GitMlError
+
+            raise GitMlError(f"unknown seed file: {s} (not a file of the learnt history)")
+        seed_ids.append(f)
+    cand, X, terms, scores, order = model.rank(task, author_email(work), seed_ids or None, top)
+    out = []
+    if not order:
+        return out
+    m = max(scores)
+    ex = [math.exp(s - m) for s in scores]
+    z = sum(ex)
+    for i in order:
+        item = {"path": model.paths[cand[i]], "score": round(ex[i] / z, 4)}
+        if explain:
+            item["why"] = _explain(model, cand[i], X[i], terms)
+        out.append(item)
+    return out
+
+
+def _repo_path(work: str | None, path: str) -> str:
+    if work is not None:
+        full = os.path.abspath(path)
+        if os.path.isabs(path) or os.path.exists(full):
+            rel = os.path.relpath(full, work)
+            if not rel.startswith(".."):
+                return rel.replace(os.sep, "/")
+    return path[2:] if path.startswith("./") else path
+
+
+def _read_journal(path: str) -> list:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return []
+    out = []
+    for line in data.split(b"\n"):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def _explain(model: LiteModel, f: int, row: list[float], terms: list[int]) -> list[str]:
+    contrib = [x * w for x, w in zip(row, model.weights)]
+    total = sum(c for c in contrib if c > 0) or 1.0
+    reasons = []
+    for j in sorted(range(NF), key=lambda j: -contrib[j]):
+        c = contrib[j]
+        if c <= 0 or c < 0.08 * total:
+            continue
+        name = FEATURES[j]
+        label = LABELS[name]
+        if name in ("text", "path", "name"):
+            post = {"text": model.fterm, "path": model.pterm, "name": model.nterm}[name]
+            words = [model.vocab[t] for t in terms if f in post.ids_of(t)]
+            if words:
+                label += f" ({', '.join(words[:6])})"
+        elif name in ("recent", "recent_slow"):
+            label += f" ({model.ncommits - 1 - int(model.last[f])} commits ago)"
+        elif name == "frequency":
+            label += f" ({int(model.nchg[f])} commits)"
+        reasons.append(f"{label}: {100 * c / total:.0f}%")
+    return reasons
