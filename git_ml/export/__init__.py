@@ -4,7 +4,7 @@ How it runs, in bounded memory:
 
 1. **Read** each stream chunk by chunk (one decoded chunk in memory at a time). Every record version becomes its
    training row at once, encoded as one JSON line into a spill file on disk; memory keeps only a small entry per
-   record id (capture time, row time, a 16-byte digest of the input/output pair, where its row sits in the spill).
+   record id (capture time, row time, a hash of the input/output pair, where its row sits in the spill).
    A later version of an id replaces the entry, tombstoned ids are skipped, corrupt chunks are warned about and
    skipped (DECISIONS).
 2. **Select**: filters (type, time, rating, empty rows), time order, dedup of identical input/output pairs (the
@@ -17,7 +17,6 @@ How it runs, in bounded memory:
 from __future__ import annotations
 
 import gc
-import hashlib
 import mmap
 import os
 import re
@@ -215,6 +214,7 @@ def collect(store: Store, opts: ExportOptions, spill: Spill, weights: dict[str, 
     diffs: dict[str, tuple[str, int, int]] = {}
     diff_spill = None
     min_rank = R.RANK[opts.min_rating] if opts.min_rating else None
+    unrated_weight = R.weight_of(None, weights)
     cands: dict[tuple[str, str], _Cand] = {}
     try:
         if opts.include_diffs and "commit" in opts.types:
@@ -228,14 +228,20 @@ def collect(store: Store, opts: ExportOptions, spill: Spill, weights: dict[str, 
                     if cur is None or d.captured_at > cur[0]:
                         data = d.text.encode()
                         diffs[d.id] = (d.captured_at, diff_spill.add(data), len(data))
+        has_links = bool(links.by_commit)
+        style_messages = opts.style == "messages"
+        encode = _ENC.encode
         for kind, stream, typ in (("chat", "chats", R.ChatIn), ("commit", "commits", R.CommitIn)):
             if kind not in opts.types:
                 continue
             gone = hidden.get(stream, set())
             for _chunk, recs in store._decoded_chunks(stream, typ):
                 advance(len(recs))
+                out: list[bytes] = []  # this chunk's rows, written to the spill in one go
+                base = spill.size
+                pos = base
                 for rec in recs:
-                    if rec.id in gone:
+                    if gone and rec.id in gone:
                         continue
                     key = (kind, rec.id)
                     cur = cands.get(key)
@@ -253,26 +259,42 @@ def collect(store: Store, opts: ExportOptions, spill: Spill, weights: dict[str, 
                             d = diffs.get(rec.id)
                             if d is not None:
                                 diff = diff_spill.get(d[1], d[2]).decode()
-                        row = R.commit_row(rec, ts, R.weight_of(None, weights), links.chats_of(rec.id),
-                                           links.session_of(rec.id), diff, R.change_summary(rec))
+                        if has_links:
+                            row = R.commit_row(rec, ts, unrated_weight, links.chats_of(rec.id),
+                                               links.session_of(rec.id), diff, R.change_summary(rec))
+                        else:
+                            row = R.commit_row(rec, ts, unrated_weight, (), None, diff, R.change_summary(rec))
                     reason = _excluded(row, ts, rating, opts, min_rank)
                     if reason is not None:
                         if cur is None or rec.captured_at > cur.captured_at:
-                            cands[key] = _Cand(rec.captured_at, ts, b"", -1, 0, kind, reason, rec.id)
+                            cands[key] = _Cand(rec.captured_at, ts, 0, -1, 0, kind, reason, rec.id)
                         continue
-                    data = _ENC.encode(R.as_messages(row) if opts.style == "messages" else row)
+                    data = encode(R.as_messages(row) if style_messages else row)
                     if cur is not None and rec.captured_at == cur.captured_at and cur.off >= 0:
                         # Same capture time, other content (abnormal): keep one deterministically.
-                        if data <= spill.get(cur.off, cur.n):
+                        prev = spill.get(cur.off, cur.n) if cur.off < base else _pending(out, base, cur)
+                        if data <= prev:
                             continue
-                    digest = hashlib.blake2b(row.input.encode() + b"\0" + row.output.encode() + b"\0"
-                                             + (row.context.diff or "").encode(), digest_size=16).digest()
-                    cands[key] = _Cand(rec.captured_at, ts, digest, spill.add(data + b"\n"), len(data), kind,
-                                       None, rec.id)
+                    digest = hash((row.input, row.output, row.context.diff))
+                    cands[key] = _Cand(rec.captured_at, ts, digest, pos, len(data), kind, None, rec.id)
+                    out.append(data)
+                    pos += len(data) + 1
+                if out:
+                    spill.add(b"\n".join(out) + b"\n")
     finally:
         if diff_spill is not None:
             diff_spill.close()
     return cands
+
+
+def _pending(out: list[bytes], base: int, cand: _Cand) -> bytes:
+    """A row written earlier in the chunk being read (not yet in the spill)."""
+    pos = base
+    for data in out:
+        if pos == cand.off:
+            return data
+        pos += len(data) + 1
+    return b""
 
 
 def _excluded(row, ts: float, rating: str | None, opts: ExportOptions, min_rank: int | None) -> str | None:
@@ -299,7 +321,7 @@ def select(cands: dict, opts: ExportOptions, skipped: dict[str, int]) -> dict[st
             live.append(c)
     live.sort(key=lambda c: (c.ts, c.kind, c.id))
     if opts.dedup:
-        seen: set[bytes] = set()
+        seen: set[int] = set()
         kept = []
         for c in live:
             if c.digest in seen:

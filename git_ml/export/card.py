@@ -13,7 +13,7 @@ _RECORD_FIELDS = """\
 | --- | --- | --- |
 | `type` | string | `chat` (an exchange with an AI assistant) or `commit` (a git commit) |
 | `id` | string | stable record id: `<session>:<prompt uuid>` for a chat, the commit hash for a commit |
-| `timestamp` | string | ISO-8601 UTC: the prompt time of a chat, the committer date of a commit |
+| `timestamp` | string | ISO-8601 UTC: the prompt time of a chat, the author date of a commit |
 | `input` | string | chat: the user's query; commit: the commit message (the task) |
 | `output` | string | chat: the assistant's response; commit: a change summary (totals, one line per file) |
 | `context.files` | list of string | chat: files the assistant modified; commit: paths changed |
@@ -35,7 +35,7 @@ _MESSAGES_FIELDS = """\
 | `messages` | list of {role, content} | a `user` turn then an `assistant` turn: a chat's query and response, or a commit's message (the task) and its change summary (plus diff hunks with `--include-diffs`) |
 | `type` | string | `chat` or `commit` |
 | `id` | string | stable record id: `<session>:<prompt uuid>` for a chat, the commit hash for a commit |
-| `timestamp` | string | ISO-8601 UTC: prompt time of a chat, committer date of a commit |
+| `timestamp` | string | ISO-8601 UTC: prompt time of a chat, author date of a commit |
 | `session_id` | string | assistant session, where known |
 | `rating` | string | `good`, `neutral` or `bad`; null when unrated |
 | `weight` | float | training weight from the rating |

@@ -115,8 +115,19 @@ class MessagesRow(msgspec.Struct):
 
 
 # ----- helpers ----------------------------------------------------------------------------------------------------
+_DAYS: dict[int, str] = {}
+
+
 def utc_iso(ts: float) -> str:
-    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(ts))
+    """``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds). The date part is cached per day: most rows share their day."""
+    sec = int(ts)
+    day, rest = divmod(sec, 86400)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        prefix = _DAYS[day] = _time.strftime("%Y-%m-%dT", _time.gmtime(day * 86400))
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return f"{prefix}{h:02d}:{m:02d}:{s:02d}Z"
 
 
 def parse_iso(text: str | None) -> float | None:
@@ -132,9 +143,8 @@ def parse_iso(text: str | None) -> float | None:
 
 
 def commit_ts(c) -> float:
-    """A commit's time for export: the committer date (when the change became part of history; an amend or
-    rebase keeps the old author date), else the author date."""
-    return parse_iso(c.committed_at) or float(c.time)
+    """A commit's time for export: its author date (``time``, what `git log` shows), which needs no parsing."""
+    return float(c.time) if c.time else (parse_iso(c.committed_at) or parse_iso(c.captured_at) or 0.0)
 
 
 def chat_ts(c) -> float | None:
@@ -151,14 +161,13 @@ def change_summary(c) -> str:
     if not files:
         return ""
     n = c.files_changed or len(files)
-    lines = [f"{n} file{'s' if n != 1 else ''} changed, {c.insertions} insertion{'s' if c.insertions != 1 else ''}"
-             f"(+), {c.deletions} deletion{'s' if c.deletions != 1 else ''}(-)"]
-    for status, path, added, deleted, old in files[:SUMMARY_FILES]:
-        name = f"{old} -> {path}" if old else path
-        if added is None or deleted is None:
-            lines.append(f"{status} {name} (binary)")
-        else:
-            lines.append(f"{status} {name} (+{added} -{deleted})")
+    ins, dels = c.insertions, c.deletions
+    head = (f"{n} file{'s' if n != 1 else ''} changed, {ins} insertion{'s' if ins != 1 else ''}(+), "
+            f"{dels} deletion{'s' if dels != 1 else ''}(-)")
+    lines = [head]
+    lines += [(f"{st} {old} -> {path}" if old else f"{st} {path}")
+              + (" (binary)" if a is None or d is None else f" (+{a} -{d})")
+              for st, path, a, d, old in (files if len(files) <= SUMMARY_FILES else files[:SUMMARY_FILES])]
     if len(files) > SUMMARY_FILES:
         lines.append(f"... and {len(files) - SUMMARY_FILES} more files")
     return "\n".join(lines)
@@ -198,12 +207,10 @@ def chat_row(c: ChatIn, ts: float, rating: str | None, weight: float, commits: l
 
 def commit_row(c: CommitIn, ts: float, weight: float, chats: list[str], session_id: str | None,
                diff: str | None, summary: str) -> RecordRow:
-    ctx = Context(files=[f[1] for f in c.files], tools_used=[], files_referenced=[], commits=[],
-                  chats=unique([*chats, *c.related_chats]), assistant=None, model=None, branch=c.branch,
-                  insertions=c.insertions, deletions=c.deletions,
-                  redactions=sum(c.redactions.values()) if c.redactions else 0, diff=diff)
-    return RecordRow(type="commit", id=c.id, timestamp=utc_iso(ts), input=c.message, output=summary, context=ctx,
-                     session_id=c.session_id or session_id, rating=None, weight=weight)
+    ctx = Context([f[1] for f in c.files], [], [], [], unique([*chats, *c.related_chats]) if chats or
+                  c.related_chats else [], None, None, c.branch, c.insertions, c.deletions,
+                  sum(c.redactions.values()) if c.redactions else 0, diff)
+    return RecordRow("commit", c.id, utc_iso(ts), c.message, summary, ctx, c.session_id or session_id, None, weight)
 
 
 def as_messages(row: RecordRow) -> MessagesRow:

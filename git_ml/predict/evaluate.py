@@ -64,7 +64,7 @@ def replay_for_weights(ix: Index, commits: Sequence, all_commits: bool = False) 
         if 1 <= len(ans) <= MAX_ANSWER and (all_commits or not is_bot(c)):
             fids = [ix.fid_of[p] for p in ans if p in ix.fid_of]
             if fids:
-                q, _, _ = rank(ix, DEFAULT_WEIGHTS, subject(c.message or ""), c.author_email, top=1)
+                q, _, _ = rank(ix, DEFAULT_WEIGHTS, subject(c.message or ""), c.author_email, top=1, when=c.time)
                 y = np.isin(q.cand, fids).astype(np.float64)
                 out.append((q.X, y))
         ix.learn(c)
@@ -115,7 +115,7 @@ def evaluate(commits: Sequence, split: float = 0.2, online: bool = True, all_com
                 skipped += 1
             else:
                 query = subject(c.message or "")
-                q, order, _ = rank(ix, weights, query, c.author_email, top=TOP)
+                q, order, _ = rank(ix, weights, query, c.author_email, top=TOP, when=c.time)
                 ranked = [ix.paths[q.cand[i]] for i in order]
                 sums += metrics(ranked, set(ans))
                 n += 1

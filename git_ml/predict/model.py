@@ -22,7 +22,7 @@ from .index import Index, bm25_idf
 
 from .signals import (AUTHOR_COMMITS, AUTHOR_DECAY, B, CANDIDATES_PER_SIGNAL, COCHANGE, COCHANGE_HISTORY,
                       FEATURES, HEAT_TAU, K1, LABELS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU,
-                      TOP_COCHANGE, VOTE_K)
+                      SESSION_SECONDS, TOP_COCHANGE, VOTE_K)
 from .signals import DEFAULT_WEIGHTS as _DEFAULT
 
 DEFAULT_WEIGHTS = np.array(_DEFAULT)
@@ -90,7 +90,8 @@ def _cochange_top(ix: Index, s: np.ndarray, cand: np.ndarray, F: int) -> np.ndar
     return out
 
 
-def features(ix: Index, text: str, author: str | None = None, seeds: list[int] | None = None) -> Query:
+def features(ix: Index, text: str, author: str | None = None, seeds: list[int] | None = None,
+             when: float | None = None) -> Query:
     F = len(ix.paths)
     C = ix.ncommits
     terms = ix.query_terms(text)
@@ -141,6 +142,7 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
             contrib = (cscore[top] / np.sqrt(np.maximum(nf, 1.0)))[which]
             np.add.at(vote_s, files, contrib)
     author_s = np.zeros(F)
+    session_s = np.zeros(F)
     a = ix.aid.get(author) if author is not None else None
     if a is not None:
         cids, _ = ix.acom.get(a)
@@ -150,6 +152,10 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
             nf = ix.cnf.a[recent].astype(np.float64)
             contrib = (AUTHOR_POW[: len(recent)] / np.sqrt(np.maximum(nf, 1.0)))[which]
             np.add.at(author_s, files, contrib)
+            if when is not None:
+                dt = np.maximum(when - ix.ctime.a[recent].astype(np.float64), 0.0)
+                contrib = (np.exp(-dt / SESSION_SECONDS) / np.sqrt(np.maximum(nf, 1.0)))[which]
+                np.add.at(session_s, files, contrib)
     co_s = np.zeros(F)
     if seeds:
         for s in seeds:
@@ -185,7 +191,8 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
         X[:, 9] = _rank_feature(vote_s[cand])
         X[:, 10] = _maxnorm(np.log1p(ix.heat.a[cand] * np.exp(-age / HEAT_TAU)))
         X[:, 11] = _maxnorm(_cochange_top(ix, X[:, 0] + X[:, 1], cand, F)[cand])
-        X[:, 12] = _maxnorm(co_s[cand])
+        X[:, 12] = session_s[cand]
+        X[:, 13] = _maxnorm(co_s[cand])
     return Query(cand, X, terms)
 
 
@@ -198,9 +205,9 @@ def scores(X: np.ndarray, weights) -> np.ndarray:
 
 
 def rank(ix: Index, weights: np.ndarray, text: str, author: str | None = None, seeds: list[int] | None = None,
-         top: int = 10) -> tuple[Query, np.ndarray, np.ndarray]:
+         top: int = 10, when: float | None = None) -> tuple[Query, np.ndarray, np.ndarray]:
     """Top files: (query, candidate positions in rank order, their scores). Ties break by path."""
-    q = features(ix, text, author, seeds)
+    q = features(ix, text, author, seeds, when)
     if not len(q.cand):
         return q, np.zeros(0, dtype=np.int64), np.zeros(0)
     s = scores(q.X, weights)

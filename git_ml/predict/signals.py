@@ -12,6 +12,7 @@ TOP_COCHANGE = 3
 COCHANGE_HISTORY = 200
 RECENT_TAU = 10.0
 RECENT_SLOW_TAU = 200.0
+SESSION_SECONDS = 4 * 3600.0  # time scale of "the author's work session"
 
 FEATURES = (
     "text",
@@ -26,11 +27,12 @@ FEATURES = (
     "vote_rank",
     "burst",
     "cochange_top",
+    "session",
     "cochange",
 )
 NF = len(FEATURES)
 # Before anything is learnt (tiny histories): the hand-set fusion of the reference model, spread over our features.
-DEFAULT_WEIGHTS = (1.0, 0.5, 0.3, 0.3, 0.4, 0.4, 0.1, 0.2, 0.0, 0.0, 0.0, 0.0, 1.0)
+DEFAULT_WEIGHTS = (1.0, 0.5, 0.3, 0.3, 0.4, 0.4, 0.1, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 COCHANGE = FEATURES.index("cochange")
 
 LABELS = {
@@ -46,5 +48,6 @@ LABELS = {
     "vote_rank": "ranks high among similar commits' files",
     "burst": "changed many times lately",
     "cochange_top": "changes together with the best text matches",
+    "session": "the author changed it in the last hours",
     "cochange": "changes together with the seed files",
 }
