@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import GitMlError
+from .fsutil import atomic_write
 from .hooks import CAPTURE, find_executable, sh_quote
 
 EVENTS = ("SessionStart", "Stop", "SubagentStop", "SessionEnd")
@@ -210,18 +211,7 @@ def _write(path: Path, text: str) -> None:
             umask = os.umask(0)
             os.umask(umask)
             mode = 0o666 & ~umask
-        tmp = path.with_name(f".{path.name}.git-ml-tmp.{os.getpid()}")
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, text.encode("utf-8"), mode)
     except OSError as exc:
         raise GitMlError(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import GitMlError
+from .fsutil import atomic_write
 
 CAPTURE = "git-ml-capture"
 MARKER = "git-ml-managed-hook"
@@ -283,19 +284,7 @@ def installed_capture_path(path: Path) -> Path | None:
 
 
 def _write_executable(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, make it executable and rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.git-ml-tmp.{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(text.encode("utf-8", "surrogateescape"))
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, text.encode("utf-8", "surrogateescape"), 0o755)
 
 
 def install_hooks(repo, exec_dir: str | os.PathLike | None = None) -> list[HookAction]:

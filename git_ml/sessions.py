@@ -21,6 +21,7 @@ import pygit2
 
 from . import spool
 from .errors import GitMlError
+from .fsutil import atomic_write
 from .links import DEFAULT_WINDOW, find_links, iso_to_unix, session_links
 from .redact import redact
 from .repo import config_bool, config_int, current_branch, ml_dir, open_repository, workdir
@@ -124,9 +125,7 @@ def load_state(repo: pygit2.Repository, session_id: str) -> SessionState:
 def save_state(repo: pygit2.Repository, state: SessionState) -> None:
     path = _state_path(repo, state.session_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_bytes(_STATE_ENCODER.encode(state))
-    os.replace(tmp, path)
+    atomic_write(path, _STATE_ENCODER.encode(state))
 
 
 def active_states(repo: pygit2.Repository, window: float) -> list[SessionState]:

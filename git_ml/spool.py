@@ -15,6 +15,7 @@ import msgspec
 import pygit2
 
 from . import schema
+from .fsutil import atomic_write
 from .repo import ml_dir
 
 _ENCODER = msgspec.json.Encoder()
@@ -39,9 +40,7 @@ def write_spool(repo: pygit2.Repository, batches: dict[str, list]) -> int:
             if not rec.captured_at:
                 rec.captured_at = stamp
         name = f"{time.time_ns()}-{os.getpid()}.{stream}.jsonl"
-        tmp = directory / f".{name}.tmp"
-        tmp.write_bytes(_ENCODER.encode_lines(records))
-        os.replace(tmp, directory / name)
+        atomic_write(directory / name, _ENCODER.encode_lines(records))
         total += len(records)
     return total
 

@@ -4,7 +4,6 @@ refuse a push that would send local-only data."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 

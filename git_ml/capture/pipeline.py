@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ import pygit2
 
 from .. import spool
 from ..errors import StoreBusy
+from ..fsutil import atomic_write
 from ..repo import config_int, current_branch, ml_dir, resolve_commit
 from ..schema import Commit, Rewrite
 from ..store import DATA_REF, Store
@@ -92,9 +92,7 @@ class CapturedIndex:
     def _save(self, tip: pygit2.Oid | None, ids: set[bytes]) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            tmp.write_bytes((tip.raw if tip else b"\0" * 20) + b"".join(ids))
-            os.replace(tmp, self.path)
+            atomic_write(self.path, (tip.raw if tip else b"\0" * 20) + b"".join(ids))
         except OSError:
             pass
 

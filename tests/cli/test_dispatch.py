@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import tomllib
 
-import pytest
 
-from conftest import ROOT, exec_dir
+from conftest import ROOT
 from git_ml import __version__
 from git_ml.verbs import VERBS
 

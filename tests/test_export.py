@@ -1,0 +1,388 @@
+"""Export: the documented row format, every output format read back by pyarrow (and datasets / duckdb when they
+are installed), filters, time splits without leakage, dedup, weights, diffs, atomic writes and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import make_history
+from git_ml.capture.pipeline import backfill
+from git_ml.schema import Chat, Diff, Feedback, Link, Session, Tombstone
+from git_ml.store import DATA_REF, Store
+
+pa = pytest.importorskip("pyarrow")
+import pyarrow.parquet as pq  # noqa: E402
+
+START = 1_700_000_000  # make_history: commit i at START + i * 3600
+
+
+def iso(ts: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def populate(repo, n_commits: int = 30) -> dict:
+    """A store with commits (backfilled), chats in two sessions, feedback, a link, a tombstone, a newer version of
+    a chat, a duplicate pair, an empty response and one diff. Returns what tests compare against."""
+    shas = make_history(repo, n_commits)
+    r = repo.open()
+    store = Store(r)
+    backfill(r, store)
+    t0 = START + 5 * 3600
+    chats = []
+    for i in range(8):
+        sid = "sess-a" if i < 4 else "sess-b"
+        chats.append(Chat(id=f"{sid}:p{i}", session_id=sid, assistant="claude-code", model="claude-x",
+                          timestamp=iso(t0 + i * 7200), query=f"please change module {i}",
+                          response=f"I changed src/mod{i}.py as asked ({i})",
+                          files_modified=[f"src/mod{i}.py"], files_referenced=["README.md", "README.md"],
+                          tools_used=["Read", "Edit", "Read"], redactions={"api_key": 1} if i == 1 else {}))
+    chats[6].response = ""  # empty: left out
+    chats[3].query, chats[3].response = chats[2].query, chats[2].response  # duplicate pair of chat 2 (later)
+    store.append("chats", chats)
+    store.append("sessions", [Session(id="sess-a", assistant="claude-code", started_at=iso(t0)),
+                              Session(id="sess-b", assistant="claude-code", started_at=iso(t0 + 8 * 7200))])
+    newer = Chat(id="sess-a:p0", session_id="sess-a", assistant="claude-code", timestamp=iso(t0),
+                 query="please change module 0", response="second version of the answer",
+                 files_modified=["src/mod0.py"])
+    store.append("chats", [newer])
+    store.append("feedback", [
+        Feedback(id="sess-a:p0@1", chat_id="sess-a:p0", rating="bad", time="2026-01-01T00:00:00Z"),
+        Feedback(id="sess-a:p0@2", chat_id="sess-a:p0", rating="good", time="2026-01-02T00:00:00Z"),
+        Feedback(id="sess-a:p1@1", chat_id="sess-a:p1", rating="bad", time="2026-01-01T00:00:00Z"),
+        Feedback(id="sess-a:p2@1", chat_id="sess-a:p2", rating="neutral", time="2026-01-01T00:00:00Z")])
+    store.append("links", [Link(id=f"{shas[5]}:sess-a:p0", commit=shas[5], chat_id="sess-a:p0",
+                                session_id="sess-a", reason="files", score=1.0)])
+    store.append("tombstones", [Tombstone(id="chats:sess-b:p5", stream="chats", target="sess-b:p5",
+                                          reason="test")])
+    store.append("diffs", [Diff(id=shas[5], text="diff --git a/src/mod5.py b/src/mod5.py\n+line 6\n")])
+    return {"shas": shas, "chats": {c.id: c for c in chats}, "t0": t0}
+
+
+def expected_chat_ids() -> set[str]:
+    # p3 duplicates p2 (p2 is earlier and kept), p5 is tombstoned, p6 has an empty response.
+    return {"sess-a:p0", "sess-a:p1", "sess-a:p2", "sess-b:p4", "sess-b:p7"}
+
+
+def read_jsonl(path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def run_export(repo, *args):
+    return repo.run("git-ml-export", *args)
+
+
+@pytest.fixture
+def data(repo):
+    return populate(repo)
+
+
+def test_jsonl_records_match_the_store(repo, data, tmp_path):
+    out = tmp_path / "x.jsonl"
+    res = run_export(repo, "--output", str(out))
+    assert res.returncode == 0, res.stderr
+    rows = read_jsonl(out)
+    chats = {r["id"]: r for r in rows if r["type"] == "chat"}
+    commits = {r["id"]: r for r in rows if r["type"] == "commit"}
+    assert set(chats) == expected_chat_ids()
+    assert set(commits) == set(data["shas"])
+    for row in rows:
+        assert set(row) == {"type", "id", "timestamp", "input", "output", "context", "session_id", "rating",
+                            "weight"}
+        assert row["timestamp"].endswith("Z") and len(row["timestamp"]) == 20
+        assert {"files", "tools_used"} <= set(row["context"])
+    # Time order.
+    assert [r["timestamp"] for r in rows] == sorted(r["timestamp"] for r in rows)
+    c0 = chats["sess-a:p0"]
+    assert c0["output"] == "second version of the answer"  # the latest version wins
+    assert c0["rating"] == "good" and c0["weight"] == 1.0  # the latest rating wins
+    assert c0["context"]["commits"] == [data["shas"][5]]
+    assert chats["sess-a:p1"]["rating"] == "bad" and chats["sess-a:p1"]["weight"] == 0.0
+    assert chats["sess-a:p1"]["context"]["redactions"] == 1
+    assert chats["sess-a:p2"]["weight"] == 0.5 and chats["sess-b:p4"]["rating"] is None
+    p1 = chats["sess-a:p1"]
+    assert p1["input"] == "please change module 1" and p1["session_id"] == "sess-a"
+    assert p1["context"]["tools_used"] == ["Read", "Edit"] and p1["context"]["files_referenced"] == ["README.md"]
+    assert p1["timestamp"] == iso(data["t0"] + 7200)[:19] + "Z"
+    c5 = commits[data["shas"][5]]
+    assert c5["input"] == "change 6: update module 6"
+    assert c5["output"].startswith("2 files changed") and "M src/mod6.py (+" in c5["output"]
+    assert c5["context"]["chats"] == ["sess-a:p0"] and c5["session_id"] == "sess-a"
+    assert c5["context"]["diff"] is None and c5["rating"] is None and c5["weight"] == 0.5
+    assert "left out" in res.stderr and "1 duplicate" in res.stderr
+
+
+def test_messages_style(repo, data, tmp_path):
+    out = tmp_path / "m.jsonl"
+    assert run_export(repo, "-o", str(out), "--style", "messages").returncode == 0
+    rows = read_jsonl(out)
+    assert len(rows) == len(data["shas"]) + len(expected_chat_ids())
+    for row in rows:
+        roles = [m["role"] for m in row["messages"]]
+        assert roles == ["user", "assistant"] and all(m["content"] for m in row["messages"])
+    commit = next(r for r in rows if r["id"] == data["shas"][0])
+    assert commit["messages"][0]["content"] == "change 1: update module 1"
+    assert "files changed" in commit["messages"][1]["content"] or "file changed" in commit["messages"][1]["content"]
+
+
+def test_parquet_csv_and_jsonl_agree(repo, data, tmp_path):
+    for fmt in ("jsonl", "csv", "parquet"):
+        res = run_export(repo, "-o", str(tmp_path / f"x.{fmt}"))
+        assert res.returncode == 0, res.stderr
+    rows = read_jsonl(tmp_path / "x.jsonl")
+    table = pq.read_table(tmp_path / "x.parquet")
+    assert table.num_rows == len(rows)
+    assert table.column_names == ["type", "id", "timestamp", "input", "output", "context", "session_id", "rating",
+                                  "weight"]
+    assert table.to_pylist() == rows
+    with open(tmp_path / "x.csv", newline="", encoding="utf-8") as fh:
+        got = list(csv.DictReader(fh))
+    assert [r["id"] for r in got] == [r["id"] for r in rows]
+    assert json.loads(got[0]["context"]) == rows[0]["context"]
+    assert [float(r["weight"]) for r in got] == [r["weight"] for r in rows]
+
+
+def test_hf_directory_loads(repo, data, tmp_path):
+    out = tmp_path / "ds"
+    res = run_export(repo, "-o", str(out), "--format", "hf", "--split", "train=0.8,test=0.2")
+    assert res.returncode == 0, res.stderr
+    names = sorted(p.name for p in (out / "data").iterdir())
+    assert names == ["test-00000-of-00001.parquet", "train-00000-of-00001.parquet"]
+    card = (out / "README.md").read_text()
+    head = card.split("---")[1]
+    for needle in ("configs:", "data_files:", "split: train", "path: data/train-*.parquet", "features:",
+                   "- name: context", "sequence: string", "license:"):
+        assert needle in head
+    assert "## Provenance" in card and "## Redaction" in card and "## Licence" in card
+    train = pq.read_table(out / "data" / names[1])
+    test = pq.read_table(out / "data" / names[0])
+    assert train.num_rows + test.num_rows == len(data["shas"]) + len(expected_chat_ids())
+    assert max(train.column("timestamp").to_pylist()) < min(test.column("timestamp").to_pylist())
+    try:
+        import datasets
+    except ImportError:
+        datasets = None
+    if datasets is not None:
+        ds = datasets.load_dataset(str(out))
+        assert ds["train"].num_rows == train.num_rows and ds["test"].num_rows == test.num_rows
+    try:
+        import duckdb
+    except ImportError:
+        duckdb = None
+    if duckdb is not None:
+        n = duckdb.sql(f"select count(*) from '{out}/data/*.parquet'").fetchone()[0]
+        assert n == train.num_rows + test.num_rows
+    # A second export replaces the first one.
+    res = run_export(repo, "-o", str(out), "--format", "hf", "--type", "chat", "--style", "messages")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["train-00000-of-00001.parquet"]
+    assert "list:" in (out / "README.md").read_text().split("---")[1]
+
+
+def test_hf_refuses_a_foreign_directory(repo, data, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("precious")
+    res = run_export(repo, "-o", str(out), "--format", "hf")
+    assert res.returncode == 1 and "not a git-ml export" in res.stderr
+    assert (out / "notes.txt").read_text() == "precious"
+
+
+def test_time_split_has_no_leakage(repo, data, tmp_path):
+    out = tmp_path / "s.jsonl"
+    res = run_export(repo, "-o", str(out), "--split", "train=0.7,validation=0.1,test=0.2")
+    assert res.returncode == 0, res.stderr
+    parts = [read_jsonl(tmp_path / f"s.{name}.jsonl") for name in ("train", "validation", "test")]
+    assert not out.exists()
+    total = sum(len(p) for p in parts)
+    assert total == len(data["shas"]) + len(expected_chat_ids())
+    for earlier, later in zip(parts, parts[1:]):
+        if earlier and later:
+            assert max(r["timestamp"] for r in earlier) < min(r["timestamp"] for r in later)
+    assert abs(len(parts[0]) - 0.7 * total) <= 2
+    pairs = [{(r["input"], r["output"]) for r in p} for p in parts]
+    assert not (pairs[0] & pairs[2]) and not (pairs[0] & pairs[1])
+
+
+def test_split_keeps_one_second_together(repo, tmp_path):
+    r = repo.open()
+    store = Store(r)
+    store.append("chats", [Chat(id=f"s:{i}", session_id="s", timestamp="2026-01-01T00:00:00Z", query=f"q{i}",
+                                response=f"r{i}") for i in range(10)])
+    out = tmp_path / "o.jsonl"
+    assert run_export(repo, "-o", str(out), "--split", "train=0.5,test=0.5").returncode == 0
+    assert len(read_jsonl(tmp_path / "o.train.jsonl")) == 10
+    assert read_jsonl(tmp_path / "o.test.jsonl") == []
+
+
+def test_filters(repo, data, tmp_path):
+    def ids(*args):
+        out = tmp_path / "f.jsonl"
+        res = run_export(repo, "-o", str(out), *args)
+        assert res.returncode == 0, res.stderr
+        return {r["id"] for r in read_jsonl(out)}
+
+    assert ids("--type", "chat") == expected_chat_ids()
+    assert ids("--type", "commits") == set(data["shas"])
+    assert ids("--min-rating", "good") == {"sess-a:p0"}
+    assert ids("--type", "chat", "--exclude-unrated") == {"sess-a:p0", "sess-a:p1", "sess-a:p2"}
+    assert ids("--type", "chat", "--min-rating", "neutral") == expected_chat_ids() - {"sess-a:p1"}
+    shas = data["shas"]
+    got = ids("--type", "commit", "--since", f"@{START + 10 * 3600}", "--until", f"@{START + 20 * 3600}")
+    assert got == set(shas[9:19])
+    got = ids("--type", "commit", "--until", "2000-01-01")
+    assert got == set()
+
+
+def test_weights_from_config_and_option(repo, data, tmp_path):
+    out = tmp_path / "w.jsonl"
+    repo.git("config", "ml.weight.unrated", "0.25")
+    repo.git("config", "ml.weight.good", "2")
+    assert run_export(repo, "-o", str(out)).returncode == 0
+    rows = {r["id"]: r for r in read_jsonl(out)}
+    assert rows["sess-a:p0"]["weight"] == 2.0 and rows[data["shas"][0]]["weight"] == 0.25
+    assert rows["sess-a:p2"]["weight"] == 0.5
+    assert run_export(repo, "-o", str(out), "--weights", "neutral=0.1,good=1").returncode == 0
+    rows = {r["id"]: r for r in read_jsonl(out)}
+    assert rows["sess-a:p0"]["weight"] == 1.0 and rows["sess-a:p2"]["weight"] == 0.1
+    res = run_export(repo, "-o", str(out), "--weights", "great=3")
+    assert res.returncode == 1 and res.stderr.count("\n") == 1
+    repo.git("config", "ml.weight.bad", "lots")
+    res = run_export(repo, "-o", str(out))
+    assert res.returncode == 1 and "ml.weight.bad" in res.stderr
+
+
+def test_dedup_and_no_dedup(repo, data, tmp_path):
+    out = tmp_path / "d.jsonl"
+    assert run_export(repo, "-o", str(out), "--type", "chat", "--no-dedup").returncode == 0
+    assert {r["id"] for r in read_jsonl(out)} == expected_chat_ids() | {"sess-a:p3"}
+
+
+def test_include_diffs(repo, data, tmp_path):
+    out = tmp_path / "d.jsonl"
+    assert run_export(repo, "-o", str(out), "--type", "commit", "--include-diffs").returncode == 0
+    rows = {r["id"]: r for r in read_jsonl(out)}
+    assert "+line 6" in rows[data["shas"][5]]["context"]["diff"]
+    assert rows[data["shas"][4]]["context"]["diff"] is None
+    assert run_export(repo, "-o", str(out), "--type", "commit", "--include-diffs", "--style",
+                      "messages").returncode == 0
+    rows = {r["id"]: r for r in read_jsonl(out)}
+    assert rows[data["shas"][5]]["messages"][1]["content"].endswith("+line 6\n")
+
+
+def test_stdout_and_json_summary(repo, data, tmp_path):
+    res = run_export(repo, "-o", "-", "--type", "chat")
+    assert res.returncode == 0, res.stderr
+    assert {json.loads(line)["id"] for line in res.stdout.splitlines()} == expected_chat_ids()
+    res = run_export(repo, "-o", str(tmp_path / "j.jsonl"), "--json")
+    summary = json.loads(res.stdout)
+    assert summary["rows"] == len(data["shas"]) + len(expected_chat_ids())
+    assert summary["skipped"] == {"duplicate": 1, "empty": 1}
+    assert summary["counts"]["train"]["chat"] == len(expected_chat_ids())
+
+
+def test_empty_store_and_missing_streams(repo, tmp_path):
+    repo.commit("only commit")
+    for fmt in ("jsonl", "csv", "parquet"):
+        res = run_export(repo, "-o", str(tmp_path / f"e.{fmt}"))
+        assert res.returncode == 0, res.stderr
+    assert (tmp_path / "e.jsonl").read_bytes() == b""
+    assert pq.read_table(tmp_path / "e.parquet").num_rows == 0
+    res = run_export(repo, "-o", str(tmp_path / "hf"), "-f", "hf")
+    assert res.returncode == 0, res.stderr
+    assert pq.read_table(tmp_path / "hf" / "data" / "train-00000-of-00001.parquet").num_rows == 0
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--format", "xml"], "unknown format"),
+    (["--split", "train=0.9,test=0.2"], "add up to 1"),
+    (["--split", "train"], "NAME=FRACTION"),
+    (["--since", "yesterday-ish"], "not a time"),
+    (["--min-rating", "great"], "--min-rating"),
+    (["--type", "session"], "unknown --type"),
+    (["--style", "prose"], "unknown style"),
+])
+def test_bad_arguments_are_one_line(repo, data, tmp_path, args, needle):
+    res = run_export(repo, "-o", str(tmp_path / "x.jsonl"), *args)
+    assert res.returncode == 1, res.stderr
+    assert needle in res.stderr and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_not_a_repository(tmp_path):
+    res = subprocess.run(["git-ml-export", "-o", str(tmp_path / "x.jsonl")], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert res.returncode == 1 and "not a git repository" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_missing_output_directory(repo, data, tmp_path):
+    res = run_export(repo, "-o", str(tmp_path / "nope" / "x.jsonl"))
+    assert res.returncode == 1 and "does not exist" in res.stderr
+
+
+def test_missing_pyarrow_is_one_line(repo, data, tmp_path, monkeypatch):
+    from git_ml.errors import GitMlError
+    from git_ml.export import ExportOptions, export
+
+    for name in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(GitMlError, match=r"pip install 'git-ml\[export\]'"):
+        export(repo.open(), str(tmp_path / "x.parquet"), ExportOptions(fmt="parquet"))
+    # JSONL does not need it.
+    res = export(repo.open(), str(tmp_path / "x.jsonl"), ExportOptions(fmt="jsonl"))
+    assert res.rows > 0
+
+
+def test_failed_export_keeps_the_previous_file(repo, data, tmp_path, monkeypatch):
+    from git_ml.export import ExportOptions, export, writers
+
+    out = tmp_path / "keep.jsonl"
+    out.write_text("previous\n")
+
+    def boom(fh, lines):
+        fh.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writers, "write_jsonl", boom)
+    with pytest.raises(OSError):
+        export(repo.open(), str(out), ExportOptions())
+    assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]
+
+
+def test_corrupt_chunk_is_skipped_with_a_warning(repo, data, tmp_path):
+    r = repo.open()
+    store = Store(r)
+    chunk = next(store.iter_chunks("chats"))
+    bad = r.create_blob(b"not zstd at all")
+    store.update(DATA_REF, adds={chunk.path: bad}, message="corrupt for a test")
+    out = tmp_path / "c.jsonl"
+    res = run_export(repo, "-o", str(out))
+    assert res.returncode == 0
+    assert "warning: skipping corrupt chunk chats/" in res.stderr
+    assert {r["type"] for r in read_jsonl(out)} >= {"commit"}
+
+
+def test_bounded_reading_uses_a_spill_file(repo, data, tmp_path):
+    """Rows go through a spill file; memory holds one small entry per record (not the rows)."""
+    from git_ml.export import ExportOptions, Spill, collect, parse_weights
+
+    spill = Spill(str(tmp_path))
+    try:
+        cands = collect(Store(repo.open()), ExportOptions(), spill, parse_weights(None))
+        assert spill.size > 0
+        entry = next(iter(cands.values()))
+        assert not hasattr(entry, "__dict__")  # slotted entry: capture time, time, hash, offset, length
+        rows = [json.loads(spill.get(c.off, c.n)) for c in cands.values() if c.off >= 0]
+        assert len(rows) == len([c for c in cands.values() if c.reason is None])
+    finally:
+        spill.close()
