@@ -49,16 +49,17 @@ def sealed_env(tmp_path_factory, monkeypatch):
     # Hooks capture in the foreground in tests, so a test sees the store right after `git commit`.
     monkeypatch.setenv("GIT_ML_HOOK_SYNC", "1")
     monkeypatch.setenv("PATH", f"{exec_dir()}{os.pathsep}{os.environ.get('PATH', '')}")
-    pygit2 = sys.modules.get("pygit2")
-    if pygit2 is not None:
-        # libgit2 caches the global/system config search paths at first use: point them at the sealed HOME.
-        try:
-            pygit2.settings.search_path[pygit2.enums.ConfigLevel.GLOBAL] = str(home)
-            pygit2.settings.search_path[pygit2.enums.ConfigLevel.XDG] = str(home / ".config")
-            pygit2.settings.search_path[pygit2.enums.ConfigLevel.SYSTEM] = str(home / "nosystem")
-        except Exception:
-            pass
+    # libgit2 caches the global/system config search paths at first use: point them at the sealed HOME.
+    import pygit2
+
+    saved = {}
+    for level, path in ((pygit2.enums.ConfigLevel.GLOBAL, home), (pygit2.enums.ConfigLevel.XDG, home / ".config" / "git"),
+                        (pygit2.enums.ConfigLevel.SYSTEM, home / "no-system-config")):
+        saved[level] = pygit2.settings.search_path[level]
+        pygit2.settings.search_path[level] = str(path)
     yield home
+    for level, path in saved.items():
+        pygit2.settings.search_path[level] = path
 
 
 class Repo:

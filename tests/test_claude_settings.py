@@ -8,9 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-import pygit2
 import pytest
-from pygit2.enums import ConfigLevel
 
 from git_ml import claude_settings as cs
 from git_ml.errors import GitMlError
@@ -25,34 +23,9 @@ cat > {log}/stdin
 
 
 @pytest.fixture
-def sealed(tmp_path, monkeypatch):
-    """A hermetic git environment: temporary HOME, no system config, fixed identities and dates."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for key in list(os.environ):
-        if key.startswith("GIT_") or key in ("ML_COLLECTION_ENABLED", "XDG_CONFIG_HOME"):
-            monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_EDITOR", "false")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test Person")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
-        monkeypatch.setenv(f"GIT_{role}_DATE", "2024-01-02T03:04:05+00:00")
-    empty = tmp_path / "empty-config-dir"
-    empty.mkdir()
-    saved = {}
-    for level, path in (
-        (ConfigLevel.GLOBAL, home),
-        (ConfigLevel.XDG, home / ".config" / "git"),
-        (ConfigLevel.SYSTEM, empty),
-    ):
-        saved[level] = pygit2.settings.search_path[level]
-        pygit2.settings.search_path[level] = str(path)
-    yield home
-    for level, path in saved.items():
-        pygit2.settings.search_path[level] = path
+def sealed(sealed_env):
+    """The hermetic environment of conftest.py: temporary HOME, no system config, fixed identities and dates."""
+    return sealed_env
 
 
 def git(cwd, *args):

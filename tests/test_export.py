@@ -345,7 +345,8 @@ def test_missing_pyarrow_is_one_line(repo, data, tmp_path, monkeypatch):
 def test_failed_export_keeps_the_previous_file(repo, data, tmp_path, monkeypatch):
     from git_ml.export import ExportOptions, export, writers
 
-    out = tmp_path / "keep.jsonl"
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "keep.jsonl"
     out.write_text("previous\n")
 
     def boom(fh, lines):
@@ -356,7 +357,7 @@ def test_failed_export_keeps_the_previous_file(repo, data, tmp_path, monkeypatch
     with pytest.raises(OSError):
         export(repo.open(), str(out), ExportOptions())
     assert out.read_text() == "previous\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["keep.jsonl"]
 
 
 def test_corrupt_chunk_is_skipped_with_a_warning(repo, data, tmp_path):
