@@ -276,8 +276,30 @@ class Store:
                 summary[ref][stream] += count
         for ref, adds in by_ref.items():
             what = ", ".join(f"{n} {s}" for s, n in summary[ref].items())
-            self.update(ref, adds=adds, message=f"{message or 'append'}: {what}", timeout=timeout)
+            extra, removes, note = self._auto_compaction(ref)
+            for path, oid in extra.items():
+                adds.setdefault(path, oid)
+            removes = [p for p in removes if p not in adds]
+            self.update(ref, adds=adds, removes=removes, message=f"{message or 'append'}: {what}{note}",
+                        timeout=timeout)
         return written
+
+    def _auto_compaction(self, ref: str) -> tuple[dict[str, pygit2.Oid], list[str], str]:
+        """Like `git gc --auto`: when ``ref`` holds more small chunks than ``ml.autoCompact`` (default 64, 0: off),
+        merge them within this append's own ref update (chunks.plan_auto_compaction). Counting reads only tree
+        entries and object headers. A failure is logged, never raised: the append goes on without it."""
+        try:
+            from .chunks import plan_auto_compaction
+
+            return plan_auto_compaction(self, ref)
+        except Exception as exc:  # noqa: BLE001 - maintenance must never cost an append
+            try:
+                from .spool import log
+
+                log(self.repo, f"auto-compaction of {ref} skipped: {type(exc).__name__}: {exc}")
+            except Exception:  # noqa: BLE001
+                pass
+            return {}, [], ""
 
     def update(self, ref: str, *, adds: dict[str, pygit2.Oid] | None = None, removes: Iterable[str] = (),
                message: str, new_root: bool = False, expect: pygit2.Oid | None | bool = False,

@@ -359,27 +359,28 @@ def test_cli_unknown_seed(repo, captured, monkeypatch, capsys):
 
 def test_outdated_or_corrupt_model_is_rebuilt(repo, captured, monkeypatch, capsys):
     import git_ml.predict.storage as storage
+    from git_ml.predict import lite
     from git_ml.predict.api import load_predictor
 
     captured["commits"] = synthetic(120)
     run_cli(["train"], monkeypatch, capsys)
     model = Path(repo.path) / "ml" / "predict.model"
-    monkeypatch.setattr(storage, "MODEL_VERSION", 999)  # what an older program would read as "not mine"
+    data = model.read_bytes()
+    # a model written by another version of the program
+    old = data.replace(b'"version":%d' % storage.MODEL_VERSION, b'"version":0', 1)
+    assert old != data
+    model.write_bytes(old)
     with pytest.raises(storage.VersionMismatch):
         storage.load(model)
-    monkeypatch.undo()
-    model.write_bytes(b"GMLPRED1garbage")
-    captured_again = synthetic(120)
-    import git_ml.predict.api as api
-
-    monkeypatch.setattr(api, "captured_commits", lambda r: (captured_again, None))
-    pred = load_predictor(repo)
-    assert pred.ix.ncommits == 120
-    monkeypatch.setattr(sys, "argv", ["git-ml-predict", "login"])
-    model.write_bytes(b"not a model at all")
-    from git_ml.cli import predict as cli
-
-    assert cli.main() == 0
+    assert lite.predict("login") is None
+    code, out, err = run_cli(["login", "--json"], monkeypatch, capsys)  # rebuilt on the way
+    assert code == 0 and json.loads(out), err
+    assert storage.load(model)[0].ncommits == 120
+    for junk in (b"GMLPRED1garbage", b"not a model at all", b""):
+        model.write_bytes(junk)
+        code, out, err = run_cli(["login"], monkeypatch, capsys)
+        assert code == 0 and "Traceback" not in err, err
+    assert load_predictor(repo).ix.ncommits == 120
 
 
 # -- the hook path --------------------------------------------------------------------------------------------------
@@ -477,8 +478,8 @@ def _check_lite_equals_numpy(repo, captured, monkeypatch, commits, cut, njournal
     pred = load_predictor(repo, auto_train=False, fold=False)
     for text, author in queries:
         monkeypatch.setenv("GIT_AUTHOR_EMAIL", author)
-        quick = lite.predict(text, top=10)
-        full = pred.predict(text, top=10, author=author)
+        quick = lite.predict(text, top=10, when=1_600_100_000)
+        full = pred.predict(text, top=10, author=author, when=1_600_100_000)
         assert quick is not None
         assert [x["path"] for x in quick] == [x["path"] for x in full], text
         assert [x["score"] for x in quick] == pytest.approx([x["score"] for x in full], abs=2e-4)
@@ -495,6 +496,7 @@ def test_lite_equals_numpy_requests(repo, captured, monkeypatch):
 
     commits = eligible(dataset("requests", 1500))
     queries = [(c.message.split("\n")[0], c.author_email) for c in commits[1300:1400]]
+    monkeypatch.setattr(commits[0], "time", commits[0].time)  # (times are real ones here)
     _check_lite_equals_numpy(repo, captured, monkeypatch, commits, 1200, 100, queries)
 
 

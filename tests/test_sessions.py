@@ -176,7 +176,7 @@ def test_import_is_idempotent_and_links_backfilled_history(repo, t):
 
 
 def test_import_default_location_and_malformed_lines(repo, tmp_path, sealed_env):
-    from git_ml.sessions import claude_project_slug
+    from git_ml.importer import claude_project_slug
 
     folder = sealed_env / ".claude" / "projects" / claude_project_slug(repo.path.resolve())
     t = Transcript(folder / f"{SID}.jsonl", repo.path.resolve())

@@ -138,7 +138,7 @@ def build_import_app():
 def _import(paths: list[str], source: str, json_out: bool) -> None:
     from ..errors import GitMlError
     from ..repo import collection_enabled, open_repository
-    from ..sessions import default_sources, expand_paths, import_transcripts
+    from ..importer import default_sources, expand_paths, import_transcripts
     from .common import Progress
 
     kinds = ("claude", "codex", "aider")

@@ -15,12 +15,22 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_mar
 
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def stats(json_out: Annotated[bool, typer.Option("--json", help="One JSON object: every stream's record count "
-                                                 "as a top-level key, the rest under other keys.")] = False) -> None:
-    """Counts per stream, chunks, stored bytes and date ranges of the git-ml store."""
+                                                 "as a top-level key, the rest under other keys.")] = False,
+          top: Annotated[int, typer.Option("--top", metavar="N", min=0,
+                                           help="How many of the most changed files and most used tools.")] = 10
+          ) -> None:
+    """Counts per stream, chunks, stored bytes, date ranges, top files and tools of the git-ml store.
+
+    --json prints one object: each stream (commits, chats, sessions, feedback, links, rewrites, tombstones, diffs)
+    is a top-level key with its record count, 0 when empty; the rest sits under other keys: streams (chunks and
+    stored bytes per stream), chunks, stored_bytes, commits_range, ranges (first and last time per stream, and
+    of capture), top_files and top_tools ([name, count] pairs), ratings (good, neutral, bad, unrated chats),
+    linked (commits with chats, chats with commits), refs and corrupt (chunks skipped).
+    """
     from ..repo import open_repository
     from ..report import store_stats
 
-    data = store_stats(open_repository())
+    data = store_stats(open_repository(), top=top)
     if json_out:
         import json
 
@@ -38,6 +48,23 @@ def format_stats(data: dict) -> str:
     if data.get("commits_range"):
         first, last = data["commits_range"]
         lines.append(f"commits from {first} to {last}")
+    for stream, (first, last) in data.get("ranges", {}).items():
+        if stream not in ("commits", "captured"):
+            lines.append(f"{stream} from {first} to {last}")
+    if data.get("ranges", {}).get("captured"):
+        first, last = data["ranges"]["captured"]
+        lines.append(f"captured from {first} to {last}")
+    if data.get("chats"):
+        r = data["ratings"]
+        lines.append(f"ratings: {r['good']} good, {r['neutral']} neutral, {r['bad']} bad, {r['unrated']} unrated")
+    if data.get("links"):
+        lk = data["linked"]
+        lines.append(f"linked: {lk['commits_with_chats']} commits with chats, {lk['chats_with_commits']} chats "
+                     "with commits")
+    for key, title in (("top_files", "most changed files"), ("top_tools", "most used tools")):
+        if data.get(key):
+            lines.append(f"{title}:")
+            lines += [f"  {n:>7}  {name}" for name, n in data[key]]
     for path, count, detail in data.get("corrupt", []):
         lines.append(f"corrupt chunk skipped: {path} ({count} records)")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # bump whenever the statistics or the signals change
 MODEL_FILE = "predict.model"
 JOURNAL_FILE = "predict.journal"
 

@@ -61,7 +61,7 @@ class Predictor:
         return save(path or self.path, self.ix, self.meta, self.learnt_keys())
 
     def predict(self, task: str, top: int = 10, seeds: list[str] | None = None, author: str | None = None,
-                explain: bool = False) -> list[dict]:
+                explain: bool = False, when: float | None = None) -> list[dict]:
         ix = self.ix
         seed_ids = []
         for s in seeds or []:
@@ -69,7 +69,8 @@ class Predictor:
             if f is None or not ix.live.a[f]:
                 raise GitMlError(f"unknown seed file: {s} (not a file of the learnt history)")
             seed_ids.append(f)
-        q, order, _ = rank(ix, self.weights, task, author, seed_ids or None, top=top)
+        when = time.time() if when is None else when
+        q, order, _ = rank(ix, self.weights, task, author, seed_ids or None, top=top, when=when)
         # the score shown is the model's probability that the file is the first one the task changes (softmax of
         # the linear scores over the query's candidates): same order, a scale a person can read
         out = []

@@ -21,7 +21,8 @@ from collections import Counter
 
 from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
 from .signals import (AUTHOR_COMMITS, AUTHOR_DECAY, B, CANDIDATES_PER_SIGNAL, COCHANGE_HISTORY, FEATURES, HEAT_TAU,
-                      K1, LABELS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU, TOP_COCHANGE, VOTE_K)
+                      K1, LABELS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU, SESSION_SECONDS, TOP_COCHANGE,
+                      VOTE_K)
 from .text import WORD, path_tokens, subject, tokens, word_tokens
 
 MAGIC = b"GMLPRED1"
@@ -111,6 +112,8 @@ class LiteModel:
                 arr[name] = mv[start + off : start + off + count * isz].cast(fmt)
         self.meta = h["meta"]
         self.weights = [float(x) for x in self.meta["weights"]]
+        if len(self.weights) != NF:
+            raise Unavailable("weights of another feature set")
         self.vocab: list[str] = h["vocab"]
         self.tid = dict(zip(self.vocab, range(len(self.vocab))))
         self.wcache: dict[str, tuple[int, ...]] = {}
@@ -126,7 +129,8 @@ class LiteModel:
         self.heat = arr["heat"].tolist() if len(arr["heat"]) else []
         self.cb = h["ncommits"]
         self.ncommits = h["ncommits"]
-        self.cdl_b, self.cnf_b = arr["cdl"], arr["cnf"]
+        self.cdl_b, self.cnf_b, self.ctime_b = arr["cdl"], arr["cnf"], arr["ctime"]
+        self.ctime_o: list[int] = []
         self.cf_ptr_b, self.cf_ids_b = arr["cf_ptr"], arr["cf_ids"]
         self.cdl_o: list[float] = []
         self.cnf_o: list[int] = []
@@ -145,6 +149,9 @@ class LiteModel:
 
     def cnf(self, c: int) -> int:
         return self.cnf_b[c] if c < self.cb else self.cnf_o[c - self.cb]
+
+    def ctime(self, c: int) -> int:
+        return self.ctime_b[c] if c < self.cb else self.ctime_o[c - self.cb]
 
     def cdl(self, c: int) -> float:
         return self.cdl_b[c] if c < self.cb else self.cdl_o[c - self.cb]
@@ -192,7 +199,7 @@ class LiteModel:
         for t in path_tokens(path.rsplit("/", 1)[-1]):
             self.nterm.add(self.term_id(t), f, 1.0)
 
-    def learn(self, cid: str, message: str, author: str, files) -> None:
+    def learn(self, cid: str, message: str, author: str, when: int, files) -> None:
         if not files:
             return
         idx = self.ncommits
@@ -250,12 +257,13 @@ class LiteModel:
         self.cdl_o.append(ntok)
         self.cdl_sum += ntok
         self.cnf_o.append(len(fids))
+        self.ctime_o.append(int(when or 0))
         self.cf_o.append(fids)
         self.ncommits += 1
 
     # -- scoring (mirrors model.features) ------------------------------------------------------------------------
 
-    def features(self, text: str, author: str | None, seeds: list[int] | None):
+    def features(self, text: str, author: str | None, seeds: list[int] | None, when: float | None = None):
         F = len(self.paths)
         C = self.ncommits
         seen_t: dict[int, None] = {}
@@ -314,6 +322,7 @@ class LiteModel:
                     for f in files:
                         vote_s[f] = vote_s.get(f, 0.0) + contrib
         author_s: dict[int, float] = {}
+        session_s: dict[int, float] = {}
         a = self.aid.get(author) if author is not None else None
         if a is not None:
             cids = self.acom.ids_of(a)
@@ -322,6 +331,12 @@ class LiteModel:
                 contrib = _AUTHOR_POW[k] / math.sqrt(max(float(self.cnf(c)), 1.0))
                 for f in self.commit_files(c):
                     author_s[f] = author_s.get(f, 0.0) + contrib
+            if when is not None:
+                for c in recent:
+                    dt = max(when - float(self.ctime(c)), 0.0)
+                    contrib = math.exp(-dt / SESSION_SECONDS) / math.sqrt(max(float(self.cnf(c)), 1.0))
+                    for f in self.commit_files(c):
+                        session_s[f] = session_s.get(f, 0.0) + contrib
         co_s: dict[int, float] = {}
         if seeds:
             for s in seeds:
@@ -367,6 +382,7 @@ class LiteModel:
             cols.append(_maxnorm([math.log1p(self.heat[f] * math.exp(-age / HEAT_TAU))
                                   for f, age in zip(cand, ages)]))
             cols.append(_maxnorm(self._cochange_top([x + y for x, y in zip(cols[0], cols[1])], cand)))
+            cols.append([session_s.get(f, 0.0) for f in cand])
             cols.append(_maxnorm([co_s.get(f, 0.0) for f in cand]))
             for j, col in enumerate(cols):
                 for i, v in enumerate(col):
@@ -393,8 +409,9 @@ class LiteModel:
                 out[f] = 0.0
         return [out.get(f, 0.0) for f in cand]
 
-    def rank(self, text: str, author: str | None = None, seeds: list[int] | None = None, top: int = 10):
-        cand, X, terms = self.features(text, author, seeds)
+    def rank(self, text: str, author: str | None = None, seeds: list[int] | None = None, top: int = 10,
+             when: float | None = None):
+        cand, X, terms = self.features(text, author, seeds, when)
         w = self.weights
         scores = []
         for row in X:
@@ -478,7 +495,7 @@ def author_email(work: str | None) -> str | None:
 
 
 def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: bool = False,
-            start: str | None = None):
+            start: str | None = None, when: float | None = None):
     """Ranked files as dicts, or None when the numpy path must take over."""
     found = find_git_dirs(start)
     if found is None:
@@ -489,6 +506,8 @@ def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: b
         model = LiteModel(os.path.join(ml, MODEL_FILE))
     except Unavailable:
         return None
+    except (ValueError, KeyError, TypeError, IndexError, OSError):
+        return None  # unreadable: the numpy path rebuilds it
     pending = []
     for name in sorted(os.listdir(ml)):
         if name.startswith(JOURNAL_FILE + ".fold"):
@@ -498,12 +517,12 @@ def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: b
         return None
     if pending:
         learnt = model.learnt_keys()
-        for cid, message, author, _time, files in pending:
+        for cid, message, author, ctime, files in pending:
             k = id_key(cid)
             if k in learnt:
                 continue
             learnt.add(k)
-            model.learn(cid, message, author, files)
+            model.learn(cid, message, author, ctime, files)
     seed_ids = []
     for s in seeds or []:
         s = _repo_path(work, s)
@@ -513,7 +532,11 @@ def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: b
 
             raise GitMlError(f"unknown seed file: {s} (not a file of the learnt history)")
         seed_ids.append(f)
-    cand, X, terms, scores, order = model.rank(task, author_email(work), seed_ids or None, top)
+    if when is None:
+        import time
+
+        when = time.time()
+    cand, X, terms, scores, order = model.rank(task, author_email(work), seed_ids or None, top, when)
     out = []
     if not order:
         return out

@@ -115,6 +115,10 @@ def read_header(path: Path) -> tuple[Header, int, mmap.mmap | None]:
             raise VersionMismatch(f"unreadable model header: {exc}") from None
         if header.version != MODEL_VERSION:
             raise VersionMismatch(f"model version {header.version}, this program writes {MODEL_VERSION}")
+        from .signals import NF
+
+        if len(header.meta.weights) != NF:
+            raise VersionMismatch("model weights of another feature set")
         start = 12 + hlen
         start += (-start) % 16
         size = os.fstat(fh.fileno()).st_size
@@ -123,6 +127,13 @@ def read_header(path: Path) -> tuple[Header, int, mmap.mmap | None]:
 
 
 def load(path: Path) -> tuple[Index, Meta, np.ndarray]:
+    try:
+        return _load(path)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise VersionMismatch(f"unreadable model file: {exc}") from None
+
+
+def _load(path: Path) -> tuple[Index, Meta, np.ndarray]:
     header, start, mm = read_header(path)
     arrays: dict[str, np.ndarray] = {}
     for name, (dtype, off, count) in header.arrays.items():
