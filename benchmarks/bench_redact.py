@@ -56,7 +56,7 @@ def transcript(size: int = SIZE, seed: int = 1) -> str:
                 "message": {
                     "role": "assistant",
                     "content": [{"type": "text", "text": text}],
-                    "usage": {"input_tokens": rng.randrange(10**5), "output_tokens": rng.randrange(999)},
+                    "usage": {"input_tokens": rng.randrange(10**5), "output_tokens": 9},
                 },
             },
             ensure_ascii=False,
@@ -81,7 +81,8 @@ def with_secrets(text: str, seed: int = 2) -> tuple[str, int]:
         "sk-proj-" + _rand(rng, alnum, 74) + "T3BlbkFJ" + _rand(rng, alnum, 74),
         'DB_PASSWORD="' + _rand(rng, alnum, 16) + '"',
         "postgres://app:" + _rand(rng, alnum, 12) + "@db.internal:5432/app",
-        "xoxb-" + _rand(rng, "0123456789", 12) + "-" + _rand(rng, "0123456789", 13) + "-" + _rand(rng, alnum, 24),
+        "-".join(("xoxb", _rand(rng, string.digits, 12), _rand(rng, string.digits, 13),
+                  _rand(rng, alnum, 24))),
     ] * 2
     parts = text.split("\n")
     for secret in secrets:

@@ -1,14 +1,17 @@
 """Replace secrets in text with typed placeholders before the text is stored.
 
-    >>> redact("DB_PASSWORD=hunter22 id AKIAJ6KQ2DL5ZFMW3B4T")
-    ('DB_PASSWORD=[REDACTED:password] id [REDACTED:aws-access-key]', {'aws-access-key': 1, 'password': 1})
+    >>> redact("DB_PASSWORD=hunter22 AWS_ACCESS_KEY_ID=AKIAJ6KQ2DL5ZFMW3B4T")[0]
+    'DB_PASSWORD=[REDACTED:password] AWS_ACCESS_KEY_ID=[REDACTED:aws-access-key]'
+    >>> redact('token: "ghp_R8sK2mPq7xV4nB9cD1fG3hJ5kL6zW0yT2uE4"')[1]
+    {'github-token': 1}
 
 Used on commit messages and AI-assistant transcripts, often from git hooks, so it must
 start fast (imports only ``re``) and run fast on multi-MB text:
 
 * ``_TABLE`` is the one table of rules. Each rule has literals, one of which every match
   contains. A rule's pattern runs only when one of them occurs in the text (``str in`` is
-  a C memory scan), so text without candidates costs about one scan per rule.
+  a C memory scan), so text without candidates costs about one scan per rule. (On large
+  text a rule with several literals runs its pattern at once: one scan instead of several.)
 * Every pattern starts with a literal, never with a look-behind or a character class:
   then ``re`` jumps from one occurrence of the literal to the next instead of trying each
   position (about 100x faster on large text; one alternation of all literals is slower
@@ -18,7 +21,8 @@ start fast (imports only ``re``) and run fast on multi-MB text:
   ``${VAR}``, ``get_password()``, ...) and decides the kind and the span to replace.
 * Rules run in table order, each on the output of the previous one, so specific rules come
   first: a GitHub token in ``token = "..."`` is counted once, as github-token. Placeholders
-  never match a rule, which makes ``redact`` idempotent.
+  never match a rule, and after a replacement the earlier rules run once more, which makes
+  ``redact`` idempotent.
 """
 
 import re
@@ -121,10 +125,22 @@ def _check_private_key(m, text):
     return m.start(), m.end(), "private-key"
 
 
+# header.payload.signature; both JSON parts start with {" = eyJ, the header's first key
+# with a, t, k, e, c, x, j or z (alg, typ, kid, enc, cty, x5t, jku, zip). Signature may be
+# empty (alg none).
+_JWT = re.compile(
+    r"eyJ[h0rlj4q6][A-Za-z0-9_-]{6,}={0,2}\.eyJ[A-Za-z0-9_-]{2,}={0,2}"
+    r"(?:\.(?:[A-Za-z0-9_-]+={0,2})?)?"
+)
+
+
 def _check_jwt(m, text):
-    if not _token_start(text, m.start(), _TOKEN):
+    # The pattern took the whole dotted run from eyJ on, so that a run without a JWT (base64
+    # of JSON has eyJ every few lines) is read once, not once per eyJ; the JWT is its start.
+    jwt = _JWT.match(m.group())
+    if not jwt or not _token_start(text, m.start(), _TOKEN):
         return None
-    return m.start(), m.end(), "jwt"
+    return m.start(), m.start() + jwt.end(), "jwt"
 
 
 _ANTHROPIC = re.compile(r"sk-ant-([a-z]+)\d\d-([A-Za-z0-9_-]+)")
@@ -320,47 +336,55 @@ def _check_assignment(m, text, stem: str):
     kw_start = m.start("kw") - len(stem)
     if kw_start < 0 or text[kw_start : m.start("kw")].lower() != stem:
         return None
-    kw = text[kw_start : m.end("kw")]
-    name_start = kw_start
-    while name_start > 0 and text[name_start - 1] in _NAME:
-        name_start -= 1
-    name = text[name_start : m.end("kw")]
-    prev = text[kw_start - 1] if kw_start else " "
-    if prev in _ALNUM and kw.lower() in ("pass", "pwd"):
-        if not (kw[0].isupper() and not prev.isupper()):  # dbPass is a name, bypass is not
-            return None  # bypass, compass, OLDPWD
-    words = [w.lower() for w in _WORDS.findall(text[name_start:kw_start])]
-    if words and (words[-1] in _NOT_SECRET_NAMES or "public" in words):
-        return None  # csrf_token, next_page_token, hashed_secret, publicKeyToken
-    op = m.group("op").strip()
     quoted = m.group("qv") is not None
     group = "qv" if quoted else "bv"
     value = m.group(group)
+    if len(value) < 3:
+        return None  # token = t, pw = x: cheapest reason first, this runs on every hit
     start, end = m.span(group)
-    if quoted and _FORMATTED.match(text, m.end()):
-        return None  # a format string: user_pass = '%s:%s' % (user, pw)
-    if not quoted:
+    op = m.group("op").strip()
+    if quoted:
+        if _FORMATTED.match(text, m.end()):
+            return None  # a format string: user_pass = '%s:%s' % (user, pw)
+    else:
         query = _QUERY_NEXT.search(value)
         if query:  # ?password=abc&user=me: the value ends before the next parameter
             value, end = value[: query.start()], start + query.start()
+            if len(value) < 3:
+                return None
         if end < len(text) and text[end] in "([":
             return None  # password = get_password(), secret_key=os.environ[...]
         if op == ":" and not _LINE_END.match(text, end):
             return None  # prose: "password: the one in the vault"
-    env_style = name.lstrip("-$").isupper() and op in ("=", ":")
+
+    kw = text[kw_start : m.end("kw")]
+    prev = text[kw_start - 1] if kw_start else " "
+    if prev in _ALNUM and kw.lower() in ("pass", "pwd"):
+        if not (kw[0].isupper() and not prev.isupper()):  # dbPass is a name
+            return None  # bypass, compass, OLDPWD
+    if kw.lower() == "pwd" and value[0] in "/~":
+        return None  # PWD=/home/me is the working directory
+    name_start = kw_start
+    while name_start > 0 and text[name_start - 1] in _NAME:
+        name_start -= 1
+    name = text[name_start : m.end("kw")]
+    words = [w.lower() for w in _WORDS.findall(text[name_start:kw_start])]
+    if words and (words[-1] in _NOT_SECRET_NAMES or "public" in words):
+        return None  # csrf_token, next_page_token, hashed_secret, publicKeyToken
+
     if kw.lower().startswith(("pass", "pwd")):
         kind = "password"
     elif ("aws" in name.lower() or "access" in kw.lower()) and _AWS_SECRET.fullmatch(value):
-        kind = "aws-secret-key"
+        # The exact shape of an AWS secret key in AWS context: only fillers are no key.
+        return None if _looks_fake(value) else (start, end, "aws-secret-key")
     else:
         kind = "generic-secret"
-    if not value or (kw.lower() == "pwd" and value[0] in "/~"):
-        return None  # PWD=/home/me is the working directory
-    if kind == "aws-secret-key":  # exact shape in AWS context: only fillers are no key
-        ok = not _looks_fake(value)
-    else:
-        ok = _value_ok(value, kind != "password", quoted, env_style)
-    return (start, end, kind) if ok else None
+    # KEY=value of .env files and shells (no spaces around =) or YAML KEY: value. Not a
+    # constant in code: PASS = ignore.
+    env_style = name.lstrip("-$").isupper() and (m.group("op") == "=" or op == ":")
+    if not _value_ok(value, kind != "password", quoted, env_style):
+        return None
+    return start, end, kind
 
 
 def _check_bearer(m, text):
@@ -399,7 +423,7 @@ _CLI_OPTION = (
 def _assignment(literal: str, stem: str, keyword: str):
     """A table row for names ending in stem + keyword; the pattern starts at literal."""
     return (
-        f"{stem}{literal} = value",
+        f"{stem.upper() if literal.isupper() else stem}{literal} = value",
         (literal,),
         f"(?P<kw>{keyword})" + _ASSIGN,
         lambda m, text: _check_assignment(m, text, stem),
@@ -414,17 +438,13 @@ _TABLE = (
     # (name, literals: one occurs in every match, pattern: starts with a literal, check)
 
     # Whole block from header to footer; a truncated block: header and base64 lines after it.
+    # The body never spans another BEGIN, so that many lone headers cost linear time.
     ("private key", ("-----BEGIN",),
-     _PEM + r"(?P<body>[\s\S]{0,32768}?(?=" + _PEM_END + r")"
+     _PEM + r"(?P<body>(?:(?!-----BEGIN)[\s\S]){0,32768}?(?=" + _PEM_END + r")"
      r"|(?:(?:\\{1,3}[rn]|[\r\n])+[ \t]*[A-Za-z0-9+/=]{16,})+)(?:" + _PEM_END + ")?",
      _check_private_key),
-    # header.payload.signature; both JSON parts start with {" = eyJ, the header's first key
-    # with a, t, k, e, c, x, j or z (alg, typ, kid, enc, cty, x5t, jku, zip): base64 JSON
-    # blobs have eyJ every few lines, each a long failed match without this.
-    ("jwt", ("eyJ",),
-     r"eyJ[h0rlj4q6][A-Za-z0-9_-]{6,2048}={0,2}\.eyJ[A-Za-z0-9_-]{2,8192}={0,2}"
-     r"\.(?:[A-Za-z0-9_-]{1,8192}={0,2})?",
-     _check_jwt),
+    # A JWT, header.payload.signature (see _JWT): the pattern takes the whole run.
+    ("jwt", ("eyJ",), r"eyJ[A-Za-z0-9_=-]*(?:\.[A-Za-z0-9_=-]*)*", _check_jwt),
     ("anthropic or openai key", ("sk-",), r"sk-[A-Za-z0-9_-]{20,400}", _check_sk),
     ("github token", ("gh", "github_pat_"),
      r"g(?:h[pousr]_[A-Za-z0-9]{36,251}|ithub_pat_[A-Za-z0-9_]{22,255})", _check_github),
@@ -446,7 +466,8 @@ _TABLE = (
     ("stripe key", ("k_live_", "k_test_", "k_prod_"),
      r"k_(?:live|test|prod)_(?P<body>[A-Za-z0-9]{16,247})", _check_stripe),
     # AKIA/ASIA/... key ids, AIza... Google keys, ABSK... Bedrock keys: one scan for the three.
-    ("aws key id, google or bedrock key", ("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "AIza", "ABSK"),
+    ("aws key id, google or bedrock key",
+     ("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "AIza", "ABSK"),
      r"A(?:(?P<aws>(?:KIA|SIA|BIA|CCA|3T[A-Z0-9])[A-Z2-7]{16})"
      r"|(?P<google>Iza[A-Za-z0-9_-]{35})"
      r"|(?P<bedrock>BSK[A-Za-z0-9+/]{109,269}={0,2}))",
@@ -476,7 +497,8 @@ _TABLE = (
 
 
 # On large text a rule with several literals skips the literal scans and runs its pattern
-# at once: re's one scan for the pattern's leading literal (g, x, k_, A) costs less.
+# at once: re's one scan for the pattern's leading literal (g, x, k_, A) costs less than
+# several str scans; on short text the str scans are cheaper than calling re.
 _LARGE = 1 << 16
 
 
@@ -494,31 +516,47 @@ class _Rule:
 _RULES = tuple(_Rule(*row) for row in _TABLE)
 
 
+def _apply(rule: _Rule, text: str, counts: dict[str, int]) -> str:
+    """Replace the matches of one rule; the text itself when there are none."""
+    pieces, pos = [], 0
+    for m in rule.pattern.finditer(text):
+        found = rule.check(m, text)
+        if found is None:
+            continue
+        start, end, kind = found
+        if start < pos:  # overlaps the previous replacement
+            continue
+        pieces += (text[pos:start], _placeholder(kind))
+        pos = end
+        counts[kind] = counts.get(kind, 0) + 1
+    if not pieces:
+        return text
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
 def redact(text: str) -> tuple[str, dict[str, int]]:
     """Return text with secrets replaced by typed placeholders like [REDACTED:aws-access-key], and counts per kind."""
     counts: dict[str, int] = {}
     if not text:
         return text, counts
     large = len(text) > _LARGE
-    for rule in _RULES:
+    # Rules run in order until every rule has run on the final text: a replacement can
+    # (rarely) expose a match to an earlier rule, e.g. of two secrets glued together, so
+    # after a change the rules before it run once more. Then redact(redact(x)[0]) is a no-op.
+    n = len(_RULES)
+    step, stop = 0, n
+    while step < stop:
+        rule = _RULES[step % n]
+        step += 1
         if not (large and rule.direct_on_large):
             for lit in rule.literals:
                 if lit in text:
                     break
             else:
                 continue  # no candidate for this rule
-        pieces, pos = [], 0
-        for m in rule.pattern.finditer(text):
-            found = rule.check(m, text)
-            if found is None:
-                continue
-            start, end, kind = found
-            if start < pos:  # overlaps the previous replacement
-                continue
-            pieces += (text[pos:start], _placeholder(kind))
-            pos = end
-            counts[kind] = counts.get(kind, 0) + 1
-        if pieces:
-            pieces.append(text[pos:])
-            text = "".join(pieces)
+        new = _apply(rule, text, counts)
+        if new is not text:
+            text = new
+            stop = min(step + n, 4 * n)
     return text, counts

@@ -159,7 +159,7 @@ def test_hf_directory_loads(repo, data, tmp_path):
     card = (out / "README.md").read_text()
     head = card.split("---")[1]
     for needle in ("configs:", "data_files:", "split: train", "path: data/train-*.parquet", "features:",
-                   "- name: context", "sequence: string", "license:"):
+                   "- name: context", "sequence: string", "dtype: float64", "license:"):
         assert needle in head
     assert "## Provenance" in card and "## Redaction" in card and "## Licence" in card
     train = pq.read_table(out / "data" / names[1])
@@ -381,9 +381,11 @@ def test_bounded_reading_uses_a_spill_file(repo, data, tmp_path):
     try:
         cands = collect(Store(repo.open()), ExportOptions(), spill, parse_weights(None))
         assert spill.size > 0
-        entry = next(iter(cands.values()))
-        assert not hasattr(entry, "__dict__")  # slotted entry: capture time, time, hash, offset, length
-        rows = [json.loads(spill.get(c.off, c.n)) for c in cands.values() if c.off >= 0]
-        assert len(rows) == len([c for c in cands.values() if c.reason is None])
+        entries = [c for by_id in cands.values() for c in by_id.values()]
+        assert set(cands) == {"chat", "commit"}
+        assert not hasattr(entries[0], "__dict__")  # slotted entry: capture time, time, hash, offset, length
+        rows = [json.loads(spill.get(c.off, c.n)) for c in entries if c.off >= 0]
+        assert len(rows) == len([c for c in entries if c.reason is None])
+        assert {r["id"] for r in rows} == {c.id for c in entries if c.reason is None}
     finally:
         spill.close()

@@ -8,7 +8,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -386,7 +385,15 @@ def test_outdated_or_corrupt_model_is_rebuilt(repo, captured, monkeypatch, capsy
 # -- the hook path --------------------------------------------------------------------------------------------------
 
 
-def test_note_commits_is_light_and_fast(repo, tmp_path):
+def test_note_commits_is_light_and_fast(repo, captured, tmp_path):
+    from git_ml.predict import note_commits
+    from git_ml.predict.api import train
+
+    journal = Path(repo.path) / "ml" / "predict.journal"
+    note_commits(repo, synthetic(3))
+    assert not journal.exists()  # no model yet: nothing to journal, train reads the store
+    captured["commits"] = synthetic(50)
+    train(repo)
     code = (
         "import sys, time\n"
         "from git_ml.repo import open_repository\n"
@@ -531,3 +538,20 @@ def test_cli_quick_path_imports_no_numpy(repo, captured):
     assert res.returncode == 0, res.stderr
     assert res.stderr == "[]"
     assert json.loads(res.stdout)[0]["path"] in TOPICS["parser"]
+
+
+def test_lite_reads_user_email_like_git(repo, monkeypatch, tmp_path):
+    from git_ml.predict import lite
+
+    monkeypatch.delenv("GIT_AUTHOR_EMAIL", raising=False)
+    monkeypatch.delenv("EMAIL", raising=False)
+    gitdir, work = lite.find_git_dirs()
+    assert Path(gitdir).resolve() == Path(repo.path).resolve()
+    assert lite.author_email(gitdir, work) == "dev1@example.com"  # the repository's own config wins
+    del repo.config["user.email"]
+    glob = tmp_path / "global.gitconfig"
+    glob.write_text('[core]\n\tpager = less\n[user]\n\tname = A\n\temail = "g@example.com" # note\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(glob))
+    assert lite.author_email(gitdir, work) == "g@example.com"
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "env@example.com")
+    assert lite.author_email(gitdir, work) == "env@example.com"

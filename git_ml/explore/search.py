@@ -124,8 +124,14 @@ def parse_since(text: str | None) -> float | None:
     t = iso_unix(text if "T" in text or " " not in text else text.replace(" ", "T", 1))
     if t is not None:
         return t
+    import re
     import subprocess
 
+    # git's approxidate accepts anything (unknown words fall back to "now"): insist on something it understands.
+    known = re.compile(r"\d|\b(now|today|yesterday|ago|noon|midnight|tea|last|second|minute|hour|day|week|month|"
+                       r"year|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)", re.I)
+    if not known.search(text):
+        raise GitMlError(f"cannot understand the date: {text}")
     out = subprocess.run(["git", "rev-parse", f"--since={text}"], capture_output=True, text=True)
     value = out.stdout.strip()
     if out.returncode == 0 and value.startswith("--max-age="):

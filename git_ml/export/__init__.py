@@ -172,7 +172,9 @@ class Spill:
         return off
 
     def get(self, off: int, n: int) -> bytes:
-        if self._map is None:
+        if self._map is None or off + n > len(self._map):
+            if self._map is not None and not isinstance(self._map, bytes):
+                self._map.close()
             self._fh.flush()
             self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
         return self._map[off:off + n]
@@ -206,8 +208,8 @@ def _tombstoned(store: Store) -> dict[str, set[str]]:
 
 
 def collect(store: Store, opts: ExportOptions, spill: Spill, weights: dict[str, float],
-            advance: Callable[[int], None] = lambda n: None) -> dict[tuple[str, str], _Cand]:
-    """Pass over the store: every record's row into the spill, one entry per (type, id) for the latest version."""
+            advance: Callable[[int], None] = lambda n: None) -> dict[str, dict[str, _Cand]]:
+    """Pass over the store: every record's row into the spill; per type, one entry per id (its latest version)."""
     hidden = _tombstoned(store)
     links = LinkIndex(store.iter_records("links"))
     ratings = R.latest_ratings(store.iter_records("feedback")) if "chat" in opts.types else {}
@@ -215,7 +217,7 @@ def collect(store: Store, opts: ExportOptions, spill: Spill, weights: dict[str, 
     diff_spill = None
     min_rank = R.RANK[opts.min_rating] if opts.min_rating else None
     unrated_weight = R.weight_of(None, weights)
-    cands: dict[tuple[str, str], _Cand] = {}
+    cands: dict[str, dict[str, _Cand]] = {}  # type -> id -> entry of its latest version
     try:
         if opts.include_diffs and "commit" in opts.types:
             diff_spill = Spill(spill.directory)
@@ -231,43 +233,58 @@ def collect(store: Store, opts: ExportOptions, spill: Spill, weights: dict[str, 
         has_links = bool(links.by_commit)
         style_messages = opts.style == "messages"
         encode = _ENC.encode
+        filtered = opts.since is not None or opts.until is not None or min_rank is not None or opts.exclude_unrated
+        chat_row, commit_row, summary_of = R.chat_row, R.commit_row, R.change_summary
         for kind, stream, typ in (("chat", "chats", R.ChatIn), ("commit", "commits", R.CommitIn)):
             if kind not in opts.types:
                 continue
             gone = hidden.get(stream, set())
+            mine = cands.setdefault(kind, {})
             for _chunk, recs in store._decoded_chunks(stream, typ):
                 advance(len(recs))
                 out: list[bytes] = []  # this chunk's rows, written to the spill in one go
                 base = spill.size
                 pos = base
                 for rec in recs:
-                    if gone and rec.id in gone:
+                    rid = rec.id
+                    if gone and rid in gone:
                         continue
-                    key = (kind, rec.id)
-                    cur = cands.get(key)
+                    cur = mine.get(rid)
                     if cur is not None and rec.captured_at < cur.captured_at:
                         continue
                     if kind == "chat":
                         ts = R.chat_ts(rec) or 0.0
-                        rating = ratings.get(rec.id)
-                        row = R.chat_row(rec, ts, rating, R.weight_of(rating, weights), links.commits_of(rec.id))
+                        rating = ratings.get(rid)
+                        row = chat_row(rec, ts, rating, weights["unrated" if rating is None else rating],
+                                       links.commits_of(rid))
                     else:
-                        ts = R.commit_ts(rec)
+                        ts = float(rec.time) if rec.time else R.commit_ts(rec)
                         rating = None
                         diff = None
                         if diffs:
-                            d = diffs.get(rec.id)
+                            d = diffs.get(rid)
                             if d is not None:
                                 diff = diff_spill.get(d[1], d[2]).decode()
                         if has_links:
-                            row = R.commit_row(rec, ts, unrated_weight, links.chats_of(rec.id),
-                                               links.session_of(rec.id), diff, R.change_summary(rec))
+                            row = commit_row(rec, ts, unrated_weight, links.chats_of(rid), links.session_of(rid),
+                                             diff, summary_of(rec))
                         else:
-                            row = R.commit_row(rec, ts, unrated_weight, (), None, diff, R.change_summary(rec))
-                    reason = _excluded(row, ts, rating, opts, min_rank)
+                            row = commit_row(rec, ts, unrated_weight, (), None, diff, summary_of(rec))
+                    inp, outp = row.input, row.output
+                    if kind == "commit":
+                        blank = R.raw_blank(inp)
+                        inp = bytes(inp)  # hashable, for the dedup key
+                    else:
+                        blank = not inp or inp.isspace()
+                    if blank or ((not outp or outp.isspace()) and not row.context.diff):
+                        reason = "empty"
+                    elif filtered:
+                        reason = _excluded(ts, rating, opts, min_rank)
+                    else:
+                        reason = None
                     if reason is not None:
                         if cur is None or rec.captured_at > cur.captured_at:
-                            cands[key] = _Cand(rec.captured_at, ts, 0, -1, 0, kind, reason, rec.id)
+                            mine[rid] = _Cand(rec.captured_at, ts, 0, -1, 0, kind, reason, rid)
                         continue
                     data = encode(R.as_messages(row) if style_messages else row)
                     if cur is not None and rec.captured_at == cur.captured_at and cur.off >= 0:
@@ -275,8 +292,8 @@ def collect(store: Store, opts: ExportOptions, spill: Spill, weights: dict[str, 
                         prev = spill.get(cur.off, cur.n) if cur.off < base else _pending(out, base, cur)
                         if data <= prev:
                             continue
-                    digest = hash((row.input, row.output, row.context.diff))
-                    cands[key] = _Cand(rec.captured_at, ts, digest, pos, len(data), kind, None, rec.id)
+                    mine[rid] = _Cand(rec.captured_at, ts, hash((inp, outp, row.context.diff)), pos, len(data),
+                                      kind, None, rid)
                     out.append(data)
                     pos += len(data) + 1
                 if out:
@@ -297,7 +314,7 @@ def _pending(out: list[bytes], base: int, cand: _Cand) -> bytes:
     return b""
 
 
-def _excluded(row, ts: float, rating: str | None, opts: ExportOptions, min_rank: int | None) -> str | None:
+def _excluded(ts: float, rating: str | None, opts: ExportOptions, min_rank: int | None) -> str | None:
     if opts.since is not None and ts < opts.since:
         return "before_since"
     if opts.until is not None and ts >= opts.until:
@@ -306,15 +323,13 @@ def _excluded(row, ts: float, rating: str | None, opts: ExportOptions, min_rank:
         return "unrated"
     if min_rank is not None and R.rating_rank(rating) < min_rank:
         return "below_min_rating"
-    if not row.input.strip() or not (row.output.strip() or row.context.diff):
-        return "empty"
     return None
 
 
 def select(cands: dict, opts: ExportOptions, skipped: dict[str, int]) -> dict[str, list[_Cand]]:
     """Filtered, deduplicated rows in time order, cut into the splits (later splits strictly later)."""
     live = []
-    for c in cands.values():
+    for c in (c for by_id in cands.values() for c in by_id.values()):
         if c.reason is not None:
             skipped[c.reason] = skipped.get(c.reason, 0) + 1
         else:
@@ -419,7 +434,11 @@ def _export(repo, output: str, opts: ExportOptions, *, progress, warn) -> Export
             _check_hf_target(out_path)
         elif out_path.is_dir():
             raise GitMlError(f"{out_path} is a directory: --format {opts.fmt} writes a file")
-    weights = opts.weights if opts.weights is not None else parse_weights(None, repo)
+    weights = {k: float(v) for k, v in (opts.weights if opts.weights is not None
+                                        else parse_weights(None, repo)).items()}
+    missing = set(R.DEFAULT_WEIGHTS) - set(weights)
+    if missing:
+        raise GitMlError(f"weights missing for: {', '.join(sorted(missing))}")
 
     store = Store(repo, warn=warn) if warn is not None else Store(repo)
     result = ExportResult()

@@ -72,7 +72,9 @@ def _dtype(typ) -> str:
 
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         return "string"
-    return str(typ)  # int64, float64
+    if pa.types.is_float64(typ):
+        return "float64"
+    return str(typ)  # int64
 
 
 def render_card(schema, style: str, splits: dict[str, list[str]], counts: dict[str, dict[str, int]],
@@ -85,9 +87,6 @@ def render_card(schema, style: str, splits: dict[str, list[str]], counts: dict[s
     y += ["dataset_info:", "  features:"]
     for f in schema:
         y += _feature(f.name, f.type, "  ")
-    y += ["  splits:"]
-    for split in splits:
-        y += [f"  - name: {split}", f"    num_examples: {sum(counts.get(split, {}).values())}"]
     y.append("---")
     total = {k: sum(v.get(k, 0) for v in counts.values()) for k in ("chat", "commit")}
     split_lines = "\n".join(

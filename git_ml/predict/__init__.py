@@ -31,8 +31,8 @@ def note_commits(repo, commits: list) -> None:
 
     Called by the commit-capture hook. Costs one small file append (well under a millisecond): the model applies
     the journal when it is next loaded, and folds it into the model file now and then. Merge commits are skipped
-    (the model learns non-merge commits only). Never raises for I/O trouble: the journal is derived data and
-    ``git ml predict train`` rebuilds everything from the store.
+    (the model learns non-merge commits only), and nothing is written while no model exists. Never raises for I/O
+    trouble: the journal is derived data and ``git ml predict train`` rebuilds everything from the store.
     """
     if not commits:
         return
@@ -49,7 +49,10 @@ def note_commits(repo, commits: list) -> None:
     if not parts:
         return
     try:
-        path = journal_path(ml_dir(repo))
+        ml = ml_dir(repo)
+        if not os.path.exists(os.path.join(ml, MODEL_FILE)):
+            return  # no model yet: its first build reads every captured commit from the store anyway
+        path = journal_path(ml)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, b"".join(parts))

@@ -115,7 +115,7 @@ class Predictor:
 def _author(repo) -> str | None:
     from ..repo import config_get
 
-    return os.environ.get("GIT_AUTHOR_EMAIL") or config_get(repo, "user.email")
+    return os.environ.get("GIT_AUTHOR_EMAIL") or config_get(repo, "user.email") or os.environ.get("EMAIL")
 
 
 def train(repo, commits=None, tip: str | None = None) -> dict:
@@ -158,6 +158,13 @@ def _claim_journal(ml: Path) -> list[Path]:
     return claimed
 
 
+def _note(message: str) -> None:
+    import sys
+
+    if sys.stderr.isatty():
+        sys.stderr.write(message + "\n")
+
+
 def _unlink(p: Path) -> None:
     try:
         os.unlink(p)
@@ -175,11 +182,13 @@ def load_predictor(repo, auto_train: bool = True, fold: bool = True) -> Predicto
     except FileNotFoundError:
         if not auto_train:
             raise GitMlError("no model yet: run `git ml predict train`") from None
+        _note("building the prediction model from the captured commits (first use)")
         train(repo)
         return load_predictor(repo, auto_train=False, fold=fold)
     except VersionMismatch as exc:
         if not auto_train:
             raise GitMlError(f"model is outdated ({exc}): run `git ml predict train`") from None
+        _note("rebuilding the prediction model (written by another version)")
         train(repo)
         return load_predictor(repo, auto_train=False, fold=fold)
     pending = []

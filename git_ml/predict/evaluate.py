@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .index import Index
-from .model import fit_weights, rank
+from .model import DEFAULT_WEIGHTS, FEATURES, fit_weights, rank
 from .text import subject
 
 BOT = re.compile(
@@ -51,13 +51,12 @@ def split_point(count: int, split: float) -> int:
 
 def ltr_window(ntrain: int) -> int:
     """How many of the last training commits are replayed to learn the combination weights."""
-    return int(min(800, max(0, ntrain // 4)))
+    # a replayed query costs more as the history grows: fewer of them on long histories keeps train within budget
+    return int(min(800 if ntrain <= 20_000 else 500, max(0, ntrain // 4)))
 
 
 def replay_for_weights(ix: Index, commits: Sequence, all_commits: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
     """Score then learn each commit (online); collect (features, labels) of the scorable ones."""
-    from .model import DEFAULT_WEIGHTS
-
     out = []
     for c in commits:
         ans = answer(c)
@@ -135,7 +134,7 @@ def evaluate(commits: Sequence, split: float = 0.2, online: bool = True, all_com
         "recall_at_10": round(float(m[3]), 4),
         "train_commits": ntrain,
         "test_commits": len(test),
-        "weights": {k: round(float(v), 3) for k, v in zip(__import__("git_ml.predict.model", fromlist=["x"]).FEATURES, weights)},
+        "weights": {k: round(float(v), 3) for k, v in zip(FEATURES, weights)},
     }
 
 

@@ -22,41 +22,45 @@ I32 = np.int32
 F32 = np.float32
 
 
-class Vec:
-    """A growable 1-d numpy array (amortised O(1) append)."""
+_TYPECODE = {"float64": "d", "int64": "q", "int32": "i", "uint8": "B", "float32": "f"}
 
-    __slots__ = ("a", "n")
+
+class Vec:
+    """A growable 1-d array: a stdlib ``array`` (fast scalar updates while learning) seen by numpy through
+    ``a``, a zero-copy view made on demand (do not keep views across appends: a resize would be refused)."""
+
+    __slots__ = ("arr", "dtype")
 
     def __init__(self, dtype, data=None):
-        if data is None:
-            self.a = np.zeros(64, dtype=dtype)
-            self.n = 0
-        else:
-            self.a = np.array(data, dtype=dtype)
-            self.n = len(self.a)
+        self.dtype = np.dtype(dtype)
+        self.arr = array(_TYPECODE[self.dtype.name])
+        if data is not None:
+            self.arr.extend(data)
 
-    def _grow(self, need: int) -> None:
-        cap = max(need, 2 * len(self.a), 64)
-        new = np.zeros(cap, dtype=self.a.dtype)
-        new[: self.n] = self.a[: self.n]
-        self.a = new
+    @classmethod
+    def from_numpy(cls, a: np.ndarray) -> Vec:
+        v = cls(a.dtype)
+        v.arr.frombytes(np.ascontiguousarray(a).tobytes())
+        return v
+
+    @property
+    def a(self) -> np.ndarray:
+        if not len(self.arr):
+            return np.zeros(0, dtype=self.dtype)
+        return np.frombuffer(self.arr, dtype=self.dtype)
+
+    @property
+    def n(self) -> int:
+        return len(self.arr)
 
     def push(self, value) -> None:
-        if self.n >= len(self.a):
-            self._grow(self.n + 1)
-        self.a[self.n] = value
-        self.n += 1
+        self.arr.append(value)
 
     def extend(self, values) -> None:
-        values = np.asarray(values, dtype=self.a.dtype)
-        need = self.n + len(values)
-        if need > len(self.a):
-            self._grow(need)
-        self.a[self.n : need] = values
-        self.n = need
+        self.arr.extend(values)
 
     def view(self) -> np.ndarray:
-        return self.a[: self.n]
+        return self.a
 
 
 class Postings:
@@ -261,7 +265,7 @@ class Index:
         if not commit.files:
             return False
         idx = self.ncommits
-        live = self.live.a
+        live = self.live.arr
         fids: list[int] = []
         seen = set()
         fid_of = self.fid_of
@@ -270,7 +274,7 @@ class Index:
             if status == "D":
                 f = fid_of.get(path)
                 if f is not None:
-                    self.live.a[f] = 0
+                    live[f] = 0
                 continue
             if status == "R" and old:
                 f = fid_of.get(old)
@@ -282,7 +286,7 @@ class Index:
                     del fid_of[old]
                     other = fid_of.get(path)
                     if other is not None and other != f:
-                        self.live.a[other] = 0
+                        live[other] = 0
                     fid_of[path] = f
                     self.paths[f] = path
                     self._index_path(f, path)
@@ -290,14 +294,13 @@ class Index:
                 f = fid_of.get(path)
                 if f is None:
                     f = self._new_file(path)
-            self.live.a[f] = 1
+            live[f] = 1
             if f not in seen:
                 seen.add(f)
                 fids.append(f)
-        del live
         terms, tfs = self.text_terms(doc_text(commit.message or "", self.body))
         ntok = float(sum(tfs))
-        nchg, last, dl, heat = self.nchg.a, self.last.a, self.dl.a, self.heat.a
+        nchg, last, dl, heat = self.nchg.arr, self.last.arr, self.dl.arr, self.heat.arr
         for f in fids:
             nchg[f] += 1.0
             prev = last[f]
@@ -321,7 +324,7 @@ class Index:
         self.ctime.push(int(commit.time or 0))
         self.cauth.push(a)
         self.cf_ids.extend(fids)
-        self.cf_ptr.push(self.cf_ids.n)
+        self.cf_ptr.push(len(self.cf_ids.arr))
         self.ncommits += 1
         return True
 

@@ -480,10 +480,52 @@ def find_git_dirs(start: str | None = None) -> tuple[str, str | None] | None:
     return gitdir, work
 
 
-def author_email(work: str | None) -> str | None:
+def author_email(gitdir: str | None, work: str | None) -> str | None:
+    """user.email as git would resolve it; config files are read directly (a `git config` process costs more than
+    the whole ranking), falling back to asking git when they use include directives."""
     env = os.environ.get("GIT_AUTHOR_EMAIL")
     if env:
         return env
+    home = os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    files = []
+    if not os.environ.get("GIT_CONFIG_NOSYSTEM"):
+        files.append(os.environ.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig")
+    glob = os.environ.get("GIT_CONFIG_GLOBAL")
+    files += [glob] if glob is not None else [os.path.join(xdg, "git", "config"), os.path.join(home, ".gitconfig")]
+    if gitdir:
+        files.append(os.path.join(gitdir, "config"))
+    email = None
+    for path in files:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        if "[include" in text.lower():
+            return _ask_git(work)
+        section = ""
+        for raw in text.splitlines():
+            line = raw.strip()
+            if not line or line[0] in "#;":
+                continue
+            if line.startswith("["):
+                section = line[1 : line.find("]")].strip().lower() if "]" in line else ""
+                rest = line[line.find("]") + 1 :].strip() if "]" in line else ""
+                if not rest:
+                    continue
+                line = rest
+            if section == "user" and "=" in line:
+                key, _, value = line.partition("=")
+                if key.strip().lower() == "email":
+                    value = value.split(" #", 1)[0].split(" ;", 1)[0].strip()
+                    email = value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value
+    if email is None and os.environ.get("EMAIL"):
+        email = os.environ["EMAIL"]
+    return email or None
+
+
+def _ask_git(work: str | None) -> str | None:
     import subprocess
 
     try:
@@ -536,7 +578,7 @@ def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: b
         import time
 
         when = time.time()
-    cand, X, terms, scores, order = model.rank(task, author_email(work), seed_ids or None, top, when)
+    cand, X, terms, scores, order = model.rank(task, author_email(gitdir, work), seed_ids or None, top, when)
     out = []
     if not order:
         return out

@@ -17,10 +17,12 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key  # noqa: F401 (id_key re-exported)
+from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
 from .index import Index, Postings, Vec
 
 MAGIC = b"GMLPRED1"
+__all__ = ["Meta", "Header", "VersionMismatch", "JournalCommit", "id_key", "save", "load", "read_journal",
+           "journal_files", "model_path"]
 _VECS = ("live", "nchg", "last", "dl", "heat", "cdl", "cnf", "ctime", "cauth", "cf_ptr", "cf_ids")
 _POSTINGS = ("cterm", "fterm", "fcom", "pterm", "nterm", "acom")
 
@@ -150,10 +152,7 @@ def _load(path: Path) -> tuple[Index, Meta, np.ndarray]:
     ix.authors = header.authors
     ix.aid = dict(zip(header.authors, range(len(header.authors))))
     for name in _VECS:
-        v = Vec(arrays[name].dtype)
-        v.a = arrays[name]
-        v.n = len(v.a)
-        setattr(ix, name, v)
+        setattr(ix, name, Vec.from_numpy(arrays[name]))
     for name in _POSTINGS:
         setattr(ix, name, Postings(arrays[name + ".ptr"], arrays[name + ".ids"], arrays[name + ".w"]))
     ix.ncommits = header.ncommits

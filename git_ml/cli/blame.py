@@ -1,0 +1,88 @@
+"""``git-ml-blame``: each line's commit and the assistant chat that wrote it."""
+
+
+import sys
+from typing import Annotated, Optional  # noqa: F401 (typer reads the annotations)
+
+PROG = "git ml blame"
+SPEC = {"-L": ("range", "value")}
+
+HELP = """Show, for each line of FILE, the commit that last changed it (git's own blame) and, where an assistant chat
+is behind that commit, the chat whose modified files include FILE, with the first line of its prompt.
+
+Commits that were rewritten (rebase, amend, squash) resolve to the chats of the commits they came from: through
+post-rewrite records, equal patch ids, the hashes a squash message names, or, for a squash merge made elsewhere,
+the earlier commits that added the very lines. The last line counts the lines that trace back to assistant chats.
+
+--json prints one object: {"file", "rev", "lines": [{"line", "commit", "chat", "prompt", "via", "text"}],
+"summary": {"lines", "ai_lines", "commits", "chats", "share"}}; "chat" and "prompt" are null for lines without a
+chat behind them.
+"""
+
+
+def run(path: str, rev: str | None = None, line_range: str | None = None, json_out: bool = False,
+        color: bool | None = None, pager: bool = True) -> int:
+    from ..explore.blame import blame, parse_range, render
+    from ..explore.cli import open_index, output, print_json
+
+    rng = parse_range(line_range) if line_range else None
+    repo, ix = open_index()
+    result = blame(repo, ix, path, rev, rng)
+    if json_out:
+        print_json(result.to_json())
+        return 0
+    out = output(repo, color, pager)
+    render(result, out)
+    out.close()
+    return 0
+
+
+def main() -> int:
+    from ..explore.args import Fallback, fast_parse
+    from ..explore.cli import COLOR_SPEC
+
+    try:
+        opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
+        args = pos + (rest or [])
+        if not 1 <= len(args) <= 2:
+            raise Fallback
+    except Fallback:
+        from .common import run_typer
+
+        return run_typer(PROG, build_app())
+    from .common import run_main
+
+    return run_main(PROG, lambda: run(args[0], args[1] if len(args) > 1 else None, opts.get("range"),
+                                      opts.get("json", False), opts.get("color"), opts.get("pager", True)))
+
+
+def build_app():
+    import typer
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+    @app.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+    def blame(
+        file: Annotated[str, typer.Argument(metavar="FILE", help="The file to blame.")],
+        rev: Annotated[Optional[str], typer.Argument(metavar="[REV]", help="Blame as of this revision "
+                                                                           "(default: the working tree).")] = None,
+        line_range: Annotated[Optional[str], typer.Option("-L", metavar="START,END",
+                                                          help="Only these lines (END may be +COUNT).")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="One JSON object (schema above).")] = False,
+        color: Annotated[Optional[bool], typer.Option("--color/--no-color",
+                                                      help="Colour (default: on a terminal only).")] = None,
+        no_pager: Annotated[bool, typer.Option("--no-pager", help="Do not page the output.")] = False,
+    ) -> None:
+        raise SystemExit(run(file, rev, line_range, json_out, color, not no_pager))
+
+    return app
+
+
+def click_commands():
+    import typer
+
+    return [("git-ml-blame", typer.main.get_command(build_app()))]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

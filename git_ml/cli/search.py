@@ -1,0 +1,115 @@
+"""``git-ml-search``: ranked search over prompts, responses and commit messages."""
+
+
+import sys
+from typing import Annotated, Optional  # noqa: F401 (typer reads the annotations)
+
+PROG = "git ml search"
+SPEC = {"--in": ("where", "value"), "--since": ("since", "value"), "--author": ("author", "value"),
+        "--limit": ("limit", "int"), "-n": ("limit", "int")}
+
+HELP = """Search prompts, responses and commit messages for PHRASE, best matches first.
+
+Words are matched as predict matches them (the same tokenizer: lower case, identifier parts, stems, stop words
+dropped). Ranking is BM25 with term statistics of this store (prompt weighted 2, commit message 1.5, response 1),
+rescored by the share of the query's words a result holds and a bonus when they occur as the phrase itself.
+--since takes a date as git does (2026-01-15, "2 weeks ago"); --author matches a commit's author name or email
+(a chat matches through the commits linked to it). The first search builds a full-text index under .git/ml/;
+later ones update it with what was captured since.
+
+--json prints a list: [{"kind": "chat"|"commit", "id", "score", "date", "title", "snippet", "commits": [linked
+commit ids, for chats], "chats": [linked chat ids, for commits]}]; in "snippet" the matched words are wrapped in
+**double asterisks**.
+"""
+
+
+def run(phrase: str, where: str = "all", since: str | None = None, author: str | None = None, limit: int = 10,
+        json_out: bool = False, color: bool | None = None, pager: bool = True) -> int:
+    from ..explore.cli import open_index, output, print_json
+    from ..explore.search import search
+
+    repo, ix = open_index()
+    hits = search(ix, phrase, where=where, since=since, author=author, limit=limit)
+    if json_out:
+        print_json([h.to_json() for h in hits])
+        return 0
+    out = output(repo, color, pager)
+    render(hits, out)
+    out.close()
+    return 0 if hits else 1
+
+
+def render(hits, out) -> None:
+    if not hits:
+        out.write("no match")
+        return
+    for h in hits:
+        ident = h.id if h.kind == "chat" else h.id[:10]
+        date = h.date[:10]
+        out.write(out.fit((f"{h.kind:<6} ", "dim"), (ident, "ai" if h.kind == "chat" else "commit"),
+                          (f"  {date}  score {h.score:.2f}", "dim")))
+        out.write(out.fit("  ", " ".join(h.title.split())) if h.kind == "chat" else out.fit("  ", h.title))
+        out.write("  " + out.highlight(h.plain, h.spans, out.width - 2))
+        linked = h.commits if h.kind == "chat" else h.chats
+        if linked:
+            label = "commits " if h.kind == "chat" else "chats "
+            shown = ", ".join(c[:10] if h.kind == "chat" else c for c in linked[:5])
+            more = f" and {len(linked) - 5} more" if len(linked) > 5 else ""
+            out.write(out.fit(("  " + label, "dim"), shown + more))
+        out.write("")
+
+
+def main() -> int:
+    from ..explore.args import Fallback, fast_parse
+    from ..explore.cli import COLOR_SPEC
+
+    try:
+        opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
+        words = pos + (rest or [])
+        if not words:
+            raise Fallback
+    except Fallback:
+        from .common import run_typer
+
+        return run_typer(PROG, build_app())
+    from .common import run_main
+
+    return run_main(PROG, lambda: run(" ".join(words), opts.get("where", "all"), opts.get("since"),
+                                      opts.get("author"), opts.get("limit", 10), opts.get("json", False),
+                                      opts.get("color"), opts.get("pager", True)))
+
+
+def build_app():
+    import typer
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+    @app.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+    def search(
+        phrase: Annotated[list[str], typer.Argument(metavar="PHRASE", help="Words to look for.")],
+        where: Annotated[str, typer.Option("--in", metavar="chats|commits|all",
+                                           help="Where to look (default all).")] = "all",
+        since: Annotated[Optional[str], typer.Option("--since", metavar="DATE",
+                                                     help="Only records from DATE on.")] = None,
+        author: Annotated[Optional[str], typer.Option("--author", metavar="TEXT",
+                                                      help="Only commits (and chats linked to commits) whose "
+                                                           "author name or email contains TEXT.")] = None,
+        limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", help="At most N results.")] = 10,
+        json_out: Annotated[bool, typer.Option("--json", help="A JSON list (schema above).")] = False,
+        color: Annotated[Optional[bool], typer.Option("--color/--no-color",
+                                                      help="Colour (default: on a terminal only).")] = None,
+        no_pager: Annotated[bool, typer.Option("--no-pager", help="Do not page the output.")] = False,
+    ) -> None:
+        raise SystemExit(run(" ".join(phrase), where, since, author, limit, json_out, color, not no_pager))
+
+    return app
+
+
+def click_commands():
+    import typer
+
+    return [("git-ml-search", typer.main.get_command(build_app()))]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""``git-ml-show``: a commit with the session and chats behind it, or a chat or session with its commits."""
+
+
+import sys
+from typing import Annotated, Optional  # noqa: F401 (typer reads the annotations)
+
+PROG = "git ml show"
+SPEC = {"--full": ("full", "flag")}
+
+HELP = """Show a commit with the assistant session and chats behind it, or a chat or session with its commits.
+
+ARG is a revision (default HEAD), a chat id (<session id>:<prompt uuid>, or the prompt uuid alone) or a session id;
+unambiguous prefixes are accepted, and an ambiguous one lists its candidates. For a commit: its record, then each
+linked chat (nearest first) with its prompt, a shortened response (--full prints it whole), files read and
+modified, tools, tokens, model and feedback. A commit without links of its own is traced through rewritten
+history: post-rewrite records, equal patch ids, the hashes its message names, and squashed content.
+
+--json prints one object. Commit: {"kind": "commit", "id", "captured", "commit": {record}, "via":
+link|rewrite|patch-id|message|squash|null, "sources": [ids], "session": {record}|null, "sessions": [ids],
+"chats": [{chat record, "link": {"commit", "reason", "score", "seconds"}, "feedback": {record}|null}]}.
+Chat: {"kind": "chat", "id", "chat": {record}, "feedback", "session", "commits": [{"id", "subject", "reason",
+"score", "seconds"}]}. Session: {"kind": "session", "id", "session": {record}|null, "chats": [{"id", "timestamp",
+"query", "files_modified", "commits"}], "commits": [{"id", "subject"}]}.
+"""
+
+
+def run(arg: str | None, full: bool = False, json_out: bool = False, color: bool | None = None,
+        pager: bool = True) -> int:
+    from ..explore.cli import open_index, output, print_json
+    from ..explore.show import render, show
+
+    repo, ix = open_index()
+    doc = show(repo, ix, arg)
+    if json_out:
+        print_json(doc)
+        return 0
+    out = output(repo, color, pager)
+    render(doc, out, full=full)
+    out.close()
+    return 0
+
+
+def main() -> int:
+    from ..explore.args import Fallback, fast_parse
+    from ..explore.cli import COLOR_SPEC
+
+    try:
+        opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
+        args = pos + (rest or [])
+        if len(args) > 1:
+            raise Fallback
+    except Fallback:
+        from .common import run_typer
+
+        return run_typer(PROG, build_app())
+    from .common import run_main
+
+    return run_main(PROG, lambda: run(args[0] if args else None, opts.get("full", False), opts.get("json", False),
+                                      opts.get("color"), opts.get("pager", True)))
+
+
+def build_app():
+    import typer
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+    @app.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+    def show(
+        arg: Annotated[Optional[str], typer.Argument(metavar="[REV|CHAT_ID|SESSION_ID]",
+                                                     help="What to show (default HEAD).")] = None,
+        full: Annotated[bool, typer.Option("--full", help="Print whole prompts and responses.")] = False,
+        json_out: Annotated[bool, typer.Option("--json", help="One JSON object (schema above).")] = False,
+        color: Annotated[Optional[bool], typer.Option("--color/--no-color",
+                                                      help="Colour (default: on a terminal only).")] = None,
+        no_pager: Annotated[bool, typer.Option("--no-pager", help="Do not page the output.")] = False,
+    ) -> None:
+        raise SystemExit(run(arg, full, json_out, color, not no_pager))
+
+    return app
+
+
+def click_commands():
+    import typer
+
+    return [("git-ml-show", typer.main.get_command(build_app()))]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

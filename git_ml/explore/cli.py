@@ -1,0 +1,29 @@
+"""What the four explore executables share: opening the repository and index, printing JSON or text."""
+
+from __future__ import annotations
+
+import sys
+
+COLOR_SPEC = {"--color": ("color", "flag"), "--no-color": ("color", "neg"), "--no-pager": ("pager", "neg"),
+              "--json": ("json", "flag")}
+
+
+def open_index():
+    from ..repo import open_repository
+    from .index import Index
+
+    repo = open_repository()
+    return repo, Index.open(repo)
+
+
+def print_json(doc) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def output(repo, color: bool | None, pager: bool):
+    from .render import Output
+
+    return Output(color=color, pager=pager, repo=repo)
