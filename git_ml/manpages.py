@@ -138,7 +138,7 @@ def main_page() -> str:
     verbs = []
     for verb in built_verbs():
         summary = VERBS[verb]
-        verbs += [".TP", f".B git ml {roff_escape(verb)}", roff_escape(summary) + f" See git\\-ml\\-{verb}(1)."]
+        verbs += [".TP", f".B git ml {roff_escape(verb)}", roff_escape(summary) + f". See git\\-ml\\-{verb}(1)."]
     description = []
     for para in paragraphs(MAIN_DESCRIPTION.replace("\\\n", "")):
         description += [".PP", roff_escape(para)]

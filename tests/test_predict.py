@@ -555,3 +555,19 @@ def test_lite_reads_user_email_like_git(repo, monkeypatch, tmp_path):
     assert lite.author_email(gitdir, work) == "g@example.com"
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "env@example.com")
     assert lite.author_email(gitdir, work) == "env@example.com"
+
+
+def test_lite_equals_numpy_with_pruning(repo, captured, monkeypatch):
+    """Long tasks keep their rarest words and the similar-commit search reads only recent postings: both paths
+    apply the same limits (shrunk here so that the synthetic history reaches them)."""
+    import git_ml.predict.lite as lite_mod
+    import git_ml.predict.model as model_mod
+
+    for mod in (lite_mod, model_mod):
+        monkeypatch.setattr(mod, "VOTE_POSTINGS", 7)
+        monkeypatch.setattr(mod, "MAX_QUERY_TERMS", 3)
+    commits = synthetic(300, seed=12)
+    queries = [("fix login token password retry timeout proxy lexer grammar docs", "dev0@example.com"),
+               ("refactor session expiry and oauth login", "dev2@example.com"),
+               ("improve parse tree and syntax error", "nobody@example.com")]
+    _check_lite_equals_numpy(repo, captured, monkeypatch, commits, 250, 40, queries)

@@ -21,8 +21,8 @@ from collections import Counter
 
 from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
 from .signals import (AUTHOR_COMMITS, AUTHOR_DECAY, B, CANDIDATES_PER_SIGNAL, COCHANGE_HISTORY, FEATURES, HEAT_TAU,
-                      K1, LABELS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU, SESSION_SECONDS, TOP_COCHANGE,
-                      VOTE_K)
+                      K1, LABELS, MAX_QUERY_TERMS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU, SESSION_SECONDS, TOP_COCHANGE,
+                      VOTE_K, VOTE_POSTINGS)
 from .text import WORD, path_tokens, subject, tokens, word_tokens
 
 MAGIC = b"GMLPRED1"
@@ -272,6 +272,10 @@ class LiteModel:
             if i is not None:
                 seen_t[i] = None
         terms = list(seen_t)
+        if len(terms) > MAX_QUERY_TERMS:  # as model._specific_terms
+            order = sorted(terms, key=lambda t: (sum(len(i) for i, _ in self.cterm.parts(t)), terms.index(t)))
+            keep = set(order[:MAX_QUERY_TERMS])
+            terms = [t for t in terms if t in keep]
         live = self.live
         text_s: dict[int, float] = {}
         vote_s: dict[int, float] = {}
@@ -286,21 +290,38 @@ class LiteModel:
             cscore: dict[int, float] = {}
             nlive = float(sum(live)) or 1.0
             k1p = K1 + 1.0
+            tget = text_s.get
             for t in terms:
-                tf: dict[int, float] = {}
-                for ids, ws in self.fterm.parts(t):
-                    for f, w in zip(ids, ws):
-                        tf[f] = tf.get(f, 0.0) + w
-                if tf:
-                    nz = sorted(f for f, v in tf.items() if v != 0.0)
+                parts = self.fterm.parts(t)
+                if len(parts) == 1 and t not in self.fterm.oi:
+                    # the base alone: one posting per file, weights > 0
+                    ids, ws = parts[0]
+                    idf = _idf(ndocs, len(ids))
+                    for f, v in zip(ids, ws):
+                        text_s[f] = tget(f, 0.0) + idf * v * k1p / (v + K1 * (1.0 - B + B * dl[f] / avgdl))
+                elif parts:
+                    tf: dict[int, float] = {}
+                    for ids, ws in parts:
+                        for f, w in zip(ids, ws):
+                            tf[f] = tf.get(f, 0.0) + w
+                    nz = [f for f, v in tf.items() if v != 0.0]
                     idf = _idf(ndocs, len(nz))
                     for f in nz:
                         v = tf[f]
-                        text_s[f] = text_s.get(f, 0.0) + idf * v * k1p / (v + K1 * (1.0 - B + B * dl[f] / avgdl))
+                        text_s[f] = tget(f, 0.0) + idf * v * k1p / (v + K1 * (1.0 - B + B * dl[f] / avgdl))
                 parts = self.cterm.parts(t)
                 n = sum(len(ids) for ids, _ in parts)
                 if n:
                     idf = _idf(C, n)
+                    if n > VOTE_POSTINGS:  # the most recent postings only, as model.features
+                        need, kept = VOTE_POSTINGS, []
+                        for ids, ws in reversed(parts):
+                            take = min(need, len(ids))
+                            kept.append((ids[len(ids) - take :], ws[len(ws) - take :]))
+                            need -= take
+                            if not need:
+                                break
+                        parts = kept[::-1]
                     cb, cdl_b, cdl_o = self.cb, self.cdl_b, self.cdl_o
                     get = cscore.get
                     for ids, ws in parts:
@@ -559,12 +580,15 @@ def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: b
         return None
     if pending:
         learnt = model.learnt_keys()
-        for cid, message, author, ctime, files in pending:
-            k = id_key(cid)
-            if k in learnt:
-                continue
-            learnt.add(k)
-            model.learn(cid, message, author, ctime, files)
+        try:
+            for cid, message, author, ctime, files in pending:
+                k = id_key(cid)
+                if k in learnt:
+                    continue
+                learnt.add(k)
+                model.learn(cid, message, author, ctime, files)
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError):
+            return None  # an entry this path does not understand: the numpy path validates every line
     seed_ids = []
     for s in seeds or []:
         s = _repo_path(work, s)

@@ -1,15 +1,19 @@
 """Ranking: signals over the learnt statistics, combined by weights learnt from the repository's own past.
 
-Signals, for each file alive now:
-  text      BM25 of the task against the file's past commit messages
-  vote      the most similar past commits (BM25 over their messages) vote for their files, similarity/sqrt(#files)
-  path      task words found in the file's path (idf-weighted), and in its file name
-  recency   how many commits ago the file last changed (two time scales), and how often it changed
-  author    files the task's author changed in their recent commits
-  cochange  files that changed together with the --seed files
-Each is max-normalised over the candidates of the query (plus reciprocal-rank forms of the two text signals), and
-the score is a weighted sum. ``fit_weights`` learns the weights listwise (softmax over a query's candidates) on
-queries replayed from the training history.
+Signals, for each file alive now (names as in ``signals.FEATURES``):
+  text, text_rank   BM25 of the task against the subjects of the file's past commits (and its rank on it)
+  vote, vote_rank   the 30 past commits most similar to the task (BM25 over subjects, recent postings of common
+                    words only) vote for their files with similarity / sqrt(number of files)
+  path, name        task words in the file's path and in its file name, idf-weighted
+  recent, recent_slow, frequency, burst
+                    commits since its last change (two scales), how often it changed, a decayed change count
+  author, session   files the task's author changed in their last commits, and in the last hours
+  cochange_top      files that changed together with the three best text matches
+  cochange          files that changed together with the --seed files
+Each is normalised over the candidates of the query (the union of each signal's best files and the most recently
+changed ones); the score is a weighted sum. ``fit_weights`` learns the weights listwise (softmax over a query's
+candidates) on queries replayed from the training history. ``lite.py`` computes the same features with the
+standard library, operation for operation: change both together (and bump MODEL_VERSION).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from .index import Index, bm25_idf
 
 from .signals import (AUTHOR_COMMITS, AUTHOR_DECAY, B, CANDIDATES_PER_SIGNAL, COCHANGE, COCHANGE_HISTORY,
                       FEATURES, HEAT_TAU, K1, LABELS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU,
-                      SESSION_SECONDS, TOP_COCHANGE, VOTE_K)
+                      MAX_QUERY_TERMS, SESSION_SECONDS, TOP_COCHANGE, VOTE_K, VOTE_POSTINGS)
 from .signals import DEFAULT_WEIGHTS as _DEFAULT
 
 DEFAULT_WEIGHTS = np.array(_DEFAULT)
@@ -54,6 +58,14 @@ def _rank_feature(v: np.ndarray) -> np.ndarray:
         order = pos[np.argsort(-v[pos], kind="stable")]
         out[order] = 1.0 / (1.0 + np.arange(len(order)))
     return out
+
+
+def _specific_terms(terms: list[int], df) -> list[int]:
+    """At most MAX_QUERY_TERMS terms, the rarest in commit messages (ties: the earlier in the task), in task order."""
+    if len(terms) <= MAX_QUERY_TERMS:
+        return terms
+    keep = set(sorted(terms, key=lambda t: (df(t), terms.index(t)))[:MAX_QUERY_TERMS])
+    return [t for t in terms if t in keep]
 
 
 def _topk(ids: np.ndarray, vals: np.ndarray, k: int) -> np.ndarray:
@@ -94,7 +106,7 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
              when: float | None = None) -> Query:
     F = len(ix.paths)
     C = ix.ncommits
-    terms = ix.query_terms(text)
+    terms = _specific_terms(ix.query_terms(text), lambda t: len(ix.cterm.get(t)[0]))
     live = ix.live.a[:F].astype(bool)
     text_s = np.zeros(F)
     vote_s = np.zeros(F)
@@ -120,6 +132,7 @@ def features(ix: Index, text: str, author: str | None = None, seeds: list[int] |
             cids, cw = ix.cterm.get(t)
             if len(cids):
                 idf = bm25_idf(C, len(cids))
+                cids, cw = cids[-VOTE_POSTINGS:], cw[-VOTE_POSTINGS:]
                 cw64 = cw.astype(np.float64)
                 cdl64 = cdl[cids].astype(np.float64)
                 cscore[cids] += idf * cw64 * (K1 + 1.0) / (cw64 + K1 * (1.0 - B + B * cdl64 / avgcdl))
