@@ -4,8 +4,8 @@
 
 Data: the git.git replay (60,751 commits, backfilled into refs/ml/data) plus 10,000 synthetic chats in 1,000
 sessions, 3,000 ratings and 2,000 commit links, deterministic. The replay is taken from $GIT_ML_BENCH_REPO (default
-/tmp/gitbf, a backfilled replay); when it is missing it is built once from ../shared/datasets/git.history.jsonl.zst
-with ../shared/tools/history_replay.py and `git-ml-capture --backfill` (a few minutes). The benchmark repository
+/tmp/gitbf, a backfilled replay); when it is missing, the cached backfilled replay of benchmarks/conftest.py is used
+(built once from ../shared/datasets/git.history.jsonl.zst: a few minutes). The benchmark repository
 borrows the replay's objects (alternates) and never modifies it.
 
 Targets (issue 4): Parquet export <= 10 s, JSONL >= 50,000 records/s, stats <= 2 s. Skips cleanly without
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
@@ -36,23 +35,20 @@ def _git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def _source_repo(cache: Path) -> Path:
-    """A backfilled git.git replay: $GIT_ML_BENCH_REPO, else built once into ``cache``."""
-    for candidate in (SOURCE, cache):
-        if (candidate / ".git").is_dir():
-            try:
-                _git("rev-parse", "--verify", "refs/ml/data", cwd=candidate)
-                return candidate
-            except subprocess.CalledProcessError:
-                pass
+def _source_repo() -> Path:
+    """A backfilled git.git replay: $GIT_ML_BENCH_REPO (default /tmp/gitbf) when it has refs/ml/data, else the
+    cached one of benchmarks/conftest.py (built once: replay and backfill)."""
+    if (SOURCE / ".git").is_dir():
+        try:
+            _git("rev-parse", "--verify", "refs/ml/data", cwd=SOURCE)
+            return SOURCE
+        except subprocess.CalledProcessError:
+            pass
     if not HISTORY.exists():
         pytest.skip(f"{HISTORY} is not present")
-    shutil.rmtree(cache, ignore_errors=True)
-    subprocess.run([sys.executable, str(SHARED / "tools" / "history_replay.py"), str(HISTORY), str(cache)],
-                   check=True)
-    subprocess.run([str(Path(sys.executable).parent / "git-ml-capture"), "--backfill", "--quiet"], cwd=cache,
-                   check=True)
-    return cache
+    from conftest import backfilled
+
+    return backfilled("git")
 
 
 def synthetic_conversations(commits: list, n: int = CHATS, seed: int = 4):
@@ -98,7 +94,7 @@ def bench_repo(tmp_path_factory):
 
     from git_ml.store import DATA_REF, LOCAL_REF, Store
 
-    source = _source_repo(Path(os.environ.get("TMPDIR", "/tmp")) / "git-ml-bench-gitgit")
+    source = _source_repo()
     path = tmp_path_factory.mktemp("bench") / "repo"
     _git("init", "-q", "--bare", str(path), cwd=path.parent)
     src_objects = Path(_git("rev-parse", "--git-common-dir", cwd=source).strip())

@@ -127,16 +127,19 @@ def load_key(repo, create: bool = True) -> bytes | None:
         raise GitMlError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not create:
         return None
-    ml_dir(repo)
     key = secrets.token_bytes(32)
     tmp = path.with_name(f".{KEY_FILE}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        ml_dir(repo)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, key)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise GitMlError(f"cannot create the key {path}: {exc.strerror or exc}") from None
     return key
 
 
@@ -262,6 +265,8 @@ def write_contribution(repo, output: str, min_count: int = MIN_COUNT) -> dict:
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise GitMlError(f"cannot write {output}: {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -309,7 +309,7 @@ def _verdicts(usable: dict[str, int], counts: dict[str, int], findings: dict) ->
         short = {d: need - usable[d] for d, need in needs.items() if usable[d] < need}
         caveats = []
         if chats and findings["unrated_chats"]["count"] > chats / 2:
-            caveats.append(f"{findings['unrated_chats']['count']} of {chats} chats unrated (all weigh 0.5)")
+            caveats.append(f"{findings['unrated_chats']['count']} of {chats} chats unrated (weight 0.5 each)")
         if chats and findings["chats_without_commits"]["count"] > chats / 2:
             caveats.append(f"{findings['chats_without_commits']['count']} of {chats} chats not linked to a commit")
         if short:
@@ -326,6 +326,8 @@ def _verdicts(usable: dict[str, int], counts: dict[str, int], findings: dict) ->
 
 
 def _short(record_id: str) -> str:
+    if len(record_id) == 40 and all(c in "0123456789abcdef" for c in record_id):
+        return record_id[:12]  # a commit hash, as git abbreviates it
     return record_id if len(record_id) <= 24 else record_id[:23] + "~"
 
 

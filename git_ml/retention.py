@@ -3,8 +3,8 @@
 ``cleanup --days N`` (default ``git config ml.retentionDays``, else 730) applies to conversation data: chats,
 sessions, feedback, and the links to removed chats or sessions. Commit records mirror history that the repository
 keeps anyway; they go only with ``--streams commits`` (their diff hunks in ``refs/ml/local`` and their links go with
-them). A record is old when its own time is: a chat's prompt time, a session's end (else start), a feedback's
-time, a commit's author date.
+them). A record is old when its own time is: a chat's last activity (else its prompt time), a session's end (else
+start), a feedback's time, a commit's author date.
 
 How a deletion is written (DECISIONS: deletion is a tombstone):
 
@@ -114,6 +114,7 @@ class CleanupPlan:
     def summary(self) -> dict:
         return {"days": self.days, "cutoff": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(self.cutoff)),
                 "streams": list(self.streams), "delete": {s: len(ids) for s, ids in self.doomed.items()},
+                "sample": {s: sorted(ids)[:10] for s, ids in self.doomed.items()},
                 "chunks_rewritten": sum(len(v) for v in self.rewrites.values()),
                 "oldest_deleted": self.oldest, "newest_deleted": self.newest}
 
@@ -277,7 +278,10 @@ def remove_everything(repo) -> dict:
         done["refs"].append(ref)
     directory = ml_dir(repo, create=False)
     if directory.exists():
-        shutil.rmtree(directory)
+        try:
+            shutil.rmtree(directory)
+        except OSError as exc:
+            raise GitMlError(f"cannot remove {directory}: {exc.strerror or exc}") from None
         done["ml_dir"] = str(directory)
     logs = ml_dir(repo, create=False).parent / "logs" / "refs" / "ml"
     if logs.is_dir():

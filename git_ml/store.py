@@ -41,6 +41,8 @@ SIGNATURE_NAME = "git-ml"
 SIGNATURE_EMAIL = "git-ml@localhost"
 # A chunk blob stays far below what hosting services reject (GitHub: 100 MB hard, 50 MB warning).
 MAX_CHUNK_RAW = 64 << 20
+SMALL_CHUNK_BYTES = 256 << 10  # stored bytes below which a chunk counts as small (automatic compaction)
+AUTO_COMPACT_DEFAULT = 64  # small chunks in a ref beyond which an append merges them (ml.autoCompact; 0: never)
 
 _ENCODER = msgspec.json.Encoder()
 _DECODERS: dict[type, msgspec.json.Decoder] = {}
@@ -286,9 +288,13 @@ class Store:
 
     def _auto_compaction(self, ref: str) -> tuple[dict[str, pygit2.Oid], list[str], str]:
         """Like `git gc --auto`: when ``ref`` holds more small chunks than ``ml.autoCompact`` (default 64, 0: off),
-        merge them within this append's own ref update (chunks.plan_auto_compaction). Counting reads only tree
-        entries and object headers. A failure is logged, never raised: the append goes on without it."""
+        merge them within this append's own ref update (chunks.plan_auto_compaction). The check reads only tree
+        entries and object headers, and the maintenance module is imported only when a merge is due. A failure is
+        logged, never raised: the append goes on without it."""
         try:
+            threshold = config_int(self.repo, "ml.autoCompact", AUTO_COMPACT_DEFAULT)
+            if threshold <= 0 or count_small_chunks(self.repo, self.tree(ref), stop_after=threshold) <= threshold:
+                return {}, [], ""
             from .chunks import plan_auto_compaction
 
             return plan_auto_compaction(self, ref)
@@ -441,6 +447,29 @@ def _ensure_reflog(repo: pygit2.Repository, ref: str) -> None:
 
 def _stderr_warning(message: str) -> None:
     sys.stderr.write(message + "\n")
+
+
+def count_small_chunks(repo: pygit2.Repository, tree: pygit2.Tree | None, *, stop_after: int | None = None) -> int:
+    """Chunks under a store tree whose blob is smaller than SMALL_CHUNK_BYTES, from tree entries and object headers
+    only (nothing is decompressed). Stops counting past ``stop_after``."""
+    if tree is None:
+        return 0
+    count = 0
+    stack = [tree]
+    while stack:
+        for item in stack.pop():
+            if item.type_str == "tree":
+                stack.append(repo[item.id])
+            elif item.name.endswith(CHUNK_SUFFIX):
+                try:
+                    small = repo.odb.read_header(item.id)[1] < SMALL_CHUNK_BYTES
+                except (KeyError, pygit2.GitError, ValueError):
+                    small = False
+                if small:
+                    count += 1
+                    if stop_after is not None and count > stop_after:
+                        return count
+    return count
 
 
 def chunk_stored_size(repo: pygit2.Repository, oid: pygit2.Oid) -> int:

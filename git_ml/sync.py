@@ -190,8 +190,41 @@ def push(repo: pygit2.Repository, remote: str, new: pygit2.Oid, expected: pygit2
     raise SyncError(f"cannot push {DATA_REF} to {remote}: {_last_line(proc.stderr) or _last_line(proc.stdout)}")
 
 
+def _merge(repo, store: Store, name: str, local, remote_tip, result: SyncResult, compact_after: str,
+           threshold: int) -> pygit2.Oid | None:
+    """The commit the local ref should point at after merging ``remote_tip`` into ``local``."""
+    result.compacted = False
+    result.duplicates = 0
+    if remote_tip is None or remote_tip == local:
+        result.action = "push" if remote_tip is None and local is not None else "up-to-date"
+        return local
+    remote_tree = tree_of(repo, remote_tip)
+    if local is None:
+        result.action = "fast-forward"
+        result.chunks_in = len(_paths(repo, remote_tree))
+        return remote_tip
+    local_tree = tree_of(repo, local)
+    adds, result.chunks_in, result.chunks_out = union_tree(repo, store, local_tree, remote_tree, result.notes)
+    mine = _paths(repo, local_tree)
+    if not adds:  # the remote has nothing we lack
+        result.action = "push" if result.chunks_out else "up-to-date"
+        return local
+    if result.chunks_out == 0 and not any(p in mine for p in adds):
+        result.action = "fast-forward"  # we have nothing the remote lacks: take its commit as it is
+        return remote_tip
+    result.action = "merged"
+    if compact_after == "always":
+        result.compacted = True
+    elif compact_after == "auto":
+        result.duplicates = count_duplicates(repo, local_tree, remote_tree)
+        result.compacted = result.duplicates >= max(1, threshold)
+    message = f"sync: merge {result.chunks_in} chunks from {name}, {result.chunks_out} local chunks not on {name}"
+    return _merge_commit(repo, store, local, remote_tip, adds, message)
+
+
 def sync(repo: pygit2.Repository, remote: str | None = None, *, compact_after: str = "auto", push_changes: bool = True,
-         warn: Callable[[str], None] | None = None, log: Callable[[str], None] | None = None) -> SyncResult:
+         warn: Callable[[str], None] | None = None, log: Callable[[str], None] | None = None,
+         local_timeout: float = 30.0) -> SyncResult:
     """Fetch, merge by union, push with compare-and-swap; retry when the remote or the local ref moved meanwhile.
 
     ``compact_after``: ``auto`` compacts the merge when it holds at least ``ml.syncCompactMin`` (1000) records twice,
@@ -203,55 +236,26 @@ def sync(repo: pygit2.Repository, remote: str | None = None, *, compact_after: s
     result = SyncResult(name)
     say = log or (lambda _m: None)
     threshold = config_int(repo, "ml.syncCompactMin", DEFAULT_COMPACT_MIN)
+    result.local_before = store.tip(DATA_REF)
     for attempt in range(1, ATTEMPTS + 1):
         result.attempts = attempt
         remote_tip = fetch(repo, name)
         result.fetched = remote_tip
-        local = store.tip(DATA_REF)
-        if attempt == 1:
-            result.local_before = local
-        new = local
-        if remote_tip is not None and remote_tip != local:
-            local_tree = tree_of(repo, local)
-            remote_tree = tree_of(repo, remote_tip)
-            if local is None:
-                result.action = "fast-forward"
-                result.chunks_in = len(_paths(repo, remote_tree))
-                new = remote_tip
-            else:
-                adds, result.chunks_in, result.chunks_out = union_tree(repo, store, local_tree, remote_tree,
-                                                                      result.notes)
-                if not adds:  # the remote has nothing we lack
-                    result.action = "push" if result.chunks_out else "up-to-date"
-                elif result.chunks_out == 0 and not any(p in _paths(repo, local_tree) for p in adds):
-                    # We have nothing the remote lacks: take the remote's commit as it is.
-                    result.action = "fast-forward"
-                    new = remote_tip
-                else:
-                    result.action = "merged"
-                    message = (f"sync: merge {result.chunks_in} chunks from {name}, "
-                               f"{result.chunks_out} local chunks not on {name}")
-                    new = _merge_commit(repo, store, local, remote_tip, adds, message)
-                if new != local and compact_after != "never":
-                    dups = count_duplicates(repo, local_tree, remote_tree) if compact_after == "auto" else 0
-                    result.duplicates = dups
-                    if compact_after == "always" and result.action == "merged" or (dups and dups >= threshold):
-                        result.compacted = True
-            if new != local:
-                if not _set_local(repo, store, new, local, f"sync with {name}: {result.action}"):
-                    say("local store moved during sync; merging again")
-                    continue
-                if result.compacted:
-                    say("compacting the merge")
-                    compact(repo, refs=[DATA_REF], warn=warn)
-                    new = store.tip(DATA_REF)
-        elif remote_tip == local and local is not None:
-            result.action = "up-to-date"
-        elif local is None:
-            result.action = "up-to-date"  # nothing anywhere
-            break
-        else:
-            result.action = "push"
+        # Merge against this remote tip; if a capture moves the local ref meanwhile, merge again (cheap: trees).
+        deadline = time.monotonic() + local_timeout
+        while True:
+            local = store.tip(DATA_REF)
+            new = _merge(repo, store, name, local, remote_tip, result, compact_after, threshold)
+            if new == local or _set_local(repo, store, new, local, f"sync with {name}: {result.action}"):
+                break
+            if time.monotonic() >= deadline:
+                raise SyncError("the local store kept moving during the sync (captures in progress); nothing was "
+                                "changed, run it again")
+            time.sleep(0.01)
+        if result.compacted:
+            say("compacting the merge")
+            compact(repo, refs=[DATA_REF], warn=warn)
+            new = store.tip(DATA_REF)
         result.local_after = new
         if not push_changes or new is None or new == remote_tip:
             break

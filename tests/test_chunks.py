@@ -340,3 +340,22 @@ def test_cli_bad_arguments(repo):
     assert proc.returncode == 1 and "not a size" in proc.stderr and "Traceback" not in proc.stderr
     proc = repo.run("git-ml-chunk", "stats", "--ref", "nope")
     assert proc.returncode == 1 and "--ref" in proc.stderr
+
+
+def test_repair_removes_a_stale_ref_lock(repo):
+    import os
+    import time
+
+    store = Store(repo.open())
+    store.append("commits", [c(1)])
+    lock = repo.path / ".git" / "refs" / "ml" / "data.lock"
+    lock.write_text("")
+    assert chunks.verify(repo.open()).warnings == []  # fresh: a writer may hold it
+    old = time.time() - 120
+    os.utime(lock, (old, old))
+    assert any("stale lock" in w for w in chunks.verify(repo.open()).warnings)
+    proc = repo.run("git-ml-chunk", "repair")
+    assert proc.returncode == 0 and "removed stale lock" in proc.stdout
+    assert not lock.exists()
+    store.append("commits", [c(2)])
+    assert len(read(Store(repo.open()))) == 2

@@ -166,25 +166,36 @@ def test_hf_directory_loads(repo, data, tmp_path):
     test = pq.read_table(out / "data" / names[0])
     assert train.num_rows + test.num_rows == len(data["shas"]) + len(expected_chat_ids())
     assert max(train.column("timestamp").to_pylist()) < min(test.column("timestamp").to_pylist())
-    try:
-        import datasets
-    except ImportError:
-        datasets = None
-    if datasets is not None:
-        ds = datasets.load_dataset(str(out))
-        assert ds["train"].num_rows == train.num_rows and ds["test"].num_rows == test.num_rows
-    try:
-        import duckdb
-    except ImportError:
-        duckdb = None
-    if duckdb is not None:
-        n = duckdb.sql(f"select count(*) from '{out}/data/*.parquet'").fetchone()[0]
-        assert n == train.num_rows + test.num_rows
     # A second export replaces the first one.
     res = run_export(repo, "-o", str(out), "--format", "hf", "--type", "chat", "--style", "messages")
     assert res.returncode == 0, res.stderr
     assert sorted(p.name for p in (out / "data").iterdir()) == ["train-00000-of-00001.parquet"]
     assert "list:" in (out / "README.md").read_text().split("---")[1]
+
+
+def test_hf_loads_with_datasets(repo, data, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "ds"
+    for style in ("records", "messages"):
+        res = run_export(repo, "-o", str(out), "--format", "hf", "--style", style, "--split", "train=0.8,test=0.2")
+        assert res.returncode == 0, res.stderr
+        ds = datasets.load_dataset(str(out))
+        rows = {s: pq.read_table(out / "data" / f"{s}-00000-of-00001.parquet").num_rows for s in ("train", "test")}
+        assert {s: ds[s].num_rows for s in ("train", "test")} == rows
+        first = ds["train"][0]
+        assert ("messages" in first) == (style == "messages")
+
+
+def test_parquet_with_duckdb(repo, data, tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    out = tmp_path / "x.parquet"
+    assert run_export(repo, "-o", str(out)).returncode == 0
+    n_chat, n_commit = duckdb.sql(
+        f"select count(*) filter (where type = 'chat'), count(*) filter (where type = 'commit') from '{out}'"
+    ).fetchone()
+    assert (n_chat, n_commit) == (len(expected_chat_ids()), len(data["shas"]))
+    files = duckdb.sql(f"select context.files from '{out}' where id = '{data['shas'][5]}'").fetchone()[0]
+    assert "src/mod6.py" in files
 
 
 def test_hf_refuses_a_foreign_directory(repo, data, tmp_path):
@@ -328,6 +339,18 @@ def test_missing_output_directory(repo, data, tmp_path):
     assert res.returncode == 1 and "does not exist" in res.stderr
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_unwritable_output_is_one_line(repo, data, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        res = run_export(repo, "-o", str(locked / "x.jsonl"))
+        assert res.returncode == 1 and "cannot write" in res.stderr and res.stderr.count("\n") == 1
+    finally:
+        locked.chmod(0o700)
+
+
 def test_missing_pyarrow_is_one_line(repo, data, tmp_path, monkeypatch):
     from git_ml.errors import GitMlError
     from git_ml.export import ExportOptions, export
@@ -354,7 +377,9 @@ def test_failed_export_keeps_the_previous_file(repo, data, tmp_path, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(writers, "write_jsonl", boom)
-    with pytest.raises(OSError):
+    from git_ml.errors import GitMlError
+
+    with pytest.raises(GitMlError, match="disk full"):
         export(repo.open(), str(out), ExportOptions())
     assert out.read_text() == "previous\n"
     assert sorted(p.name for p in out.parent.iterdir()) == ["keep.jsonl"]
@@ -377,15 +402,88 @@ def test_bounded_reading_uses_a_spill_file(repo, data, tmp_path):
     """Rows go through a spill file; memory holds one small entry per record (not the rows)."""
     from git_ml.export import ExportOptions, Spill, collect, parse_weights
 
-    spill = Spill(str(tmp_path))
+    spills = [Spill(str(tmp_path))]
     try:
-        cands = collect(Store(repo.open()), ExportOptions(), spill, parse_weights(None))
-        assert spill.size > 0
+        cands = collect(Store(repo.open()), ExportOptions(), spills, parse_weights(None), jobs=1)
+        assert spills[0].size > 0 and len(spills) == 1
         entries = [c for by_id in cands.values() for c in by_id.values()]
         assert set(cands) == {"chat", "commit"}
         assert not hasattr(entries[0], "__dict__")  # slotted entry: capture time, time, hash, offset, length
-        rows = [json.loads(spill.get(c.off, c.n)) for c in entries if c.off >= 0]
+        rows = [json.loads(spills[0].get(c.off, c.n)) for c in entries if c.off >= 0]
         assert len(rows) == len([c for c in entries if c.reason is None])
         assert {r["id"] for r in rows} == {c.id for c in entries if c.reason is None}
     finally:
-        spill.close()
+        for spill in spills:
+            spill.close()
+
+
+def test_two_processes_give_the_same_output(repo, data, tmp_path, monkeypatch):
+    import git_ml.export as export_mod
+    from git_ml.export import ExportOptions, export
+
+    r = repo.open()
+    # More chunks, and versions of one chat spread over them, so that both processes have work and must merge.
+    store = Store(r)
+    for i in range(6):
+        store.append("chats", [Chat(id=f"sess-c:{i}", session_id="sess-c", timestamp=iso(START + i * 60),
+                                    query=f"question {i}", response=f"answer {i}") for i in range(i, 12)])
+    store.append("chats", [Chat(id="sess-c:3", session_id="sess-c", timestamp=iso(START + 180), query="question 3",
+                                response="the final answer")])
+    monkeypatch.setattr(export_mod, "PARALLEL_MIN_RECORDS", 1)
+    outs = {}
+    for jobs in (1, 2):
+        for fmt in ("jsonl", "parquet"):
+            out = tmp_path / f"j{jobs}.{fmt}"
+            res = export(r, str(out), ExportOptions(fmt=fmt, jobs=jobs, splits=[("train", 0.5), ("test", 0.5)]))
+            outs[(jobs, fmt)] = res
+    for split in ("train", "test"):
+        assert (tmp_path / f"j1.{split}.jsonl").read_bytes() == (tmp_path / f"j2.{split}.jsonl").read_bytes()
+        assert pq.read_table(tmp_path / f"j1.{split}.parquet").equals(pq.read_table(tmp_path / f"j2.{split}.parquet"))
+    for jobs in (1, 2):
+        export(r, str(tmp_path / f"d{jobs}.jsonl"), ExportOptions(jobs=jobs, include_diffs=True))
+    assert (tmp_path / "d1.jsonl").read_bytes() == (tmp_path / "d2.jsonl").read_bytes()
+    assert b"+line 6" in (tmp_path / "d2.jsonl").read_bytes()
+    rows = [json.loads(line) for split in ("train", "test") for line in open(tmp_path / f"j2.{split}.jsonl")]
+    assert {r["id"]: r["output"] for r in rows}["sess-c:3"] == "the final answer"
+    assert outs[(1, "jsonl")].as_dict() == outs[(2, "jsonl")].as_dict() | {"outputs": outs[(1, "jsonl")].outputs}
+
+
+def test_worker_failure_is_one_line(repo, data, tmp_path, monkeypatch):
+    import git_ml.export as export_mod
+    from git_ml.errors import GitMlError
+    from git_ml.export import ExportOptions, export
+
+    monkeypatch.setattr(export_mod, "PARALLEL_MIN_RECORDS", 1)
+    real = export_mod._process
+
+    def flaky(store, ctx, work, spill, src, advance):
+        if src == 1:
+            raise RuntimeError("boom in the worker")
+        return real(store, ctx, work, spill, src, advance)
+
+    monkeypatch.setattr(export_mod, "_process", flaky)
+    with pytest.raises(GitMlError, match="export worker failed: RuntimeError: boom in the worker"):
+        export(repo.open(), str(tmp_path / "x.jsonl"), ExportOptions(jobs=2))
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_versions_with_the_same_capture_time_resolve_deterministically(repo, tmp_path):
+    r = repo.open()
+    a = Chat(id="s:1", captured_at="2026-01-01T00:00:00.000000Z", session_id="s", timestamp=iso(START),
+             query="q", response="answer A")
+    b = Chat(id="s:1", captured_at="2026-01-01T00:00:00.000000Z", session_id="s", timestamp=iso(START),
+             query="q", response="answer B")
+    Store(r).append("chats", [a, b])
+    Store(r).append("chats", [b, a])  # the other order, in another chunk
+    out = tmp_path / "t.jsonl"
+    assert run_export(repo, "-o", str(out)).returncode == 0
+    rows = read_jsonl(out)
+    assert [row["output"] for row in rows] == ["answer B"]  # the greater encoding wins, whatever the order
+
+
+def test_through_the_dispatcher_and_csv_to_stdout(repo, data):
+    res = repo.run("git", "ml", "export", "-o", "-", "--format", "csv", "--type", "chat", "--style", "messages")
+    assert res.returncode == 0, res.stderr
+    got = list(csv.DictReader(res.stdout.splitlines()))
+    assert {r["id"] for r in got} == expected_chat_ids()
+    assert json.loads(got[0]["messages"])[0]["role"] == "user"

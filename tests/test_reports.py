@@ -8,10 +8,10 @@ import json
 import pytest
 
 from git_ml import schema
-from git_ml.reports import MILESTONES, activity_rate, estimate, milestone_progress, quality_report
+from git_ml.reports import MILESTONES, activity_rate, milestone_progress, quality_report
 from git_ml.schema import Chat, Feedback, Session
 from git_ml.store import DATA_REF, Store
-from test_export import START, expected_chat_ids, iso, populate
+from test_export import START, iso, populate
 
 
 @pytest.fixture

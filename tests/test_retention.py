@@ -4,7 +4,6 @@ when asked, a new root so the space can be freed, and --all."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 

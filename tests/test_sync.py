@@ -242,3 +242,46 @@ def test_cli_sync_reports_and_json(net):
     assert proc.returncode == 0 and "origin" in proc.stdout, proc.stderr
     proc = a.run("git-ml-sync", "--json")
     assert proc.returncode == 0 and '"action": "up-to-date"' in proc.stdout
+
+
+def test_sync_with_the_pre_push_hook_installed(net):
+    a = net("a")
+    a.commit("first")
+    assert a.run("git-ml-install-hooks").returncode == 0
+    capture(a, 0, 2)
+    res = sync(a)
+    assert res.pushed
+    assert set(remote_ids(net.remote)) >= {f"{i:040x}" for i in range(2)}
+
+
+def _appender(path: str, lo: int, hi: int) -> None:
+    store = Store(pygit2.Repository(path))
+    for i in range(lo, hi):
+        store.append("commits", [c(i)], timeout=60)
+
+
+@pytest.mark.slow
+def test_captures_running_while_both_clones_sync(net):
+    import multiprocessing
+
+    a, b = net("a"), net("b")
+    ctx = multiprocessing.get_context("spawn")
+    writers = [ctx.Process(target=_appender, args=(str(a.path), 0, 60)),
+               ctx.Process(target=_appender, args=(str(b.path), 1000, 1060))]
+    for w in writers:
+        w.start()
+    rounds = 0
+    while any(w.is_alive() for w in writers) or rounds < 2:
+        sync(a)
+        sync(b)
+        rounds += 1
+    for w in writers:
+        w.join(60)
+        assert w.exitcode == 0
+    sync(a)
+    sync(b)
+    sync(a)
+    want = {f"{i:040x}" for i in [*range(60), *range(1000, 1060)]}
+    assert_all(a, want)
+    assert_all(b, want)
+    assert set(remote_ids(net.remote)) == want

@@ -100,6 +100,10 @@ def cleanup(
           f"{summary['chunks_rewritten']} chunks rewritten)")
     if plan.oldest:
         print(f"dates of what {'would go' if dry_run else 'went'}: {plan.oldest} to {plan.newest}")
+    if dry_run:
+        for stream, ids in sorted(summary["sample"].items()):
+            total = summary["delete"][stream]
+            print(f"  {stream}: {', '.join(ids[:5])}" + (f" and {total - 5} more" if total > 5 else ""))
     if not dry_run:
         print("old chunks stay in the reflog of refs/ml/data until it expires; to free the space now: "
               "git reflog expire --expire=now refs/ml/data refs/ml/local && git gc --prune=now")

@@ -2,7 +2,6 @@
 
 
 import sys
-from typing import Annotated, Optional  # noqa: F401 (typer reads the annotations)
 
 PROG = "git ml log"
 SPEC = {"-n": ("limit", "int"), "--max-count": ("limit", "int"), "--ai-only": ("ai_only", "flag"),
@@ -77,6 +76,8 @@ def main() -> int:
 
 
 def build_app():
+    from typing import Annotated, Optional
+
     import typer
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)

@@ -2,7 +2,6 @@
 
 
 import sys
-from typing import Annotated, Optional  # noqa: F401 (typer reads the annotations)
 
 PROG = "git ml search"
 SPEC = {"--in": ("where", "value"), "--since": ("since", "value"), "--author": ("author", "value"),
@@ -17,7 +16,7 @@ rescored by the share of the query's words a result holds and a bonus when they 
 (a chat matches through the commits linked to it). The first search builds a full-text index under .git/ml/;
 later ones update it with what was captured since.
 
---json prints a list: [{"kind": "chat"|"commit", "id", "score", "date", "title", "snippet", "commits": [linked
+Text output exits 1 when nothing matches, as grep does. --json prints a list (empty when nothing matches, exit 0): [{"kind": "chat"|"commit", "id", "score", "date", "title", "snippet", "commits": [linked
 commit ids, for chats], "chats": [linked chat ids, for commits]}]; in "snippet" the matched words are wrapped in
 **double asterisks**.
 """
@@ -40,17 +39,18 @@ def run(phrase: str, where: str = "all", since: str | None = None, author: str |
 
 
 def render(hits, out) -> None:
+    from ..explore.render import short_chat
+
     if not hits:
         out.write("no match")
         return
     for h in hits:
-        ident = h.id if h.kind == "chat" else h.id[:10]
-        date = h.date[:10]
+        ident = short_chat(h.id) if h.kind == "chat" else h.id[:10]
         out.write(out.fit((f"{h.kind:<6} ", "dim"), (ident, "ai" if h.kind == "chat" else "commit"),
-                          (f"  {date}  score {h.score:.2f}", "dim")))
-        out.write(out.fit("  ", " ".join(h.title.split())) if h.kind == "chat" else out.fit("  ", h.title))
+                          (f"  {h.date[:10]}  score {h.score:.2f}", "dim")))
+        out.write(out.fit("  ", " ".join(h.title.split())))
         out.write("  " + out.highlight(h.plain, h.spans, out.width - 2))
-        linked = h.commits if h.kind == "chat" else h.chats
+        linked = h.commits if h.kind == "chat" else [short_chat(c) for c in h.chats]
         if linked:
             label = "commits " if h.kind == "chat" else "chats "
             shown = ", ".join(c[:10] if h.kind == "chat" else c for c in linked[:5])
@@ -80,6 +80,8 @@ def main() -> int:
 
 
 def build_app():
+    from typing import Annotated, Optional
+
     import typer
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)

@@ -2,7 +2,6 @@
 
 
 import sys
-from typing import Annotated, Optional  # noqa: F401 (typer reads the annotations)
 
 PROG = "git ml show"
 SPEC = {"--full": ("full", "flag")}
@@ -29,7 +28,7 @@ def run(arg: str | None, full: bool = False, json_out: bool = False, color: bool
     from ..explore.cli import open_index, output, print_json
     from ..explore.show import render, show
 
-    repo, ix = open_index()
+    repo, ix = open_index(arg or "HEAD")
     doc = show(repo, ix, arg)
     if json_out:
         print_json(doc)
@@ -60,6 +59,8 @@ def main() -> int:
 
 
 def build_app():
+    from typing import Annotated, Optional
+
     import typer
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)

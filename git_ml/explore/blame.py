@@ -122,6 +122,9 @@ def parse_porcelain(data: bytes) -> list[Line]:
 
 
 def blame(repo, ix, path: str, rev: str | None = None, line_range: tuple[int, int] | None = None) -> BlameResult:
+    from .gitrepo import as_gitrepo
+
+    repo = as_gitrepo(repo)
     cwd = os.getcwd()
     lines = run_git_blame(path, rev, line_range, cwd)
     result = BlameResult(path, rev, lines)
@@ -142,7 +145,7 @@ def blame(repo, ix, path: str, rev: str | None = None, line_range: tuple[int, in
         if ln.commit == ZERO:
             continue
         key = (ln.commit, ln.path)
-        t = tracer.trace(ln.commit, deep=True)
+        t = tracer.trace(ln.commit, deep=True, focus=ln.path)
         if not t.links:
             continue
         if t.via == "squash" and t.added:
@@ -186,18 +189,24 @@ def _repo_relative(repo, path: str, cwd: str) -> str:
 
 # ----- text -------------------------------------------------------------------------------------------------------
 def render(result: BlameResult, out) -> None:
+    """``hash chat-column lineno) text``; the chat column names the chat (its prompt uuid's start) and its prompt's
+    first line on the first line of each run of lines from one chat, and only the uuid on the rest of the run."""
+    from .render import display_width, short_chat, truncate
+
     width_no = len(str(max((ln.number for ln in result.lines), default=1)))
-    chat_col = min(36, max(16, out.width // 4))
+    chat_col = min(48, max(20, out.width * 3 // 10))
+    previous = None
     for ln in result.lines:
         h = ln.commit[:8] if ln.commit != ZERO else "00000000"
         if ln.chat:
-            uuid = ln.chat.rpartition(":")[2][:8]
-            label = f"{uuid} {' '.join((ln.prompt or '').split())}"
-            from .render import truncate
-
-            col = (f"{truncate(label, chat_col):<{chat_col}}", "ai")
+            sid, _, uuid = ln.chat.rpartition(":")
+            tag = uuid[:8] if len(uuid) >= 6 else short_chat(ln.chat)
+            label = tag if ln.chat == previous else f"{tag} {' '.join((ln.prompt or '').split())}"
+            label = truncate(label, chat_col)
+            col = (label + " " * (chat_col - display_width(label)), "ai")
         else:
             col = (" " * chat_col, None)
+        previous = ln.chat
         out.write(out.fit((h, "commit"), " ", col, (f" {ln.number:>{width_no}}) ", "dim"), ln.text.expandtabs(8)))
     s = result.summary()
     pct = 100.0 * s["share"]

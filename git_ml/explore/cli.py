@@ -8,11 +8,12 @@ COLOR_SPEC = {"--color": ("color", "flag"), "--no-color": ("color", "neg"), "--n
               "--json": ("json", "flag")}
 
 
-def open_index():
-    from ..repo import open_repository
+def open_index(rev: str | None = None):
+    """The repository (``rev`` resolved on the way when given) and its up-to-date explore index."""
+    from .gitrepo import GitRepo
     from .index import Index
 
-    repo = open_repository()
+    repo = GitRepo.discover(rev=rev)
     return repo, Index.open(repo)
 
 

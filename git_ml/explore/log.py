@@ -79,7 +79,9 @@ def _records(proc):
 
 def log(repo, ix, revs: list[str], paths: list[str], *, limit: int | None = None, ai: str = "all") -> LogResult:
     """``ai``: all | only | none."""
-    tracer = Tracer(ix, repo)
+    from .gitrepo import as_gitrepo
+
+    tracer = Tracer(ix, as_gitrepo(repo))
     proc = _git_log(os.getcwd(), revs, paths)
     entries: list[Entry] = []
     examined = with_chats = with_session = 0

@@ -62,6 +62,15 @@ def truncate(text: str, width: int) -> str:
     return "".join(out) + ELLIPSIS
 
 
+def short_chat(chat_id: str) -> str:
+    """A chat id as text output shows it: ``<session id>:<prompt uuid>`` cut to 8 + 8 characters, which `show`
+    resolves back (each part is matched as a prefix)."""
+    sid, sep, uuid = chat_id.rpartition(":")
+    if not sep:
+        return chat_id[:17]
+    return f"{sid[:8]}:{uuid[:8]}"
+
+
 def one_line(text: str) -> str:
     """Whitespace (newlines included) folded to single spaces."""
     return " ".join(text.split())
@@ -79,9 +88,11 @@ def term_width() -> int:
 def _config(repo, key: str) -> str | None:
     if repo is None:
         return None
+    if hasattr(repo, "config_values"):
+        return repo.config_values().get(key.lower())
     try:
         return repo.config[key]
-    except (KeyError, Exception):
+    except Exception:  # KeyError, pygit2.GitError
         return None
 
 

@@ -8,9 +8,6 @@ session prefix both match, or a prefix matches several records, the command fail
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-import pygit2
 
 from ..errors import GitMlError, UnknownRevision
 
@@ -23,44 +20,40 @@ class Ambiguous(GitMlError):
     pass
 
 
-@dataclass
 class Target:
-    kind: str  # commit | chat | session
-    id: str
-    commit: pygit2.Commit | None = None
+    __slots__ = ("kind", "id")
+
+    def __init__(self, kind: str, id: str):
+        self.kind = kind  # commit | chat | session
+        self.id = id
 
 
-def _rev(repo: pygit2.Repository, arg: str) -> pygit2.Commit | None:
-    try:
-        obj = repo.revparse_single(arg)
-    except (KeyError, pygit2.GitError, pygit2.InvalidSpecError):
-        return None
-    except ValueError as exc:
-        if "ambiguous" in str(exc).lower():
-            raise Ambiguous(_ambiguous_hash(repo, arg)) from None
-        return None
-    try:
-        return obj.peel(pygit2.Commit)
-    except (pygit2.GitError, ValueError, pygit2.InvalidSpecError):
-        return None
+def _rev(repo, arg: str) -> str | None:
+    oid = repo.rev(arg)
+    if oid is None and _HEXISH.match(arg) and len(arg) >= 4:
+        found = repo.disambiguate(arg.lower())
+        if len(found) > 1:
+            commits = [o for o in found if _kind(repo, o) == "commit"]
+            if len(commits) > 1:
+                raise Ambiguous(_ambiguous_hash(repo, arg, commits))
+            if len(commits) == 1:
+                return commits[0]
+    return oid
 
 
-def _ambiguous_hash(repo: pygit2.Repository, prefix: str) -> str:
-    import subprocess
+def _kind(repo, oid: str) -> str:
+    obj = repo.get(oid)
+    return obj.type_str if obj is not None else "object"
 
-    out = subprocess.run(["git", "rev-parse", f"--disambiguate={prefix}"], cwd=repo.path, capture_output=True,
-                         text=True)
+
+def _ambiguous_hash(repo, prefix: str, oids: list[str]) -> str:
     cands = []
-    for oid in out.stdout.split()[:MAX_LISTED]:
+    for oid in oids[:MAX_LISTED]:
         obj = repo.get(oid)
-        kind = obj.type_str if obj is not None else "object"
-        label = f"{kind} {oid[:12]}"
-        if kind == "commit":
-            label += f" ({_subject(obj.message)})"
-        cands.append(label)
-    more = len(out.stdout.split()) - len(cands)
+        cands.append(f"commit {oid[:12]} ({_subject(obj.message)})" if obj is not None else f"commit {oid[:12]}")
+    more = len(oids) - len(cands)
     listed = ", ".join(cands) + (f" and {more} more" if more > 0 else "")
-    return f"ambiguous argument '{prefix}': it could be {listed}" if cands else f"ambiguous argument '{prefix}'"
+    return f"ambiguous argument '{prefix}': it could be {listed}"
 
 
 def _subject(message: str, width: int = 40) -> str:
@@ -68,39 +61,43 @@ def _subject(message: str, width: int = 40) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
-def head_commit(repo: pygit2.Repository) -> pygit2.Commit:
-    try:
-        if repo.head_is_unborn:
-            raise GitMlError("the repository has no commits yet")
-        return repo.head.peel(pygit2.Commit)
-    except pygit2.GitError as exc:
-        raise GitMlError(f"cannot read HEAD: {exc}") from None
+def _next(text: str) -> str:
+    """The smallest string greater than every string starting with ``text``."""
+    return text[:-1] + chr(ord(text[-1]) + 1)
 
 
-def resolve_commit_arg(repo: pygit2.Repository, arg: str | None) -> pygit2.Commit:
-    if arg is None:
-        return head_commit(repo)
-    commit = _rev(repo, arg)
-    if commit is None:
-        raise UnknownRevision(f"unknown revision: {arg}")
-    return commit
+def head_commit(repo) -> str:
+    oid = repo.rev("HEAD")
+    if oid is None:
+        raise GitMlError("the repository has no commits yet")
+    return oid
 
 
-def resolve_target(repo: pygit2.Repository, ix, arg: str | None) -> Target:
+def resolve_target(repo, ix, arg: str | None) -> Target:
     """The commit, chat or session ``arg`` names (default HEAD)."""
     if arg is None:
-        c = head_commit(repo)
-        return Target("commit", str(c.id), c)
+        return Target("commit", head_commit(repo))
     commit = _rev(repo, arg)
     if commit is not None and not _HEXISH.match(arg):
-        return Target("commit", str(commit.id), commit)  # HEAD~2, a branch, a tag: never a record id
+        return Target("commit", commit)  # HEAD~2, a branch, a tag: never a record id
     cands: list[Target] = []
     if commit is not None:
-        cands.append(Target("commit", str(commit.id), commit))
-    if len(arg) >= 4 and _IDISH.match(arg):
+        cands.append(Target("commit", commit))
+    if ix.chat_json(arg) is not None:
+        cands.append(Target("chat", arg))
+    elif ix.session_json(arg) is not None:
+        cands.append(Target("session", arg))
+    elif len(arg) >= 4 and _IDISH.match(arg):
         if ":" in arg:
             exact = ix.chat_json(arg)
             chats = [arg] if exact is not None else ix.prefix("chats", "id", arg)
+            if not chats:
+                # The short form text output prints: a prefix of the session id, a colon, a prefix of the uuid.
+                sp, _, up = arg.rpartition(":")
+                if sp and up:
+                    chats = [r[0] for r in ix.db.execute(
+                        "SELECT id FROM chats WHERE session_id >= ? AND session_id < ? AND uuid >= ? AND uuid < ? "
+                        "ORDER BY id LIMIT 11", (sp, _next(sp), up, _next(up)))]
             cands += [Target("chat", c) for c in chats]
         else:
             sessions = ix.prefix("sessions", "id", arg)
@@ -112,13 +109,13 @@ def resolve_target(repo: pygit2.Repository, ix, arg: str | None) -> Target:
             if by_uuid:
                 ids = [r[0] for r in ix.db.execute(
                     "SELECT id FROM chats WHERE uuid >= ? AND uuid < ? ORDER BY id LIMIT 11",
-                    (arg, arg[:-1] + chr(ord(arg[-1]) + 1)))]
+                    (arg, _next(arg)))]
                 cands += [Target("chat", c) for c in ids]
             if not sessions:
                 # Chats of sessions that have no session record of their own.
                 sess = {r[0] for r in ix.db.execute(
                     "SELECT DISTINCT session_id FROM chats WHERE session_id >= ? AND session_id < ? LIMIT 11",
-                    (arg, arg[:-1] + chr(ord(arg[-1]) + 1)))}
+                    (arg, _next(arg)))}
                 cands += [Target("session", s) for s in sorted(sess)]
             # A commit that only the store knows (rewritten away, or from another clone).
             if commit is None and _HEXISH.match(arg):
@@ -135,4 +132,4 @@ def resolve_target(repo: pygit2.Repository, ix, arg: str | None) -> Target:
         raise UnknownRevision(f"unknown revision, chat or session id: {arg}")
     listed = ", ".join(f"{t.kind} {t.id}" for t in unique[:MAX_LISTED])
     more = len(unique) - MAX_LISTED
-    raise Ambiguous(f"ambiguous argument '{arg}': it could be {listed}" + (f" and more" if more > 0 else ""))
+    raise Ambiguous(f"ambiguous argument '{arg}': it could be {listed}" + (" and more" if more > 0 else ""))

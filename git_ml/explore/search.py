@@ -265,8 +265,8 @@ def _hit(ix, rowid: int, score: float, wanted: set[str]) -> Hit:
         chat = _CHAT.decode(data)
         q_snip, q_spans = make_snippet(chat.query, wanted)
         r_snip, r_spans = make_snippet(chat.response, wanted)
-        # The prompt's snippet unless the response holds clearly more of the query.
-        snip, spans = (r_snip, r_spans) if len(r_spans) > len(q_spans) else (q_snip, q_spans)
+        # The title already shows the prompt: the response's snippet whenever it holds as much of the query.
+        snip, spans = (r_snip, r_spans) if r_spans and len(r_spans) >= len(q_spans) else (q_snip, q_spans)
         commits = [c for c, *_ in ix.commits_of_chat(cid)]
         title = " ".join(chat.query.split())[:200]
         return Hit("chat", cid, score, chat.timestamp, title, marked(snip, spans), spans, snip,

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 
-import pygit2
-
+from .gitrepo import as_gitrepo
+from .render import short_chat
 from .resolve import resolve_target
 from .trace import Tracer
 
@@ -33,38 +33,44 @@ def _load(data: bytes | None) -> dict | None:
     return json.loads(data) if data else None
 
 
-def _git_commit_doc(commit: pygit2.Commit) -> dict:
+def _git_commit_doc(repo, oid: str) -> dict:
     from ..schema import iso_from_unix
 
+    try:
+        commit = repo.get(oid)
+    except ValueError:
+        commit = None
+    if commit is None or commit.type_str != "commit":
+        return {"id": oid}
     a, c = commit.author, commit.committer
-    return {"id": str(commit.id), "message": commit.message.rstrip("\n"), "author": a.name,
+    return {"id": oid, "message": commit.message.rstrip("\n"), "author": a.name,
             "author_email": a.email, "timestamp": iso_from_unix(a.time, a.offset),
             "committer": c.name, "committed_at": iso_from_unix(c.time, c.offset),
             "parents": [str(p) for p in commit.parent_ids]}
 
 
-def _subject_of(repo: pygit2.Repository, ix, oid: str) -> str:
-    try:
-        return repo[oid].message.split("\n", 1)[0]
-    except (KeyError, ValueError, pygit2.GitError):
-        pass
+def _subject_of(repo, ix, oid: str) -> str:
     rec = _load(ix.commit_json(oid))
-    return (rec or {}).get("message", "").split("\n", 1)[0]
+    if rec is not None:
+        return rec.get("message", "").split("\n", 1)[0]
+    return _git_commit_doc(repo, oid).get("message", "").split("\n", 1)[0]
 
 
-def show(repo: pygit2.Repository, ix, arg: str | None) -> dict:
+def show(repo, ix, arg: str | None) -> dict:
+    """The JSON document for ``arg`` (a revision, chat or session id or prefix; default HEAD)."""
+    repo = as_gitrepo(repo)
     target = resolve_target(repo, ix, arg)
     if target.kind == "chat":
         return show_chat(repo, ix, target.id)
     if target.kind == "session":
         return show_session(repo, ix, target.id)
-    return show_commit(repo, ix, target.id, target.commit)
+    return show_commit(repo, ix, target.id)
 
 
-def show_commit(repo: pygit2.Repository, ix, oid: str, commit: pygit2.Commit | None) -> dict:
+def show_commit(repo, ix, oid: str) -> dict:
     record = _load(ix.commit_json(oid))
     doc: dict = {"kind": "commit", "id": oid, "captured": record is not None,
-                 "commit": record if record is not None else (_git_commit_doc(commit) if commit else {"id": oid})}
+                 "commit": record if record is not None else _git_commit_doc(repo, oid)}
     t = Tracer(ix, repo).trace(oid, deep=True, message=doc["commit"].get("message"))
     doc["via"] = t.via or None
     doc["sources"] = t.sources if t.via not in ("", "link") else []
@@ -87,7 +93,7 @@ def show_commit(repo: pygit2.Repository, ix, oid: str, commit: pygit2.Commit | N
     return doc
 
 
-def show_chat(repo: pygit2.Repository, ix, chat_id: str) -> dict:
+def show_chat(repo, ix, chat_id: str) -> dict:
     chat = _load(ix.chat_json(chat_id))
     commits = []
     seen = set()
@@ -103,7 +109,7 @@ def show_chat(repo: pygit2.Repository, ix, chat_id: str) -> dict:
             "session": session, "commits": commits}
 
 
-def show_session(repo: pygit2.Repository, ix, session_id: str) -> dict:
+def show_session(repo, ix, session_id: str) -> dict:
     session = _load(ix.session_json(session_id))
     chats = []
     for data in ix.chats_of_session(session_id):
@@ -157,8 +163,16 @@ def _text_block(out, label: str, text: str, full: bool, indent: str = "    ") ->
             break
     if not full and (cut or len(lines) > len(shown)):
         rest = len(lines) - len(shown)
-        more = f"{rest} more lines" if rest > 0 else "more"
+        more = f"{rest} more line{'s' if rest != 1 else ''}" if rest > 0 else "more"
         out.write(out.fit(indent + " " * 10, (f"… ({more}; --full shows everything)", "dim")))
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
 
 
 def _chat_block(out, chat: dict, full: bool, header: bool = True) -> None:
@@ -167,14 +181,15 @@ def _chat_block(out, chat: dict, full: bool, header: bool = True) -> None:
                                                                    "dim")))
         return
     if header:
+        out.write(out.fit(("chat ", "ai"), (chat["id"], "ai")))
         bits = [chat.get("timestamp", "")[:19].replace("T", " "), chat.get("assistant", ""), chat.get("model") or ""]
         link = chat.get("link")
         if link:
             when = link.get("seconds", 0)
-            rel = f"{abs(when)} s {'after' if when >= 0 else 'before'} the chat" if link.get("reason") == "files" \
-                else "same session"
-            bits.append(f"[{link.get('reason')}; {rel}]")
-        out.write(out.fit(("chat ", "ai"), (chat["id"], "ai"), ("  " + "  ".join(b for b in bits if b), "dim")))
+            rel = f"committed {_duration(abs(when))} {'after' if when >= 0 else 'before'} its end" \
+                if link.get("reason") == "files" else "same session"
+            bits.append(f"[{link.get('reason')}: {rel}]")
+        out.write(out.fit(("    when      ", "dim"), "  ".join(b for b in bits if b)))
     _text_block(out, "prompt", chat.get("query", ""), full)
     _text_block(out, "response", chat.get("response", ""), full)
     _files(out, "read", chat.get("files_referenced") or [])
@@ -231,7 +246,7 @@ def render(doc: dict, out, full: bool = False) -> None:
         for ch in doc["chats"]:
             ts = ch["timestamp"][:19].replace("T", " ")
             commits = f"  → {', '.join(_short(c, 8) for c in ch['commits'])}" if ch["commits"] else ""
-            out.write(out.fit("  ", (ch["id"].rpartition(":")[2][:8], "ai"), f" {ts}  ",
+            out.write(out.fit("  ", (short_chat(ch["id"]), "ai"), f" {ts}  ",
                               " ".join(ch["query"].split()), (commits, "commit")))
         if doc["commits"]:
             out.write(out.fit(("commits", "dim")))

@@ -12,19 +12,23 @@ when they were made, and these are tried in order, each step only when the ones 
    followed by ``commit <hash>`` lines, `cherry-pick -x` writes "(cherry picked from commit <hash>)".
 4. ``squash``: content. For a squash merge made elsewhere (a hosting service's "squash and merge") nothing above
    holds, so the linked commits made up to 90 days before it that are not its ancestors and changed only files it
-   changed are compared by content: a candidate counts when at least half of the lines it added (ignoring lines
-   with fewer than four non-blank characters) are lines the squashed commit adds. Blame then attributes each line
-   to the candidate that added that very line.
+   changed are compared by content: a candidate counts when at least half of the lines it added (as a multiset,
+   per file) are lines the squashed commit adds, one of them at least four non-blank characters long. The
+   per-file line counts of the index rule most candidates out before any diff is read (the overlap cannot exceed
+   the smaller count of each file). Blame then attributes each line to the candidate that added that very line.
 
 Steps 2 (without stored patch ids) and 4 read diffs, so `log` runs only the cheap steps (``deep=False``).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from collections import Counter
+from typing import TYPE_CHECKING
 
-import pygit2
+if TYPE_CHECKING:  # imported for real only when a diff is needed
+    import pygit2
 
 SQUASH_WINDOW = 90 * 86400
 MAX_CANDIDATES = 20
@@ -33,24 +37,30 @@ _SQUASH_LINE = re.compile(r"^commit ([0-9a-f]{40})\s*$", re.M)
 _CHERRY = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,40})\)")
 
 
-@dataclass
 class LinkRef:
-    chat_id: str | None
-    session_id: str | None
-    reason: str
-    score: float
-    seconds: int
-    source: str  # the commit the link belongs to (the traced commit itself, or what it was rewritten from)
+    """One link of a traced commit; ``source`` is the commit it belongs to (the traced commit itself, or one it was
+    rewritten from)."""
+
+    __slots__ = ("chat_id", "session_id", "reason", "score", "seconds", "source")
+
+    def __init__(self, chat_id: str | None, session_id: str | None, reason: str, score: float, seconds: int,
+                 source: str):
+        self.chat_id, self.session_id, self.reason = chat_id, session_id, reason
+        self.score, self.seconds, self.source = score, seconds, source
 
 
-@dataclass
 class Trace:
-    commit: str
-    via: str = ""  # "" | link | rewrite | patch-id | message | squash
-    sources: list[str] = field(default_factory=list)
-    links: list[LinkRef] = field(default_factory=list)
-    # squash: per source commit, the lines it added per path (for line-level blame)
-    added: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    """The chats behind a commit. ``via``: "" (none) | link | rewrite | patch-id | message | squash; ``added`` (for a
+    squash): per source commit, the lines it added per path, for line-level blame."""
+
+    __slots__ = ("commit", "via", "sources", "links", "added")
+
+    def __init__(self, commit: str):
+        self.commit = commit
+        self.via = ""
+        self.sources: list[str] = []
+        self.links: list[LinkRef] = []
+        self.added: dict[str, dict[str, set[str]]] = {}
 
     @property
     def chats(self) -> list[str]:
@@ -67,7 +77,7 @@ class Tracer:
     def __init__(self, ix, repo: pygit2.Repository):
         self.ix = ix
         self.repo = repo
-        self._cache: dict[tuple[str, bool], Trace] = {}
+        self._cache: dict[tuple, Trace] = {}
         self._patch_ids: dict[str, str | None] = {}
         self._added: dict[str, dict[str, list[str]]] = {}
         self._diffs: dict[str, pygit2.Diff | None] = {}
@@ -75,11 +85,13 @@ class Tracer:
         self.any_rewrites = ix.has_rewrites() if self.any_links else False
 
     # ----- public -------------------------------------------------------------------------------------------------
-    def trace(self, oid: str, *, deep: bool = True, message: str | None = None) -> Trace:
-        key = (oid, deep)
+    def trace(self, oid: str, *, deep: bool = True, message: str | None = None, focus: str | None = None) -> Trace:
+        """The chats behind ``oid``. ``focus``: only a file's lines matter (blame), so a squash's candidates must
+        have changed that file."""
+        key = (oid, deep, focus)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = self._trace(oid, deep, message)
+            hit = self._cache[key] = self._trace(oid, deep, message, focus)
         return hit
 
     # ----- steps --------------------------------------------------------------------------------------------------
@@ -111,7 +123,7 @@ class Tracer:
             frontier = nxt
         return sources, links, bool(sources)
 
-    def _trace(self, oid: str, deep: bool, message: str | None) -> Trace:
+    def _trace(self, oid: str, deep: bool, message: str | None, focus: str | None = None) -> Trace:
         t = Trace(oid)
         if not self.any_links:
             return t
@@ -140,8 +152,8 @@ class Tracer:
             if t.links:
                 return t
         # 3. hashes named in the message
-        commit = self._commit(oid)
-        text = message if message is not None else (commit.message if commit is not None else None)
+        info = self._info(oid)
+        text = message if message is not None else (info["message"] if info else None)
         if text:
             named = _SQUASH_LINE.findall(text) if "Squashed commit of the following" in text else []
             named += _CHERRY.findall(text)
@@ -158,9 +170,24 @@ class Tracer:
                 if t.links:
                     return t
         # 4. squash by content
-        if deep and commit is not None and len(commit.parents) == 1:
-            self._squash(t, commit)
+        if deep and info is not None and len(info["parents"]) == 1:
+            self._squash(t, oid, info["time"], focus)
         return t
+
+    def _info(self, oid: str) -> dict | None:
+        """message, parents and committer time: from the captured record, else from git."""
+        data = self.ix.commit_json(oid)
+        if data is not None:
+            rec = json.loads(data)
+            from .index import iso_unix
+
+            when = iso_unix(rec.get("committed_at")) or rec.get("time", 0)
+            return {"message": rec.get("message", ""), "parents": rec.get("parents", []), "time": int(when)}
+        commit = self._commit(oid)
+        if commit is None:
+            return None
+        return {"message": commit.message, "parents": [str(p) for p in commit.parent_ids],
+                "time": commit.committer.time}
 
     def _take(self, t: Trace, commits: list[str], via: str) -> None:
         for c in commits:
@@ -172,54 +199,65 @@ class Tracer:
         if t.links:
             t.via = via
 
-    def _squash(self, t: Trace, commit: pygit2.Commit) -> None:
-        oid = str(commit.id)
-        paths_list = self.ix.commit_paths(oid)
-        if paths_list is None:
+    def _squash(self, t: Trace, oid: str, when: int, focus: str | None = None) -> None:
+        stats = self.ix.commit_paths(oid)
+        if stats is None:
             diff = self._diff(oid)
-            paths_list = [] if diff is None else sorted(
-                {p for d in diff.deltas for p in (d.old_file.path, d.new_file.path)})
-        paths = set(paths_list)
-        if not paths:
+            if diff is None:
+                return
+            from ..capture.commits import files_of_diff
+            from .build import _path_stats
+            from .index import parse_path_stats
+
+            stats = parse_path_stats(_path_stats(files_of_diff(diff)))
+        if not stats:
             return
-        when = commit.committer.time
         cands = []
-        for cid, ctime, cpaths in self.ix.linked_commits_between(when - SQUASH_WINDOW, when):
-            if cid == oid or not cpaths:
+        for cid, ctime, cstats in self.ix.linked_commits_between(when - SQUASH_WINDOW, when):
+            if cid == oid or not cstats or not cstats.keys() <= stats.keys():
                 continue
-            if set(cpaths.split("\n")) <= paths:
-                cands.append((ctime, cid))
+            if focus is not None and focus not in cstats:
+                continue
+            # Necessary for half of its added lines to be among ours: sum over paths of min(theirs, ours).
+            theirs = sum(cstats.values())
+            if theirs and 2 * sum(min(n, stats[p]) for p, n in cstats.items()) < theirs:
+                continue
+            cands.append((ctime, cid))
         if not cands:
             return
         mine = self.added_lines(oid)
         if not mine:
             return
-        mine_sets = {p: set(v) for p, v in mine.items()}
+        mine_counts = {p: Counter(v) for p, v in mine.items()}
         cands.sort(reverse=True)
         accepted = []
         for _, cid in cands[:MAX_CANDIDATES]:
-            theirs = self.added_lines(cid)
-            lines = [(p, ln) for p, v in theirs.items() for ln in v if _significant(ln)]
-            if not lines:
+            added = self.added_lines(cid)
+            total = sum(len(v) for v in added.values())
+            if not total:
                 continue
-            hit = sum(1 for p, ln in lines if ln in mine_sets.get(p, ()))
-            if hit * 2 < len(lines):
+            common = {p: Counter(v) & mine_counts.get(p, Counter()) for p, v in added.items()}
+            hit = sum(sum(c.values()) for c in common.values())
+            if hit * 2 < total or not any(_significant(ln) for c in common.values() for ln in c):
                 continue
             other = self._commit(cid)
-            if other is None:
+            mine_commit = self._commit(oid)
+            if other is None or mine_commit is None:
                 continue
             try:
-                if self.repo.descendant_of(commit.id, other.id):
+                if self.repo.descendant_of(mine_commit.id, other.id):
                     continue  # already in its history: not squashed into it
-            except pygit2.GitError:
+            except Exception:  # pygit2.GitError: objects missing
                 continue
             accepted.append(cid)
-            t.added[cid] = {p: set(v) for p, v in theirs.items()}
+            t.added[cid] = {p: set(v) for p, v in added.items()}
         if accepted:
             self._take(t, accepted, "squash")
 
     # ----- git helpers --------------------------------------------------------------------------------------------
     def _commit(self, rev: str) -> pygit2.Commit | None:
+        import pygit2
+
         try:
             return self.repo.revparse_single(rev).peel(pygit2.Commit)
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
@@ -254,7 +292,7 @@ class Tracer:
                 else:
                     try:
                         pid = str(diff.patchid)
-                    except (pygit2.GitError, AttributeError):
+                    except Exception:  # pygit2.GitError, or an old pygit2 without patchid
                         pid = git_patch_id(self.repo.path, oid)
         self._patch_ids[oid] = pid
         return pid
@@ -264,36 +302,35 @@ class Tracer:
         if diff is None:
             return None, None
         from ..capture.commits import files_of_diff
-        from .index import shape_of
+        from .build import shape_of
 
         return shape_of(files_of_diff(diff)), None
 
     def added_lines(self, oid: str) -> dict[str, list[str]]:
-        """Lines a commit adds, per path (its diff against the first parent)."""
+        """Lines a commit adds, per path (against its first parent; no rename detection, no context)."""
         got = self._added.get(oid)
         if got is not None:
             return got
         out: dict[str, list[str]] = {}
-        diff = self._diff(oid)
-        if diff is not None:
-            for patch in diff:
-                path = patch.delta.new_file.path
+        commit = self._commit(oid)
+        if commit is not None:
+            try:
+                if commit.parents:
+                    diff = self.repo.diff(commit.parents[0], commit, context_lines=0)
+                else:
+                    diff = commit.tree.diff_to_tree(swap=True, context_lines=0)
+                patches = list(diff)
+            except Exception:  # pygit2.GitError: unreadable objects
+                patches = []
+            for patch in patches:
                 try:
-                    hunks = patch.hunks
-                except pygit2.GitError:
+                    text = patch.text or ""
+                except Exception:
                     continue
-                lines = [ln.content.rstrip("\n") for h in hunks for ln in h.lines if ln.origin == "+"]
+                lines = [ln[1:] for ln in text.split("\n") if ln[:1] == "+" and not ln.startswith("+++ ")]
                 if lines:
-                    out[path] = lines
+                    out[patch.delta.new_file.path] = lines
         self._added[oid] = out
-        return out
-
-    def _deleted_paths(self, oid: str) -> set[str]:
-        diff = self._diff(oid)
-        out = set()
-        if diff is not None:
-            for d in diff.deltas:
-                out.add(d.old_file.path)
         return out
 
 

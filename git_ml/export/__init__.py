@@ -6,7 +6,9 @@ How it runs, in bounded memory:
    training row at once, encoded as one JSON line into a spill file on disk; memory keeps only a small entry per
    record id (capture time, row time, a hash of the input/output pair, where its row sits in the spill).
    A later version of an id replaces the entry, tombstoned ids are skipped, corrupt chunks are warned about and
-   skipped (DECISIONS).
+   skipped (DECISIONS). Chunks are decoded in slices of a few MB, so even a 64 MB chunk is never all objects at
+   once. On Linux with two cores a forked worker reads about half of the chunks of a large store into its own
+   spill file; the entries are merged by version, and the output does not depend on who read what.
 2. **Select**: filters (type, time, rating, empty rows), time order, dedup of identical input/output pairs (the
    earliest is kept, so a duplicate can never sit in a later split), then the time split: split boundaries fall
    between two whole seconds, so every row of a later split is strictly later than every row of an earlier one.
@@ -56,6 +58,7 @@ class ExportOptions:
     splits: list[tuple[str, float]] | None = None  # None: one split, "train"
     dedup: bool = True
     weights: dict[str, float] | None = None  # None: git config ml.weight.*, else the defaults
+    jobs: int = 0  # processes reading the store: 0 = 2 where the machine has 2 cores or more (Linux), else 1
 
     def describe(self) -> dict:
         out = {"format": self.fmt, "style": self.style, "types": list(self.types), "dedup": self.dedup}
@@ -70,7 +73,7 @@ class ExportOptions:
         if self.include_diffs:
             out["include_diffs"] = True
         if self.splits:
-            out["split"] = {name: frac for name, frac in self.splits}
+            out["split"] = ",".join(f"{name}={frac:g}" for name, frac in self.splits)
         return out
 
 
@@ -157,13 +160,17 @@ def parse_types(values) -> tuple[str, ...]:
 
 # ----- the spill file ---------------------------------------------------------------------------------------------
 class Spill:
-    """Encoded rows on disk, read back by (offset, length) through a memory map."""
+    """Encoded rows in a temporary file, read back by (offset, length) through a memory map. The map's pages are
+    given back every ``DROP_BYTES`` read (madvise), so the rows never pile up in the process's memory."""
+
+    DROP_BYTES = 8 << 20
 
     def __init__(self, directory: str | None = None):
         self.directory = directory
         self._fh = tempfile.TemporaryFile(dir=directory, prefix=".git-ml-export-")
         self.size = 0
         self._map = None
+        self._read = 0
 
     def add(self, data: bytes) -> int:
         off = self.size
@@ -172,12 +179,22 @@ class Spill:
         return off
 
     def get(self, off: int, n: int) -> bytes:
-        if self._map is None or off + n > len(self._map):
-            if self._map is not None and not isinstance(self._map, bytes):
-                self._map.close()
-            self._fh.flush()
-            self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
-        return self._map[off:off + n]
+        m = self._map
+        if m is None or off + n > len(m):
+            self._remap()
+            m = self._map
+        self._read += n
+        if self._read >= self.DROP_BYTES:
+            self._read = 0
+            if hasattr(m, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+                m.madvise(mmap.MADV_DONTNEED)
+        return m[off:off + n]
+
+    def _remap(self) -> None:
+        if self._map is not None and not isinstance(self._map, bytes):
+            self._map.close()
+        self._fh.flush()
+        self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
 
     def close(self) -> None:
         if self._map is not None and not isinstance(self._map, bytes):
@@ -186,18 +203,56 @@ class Spill:
 
 
 # ----- reading ----------------------------------------------------------------------------------------------------
-class _Cand:
-    __slots__ = ("captured_at", "ts", "digest", "off", "n", "kind", "reason", "id")
+class _Cand(msgspec.Struct, gc=False):
+    """What memory keeps per record version: small, created in C, invisible to the garbage collector."""
 
-    def __init__(self, captured_at, ts, digest, off, n, kind, reason, id_):
-        self.captured_at = captured_at
-        self.ts = ts
-        self.digest = digest
-        self.off = off
-        self.n = n
-        self.kind = kind
-        self.reason = reason
-        self.id = id_
+    captured_at: str
+    ts: float
+    digest: int  # hash of the (input, output, diff) triple, for dedup
+    off: int  # where the row sits in its spill (-1: left out, see reason)
+    n: int
+    kind: str
+    reason: str | None
+    id: str
+    src: int = 0  # which spill holds the row
+
+
+SLICE_BYTES = 4 << 20  # JSON bytes decoded at a time: a 64 MB chunk never becomes 64 MB of objects at once
+PARALLEL_MIN_RECORDS = 20_000  # below this, a second process costs more than it saves
+
+
+def chunk_slices(store: Store, chunk, typ: type, size: int = SLICE_BYTES) -> Iterator[list]:
+    """The records of one chunk, decoded in slices of about ``size`` bytes of lines. A chunk that cannot be read
+    or decompressed is skipped with one warning (DECISIONS); a bad line skips the rest of its chunk, likewise."""
+    import pygit2
+    import zstandard
+
+    from ..store import decompress, decoder
+
+    dec = decoder(typ)
+    try:
+        raw = decompress(store.repo[chunk.oid].read_raw())
+    except (KeyError, pygit2.GitError, zstandard.ZstdError) as exc:
+        store._skip_corrupt(chunk, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return
+    start = 0
+    n = len(raw)
+    while start < n:
+        end = raw.find(b"\n", min(n, start + size))
+        end = n if end < 0 else end + 1
+        try:
+            records = dec.decode_lines(raw[start:end])
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            store._skip_corrupt(chunk, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return
+        start = end
+        yield records
+
+
+def decoded_slices(store: Store, stream: str, typ: type, size: int = SLICE_BYTES) -> Iterator[list]:
+    """The records of a stream, chunk by chunk, in slices (see ``chunk_slices``)."""
+    for chunk in store.iter_chunks(stream):
+        yield from chunk_slices(store, chunk, typ, size)
 
 
 def _tombstoned(store: Store) -> dict[str, set[str]]:
@@ -207,111 +262,244 @@ def _tombstoned(store: Store) -> dict[str, set[str]]:
     return out
 
 
-def collect(store: Store, opts: ExportOptions, spill: Spill, weights: dict[str, float],
-            advance: Callable[[int], None] = lambda n: None) -> dict[str, dict[str, _Cand]]:
-    """Pass over the store: every record's row into the spill; per type, one entry per id (its latest version)."""
+_KINDS = {"chat": ("chats", R.ChatIn), "commit": ("commits", R.CommitIn)}
+
+
+@dataclass
+class _Context:
+    """What every row needs besides its own record: built once, before the pass (and shared by a forked worker)."""
+
+    opts: ExportOptions
+    weights: dict[str, float]
+    hidden: dict[str, set[str]]
+    links: LinkIndex
+    ratings: dict[str, str]
+    diffs: dict[str, tuple[str, int, int]]
+    diff_spill: "Spill | None"
+
+
+def _context(store: Store, opts: ExportOptions, weights: dict[str, float], directory: str | None) -> _Context:
     hidden = _tombstoned(store)
-    links = LinkIndex(store.iter_records("links"))
-    ratings = R.latest_ratings(store.iter_records("feedback")) if "chat" in opts.types else {}
-    diffs: dict[str, tuple[str, int, int]] = {}
-    diff_spill = None
+    ctx = _Context(opts, weights, hidden, LinkIndex(store.iter_records("links")),
+                   R.latest_ratings(store.iter_records("feedback")) if "chat" in opts.types else {}, {}, None)
+    if opts.include_diffs and "commit" in opts.types:
+        ctx.diff_spill = Spill(directory)
+        gone = hidden.get("diffs", set())
+        for recs in decoded_slices(store, "diffs", R.DiffIn):
+            for d in recs:
+                if d.id in gone:
+                    continue
+                cur = ctx.diffs.get(d.id)
+                if cur is None or d.captured_at > cur[0]:
+                    data = d.text.encode()
+                    ctx.diffs[d.id] = (d.captured_at, ctx.diff_spill.add(data), len(data))
+    return ctx
+
+
+def _process(store: Store, ctx: _Context, work: list, spill: Spill, src: int,
+             advance: Callable[[int], None]) -> dict[str, dict[str, _Cand]]:
+    """Rows of the chunks in ``work`` ([(kind, chunk)]) into ``spill``; the latest version's entry per id."""
+    opts, weights, links, ratings, diffs = ctx.opts, ctx.weights, ctx.links, ctx.ratings, ctx.diffs
     min_rank = R.RANK[opts.min_rating] if opts.min_rating else None
     unrated_weight = R.weight_of(None, weights)
-    cands: dict[str, dict[str, _Cand]] = {}  # type -> id -> entry of its latest version
-    try:
-        if opts.include_diffs and "commit" in opts.types:
-            diff_spill = Spill(spill.directory)
-            gone = hidden.get("diffs", set())
-            for _chunk, recs in store._decoded_chunks("diffs", R.DiffIn):
-                for d in recs:
-                    if d.id in gone:
-                        continue
-                    cur = diffs.get(d.id)
-                    if cur is None or d.captured_at > cur[0]:
-                        data = d.text.encode()
-                        diffs[d.id] = (d.captured_at, diff_spill.add(data), len(data))
-        has_links = bool(links.by_commit)
-        style_messages = opts.style == "messages"
-        encode = _ENC.encode
-        filtered = opts.since is not None or opts.until is not None or min_rank is not None or opts.exclude_unrated
-        chat_row, commit_row, summary_of = R.chat_row, R.commit_row, R.change_summary
-        for kind, stream, typ in (("chat", "chats", R.ChatIn), ("commit", "commits", R.CommitIn)):
-            if kind not in opts.types:
-                continue
-            gone = hidden.get(stream, set())
-            mine = cands.setdefault(kind, {})
-            for _chunk, recs in store._decoded_chunks(stream, typ):
-                advance(len(recs))
-                out: list[bytes] = []  # this chunk's rows, written to the spill in one go
-                base = spill.size
-                pos = base
-                for rec in recs:
-                    rid = rec.id
-                    if gone and rid in gone:
-                        continue
-                    cur = mine.get(rid)
-                    if cur is not None and rec.captured_at < cur.captured_at:
-                        continue
-                    if kind == "chat":
-                        ts = R.chat_ts(rec) or 0.0
-                        rating = ratings.get(rid)
-                        row = chat_row(rec, ts, rating, weights["unrated" if rating is None else rating],
-                                       links.commits_of(rid))
+    by_commit = links.by_commit
+    has_links = bool(by_commit)
+    style_messages = opts.style == "messages"
+    encode_into = _ENC.encode_into
+    filtered = opts.since is not None or opts.until is not None or min_rank is not None or opts.exclude_unrated
+    chat_row, commit_row, summary_of = R.chat_row, R.commit_row, R.change_summary
+    cands: dict[str, dict[str, _Cand]] = {kind: {} for kind in _KINDS}  # type -> id -> latest version's entry
+    for kind, chunk in work:
+        stream, typ = _KINDS[kind]
+        gone = ctx.hidden.get(stream, set())
+        mine = cands[kind]
+        for recs in chunk_slices(store, chunk, typ):
+            advance(len(recs))
+            out = bytearray()  # this slice's rows, encoded in place and written to the spill in one go
+            base = spill.size
+            for rec in recs:
+                rid = rec.id
+                if gone and rid in gone:
+                    continue
+                cur = mine.get(rid)
+                if cur is not None and rec.captured_at < cur.captured_at:
+                    continue
+                if kind == "chat":
+                    ts = R.chat_ts(rec) or 0.0
+                    rating = ratings.get(rid)
+                    row = chat_row(rec, ts, rating, weights["unrated" if rating is None else rating],
+                                   links.commits_of(rid))
+                else:
+                    ts = float(rec.time) if rec.time else R.commit_ts(rec)
+                    rating = None
+                    diff = None
+                    if diffs:
+                        d = diffs.get(rid)
+                        if d is not None:
+                            diff = ctx.diff_spill.get(d[1], d[2]).decode()
+                    if has_links and rid in by_commit:
+                        row = commit_row(rec, ts, unrated_weight, links.chats_of(rid), links.session_of(rid), diff,
+                                         summary_of(rec))
                     else:
-                        ts = float(rec.time) if rec.time else R.commit_ts(rec)
-                        rating = None
-                        diff = None
-                        if diffs:
-                            d = diffs.get(rid)
-                            if d is not None:
-                                diff = diff_spill.get(d[1], d[2]).decode()
-                        if has_links:
-                            row = commit_row(rec, ts, unrated_weight, links.chats_of(rid), links.session_of(rid),
-                                             diff, summary_of(rec))
-                        else:
-                            row = commit_row(rec, ts, unrated_weight, (), None, diff, summary_of(rec))
-                    inp, outp = row.input, row.output
-                    if kind == "commit":
-                        blank = R.raw_blank(inp)
-                        inp = bytes(inp)  # hashable, for the dedup key
-                    else:
-                        blank = not inp or inp.isspace()
-                    if blank or ((not outp or outp.isspace()) and not row.context.diff):
-                        reason = "empty"
-                    elif filtered:
-                        reason = _excluded(ts, rating, opts, min_rank)
-                    else:
-                        reason = None
-                    if reason is not None:
-                        if cur is None or rec.captured_at > cur.captured_at:
-                            mine[rid] = _Cand(rec.captured_at, ts, 0, -1, 0, kind, reason, rid)
+                        row = commit_row(rec, ts, unrated_weight, (), None, diff, summary_of(rec))
+                inp, outp = row.input, row.output
+                if kind == "commit":
+                    size = len(inp)
+                    blank = size <= 2 or (size <= 256 and R.raw_blank(inp))
+                    inp = bytes(inp)  # hashable, for the dedup key
+                else:
+                    blank = not inp or inp.isspace()
+                if blank or ((not outp or outp.isspace()) and not row.context.diff):
+                    reason = "empty"
+                elif filtered:
+                    reason = _excluded(ts, rating, opts, min_rank)
+                else:
+                    reason = None
+                if reason is not None:
+                    if cur is None or rec.captured_at > cur.captured_at:
+                        mine[rid] = _Cand(rec.captured_at, ts, 0, -1, 0, kind, reason, rid, src)
+                    continue
+                start = len(out)
+                encode_into(R.as_messages(row) if style_messages else row, out, -1)
+                n = len(out) - start
+                if cur is not None and rec.captured_at == cur.captured_at and cur.off >= 0:
+                    # Same capture time, other content (abnormal): keep one deterministically.
+                    prev = spill.get(cur.off, cur.n) if cur.off < base else bytes(out[cur.off - base:
+                                                                                     cur.off - base + cur.n])
+                    if bytes(out[start:]) <= prev:
+                        del out[start:]
                         continue
-                    data = encode(R.as_messages(row) if style_messages else row)
-                    if cur is not None and rec.captured_at == cur.captured_at and cur.off >= 0:
-                        # Same capture time, other content (abnormal): keep one deterministically.
-                        prev = spill.get(cur.off, cur.n) if cur.off < base else _pending(out, base, cur)
-                        if data <= prev:
-                            continue
-                    mine[rid] = _Cand(rec.captured_at, ts, hash((inp, outp, row.context.diff)), pos, len(data),
-                                      kind, None, rid)
-                    out.append(data)
-                    pos += len(data) + 1
-                if out:
-                    spill.add(b"\n".join(out) + b"\n")
-    finally:
-        if diff_spill is not None:
-            diff_spill.close()
+                out.append(10)  # newline
+                mine[rid] = _Cand(rec.captured_at, ts, hash((inp, outp, row.context.diff)), base + start, n, kind,
+                                  None, rid, src)
+            if out:
+                spill.add(out)
     return cands
 
 
-def _pending(out: list[bytes], base: int, cand: _Cand) -> bytes:
-    """A row written earlier in the chunk being read (not yet in the spill)."""
-    pos = base
-    for data in out:
-        if pos == cand.off:
-            return data
-        pos += len(data) + 1
-    return b""
+def _work(store: Store, opts: ExportOptions) -> list[tuple[str, object, int, int]]:
+    """(kind, chunk, records, stored bytes) of every chunk to read; the bytes share the work between processes
+    (decoding costs by the byte more than by the record)."""
+    from ..store import chunk_stored_size
+
+    out = []
+    for kind in ("chat", "commit"):
+        if kind in opts.types:
+            stream, _typ = _KINDS[kind]
+            for chunk in store.iter_chunks(stream):
+                try:
+                    size = chunk_stored_size(store.repo, chunk.oid)
+                except Exception:  # unreadable: chunk_slices warns about it
+                    size = 0
+                out.append((kind, chunk, chunk.count or 1, size))
+    return out
+
+
+def _newer(a: _Cand, b: _Cand, spills: list[Spill]) -> bool:
+    """Whether entry ``a`` is a later version than ``b`` (same id, found by different workers)."""
+    if a.captured_at != b.captured_at:
+        return a.captured_at > b.captured_at
+    if a.off < 0 or b.off < 0:
+        return b.off < 0 and a.off >= 0
+    return spills[a.src].get(a.off, a.n) > spills[b.src].get(b.off, b.n)
+
+
+def collect(store: Store, opts: ExportOptions, spills: list[Spill], weights: dict[str, float],
+            advance: Callable[[int], None] = lambda n: None, jobs: int = 1) -> dict[str, dict[str, _Cand]]:
+    """Pass over the store: every record's row into a spill; per type, one entry per id (its latest version).
+
+    With ``jobs`` 2 (Linux, a large store) a forked worker takes about half of the chunks into its own spill
+    (``spills`` gets it appended) while this process does the rest; the entries are merged by version. The
+    result does not depend on how the chunks were shared: the write phase sorts the rows."""
+    ctx = _context(store, opts, weights, spills[0].directory)
+    try:
+        work = _work(store, opts)
+        total = sum(w[2] for w in work)
+        if jobs < 2 or total < PARALLEL_MIN_RECORDS or len(work) < 2 or not hasattr(os, "fork") \
+                or not sys.platform.startswith("linux"):
+            return _process(store, ctx, [(k, c) for k, c, _n, _b in work], spills[0], 0, advance)
+        mine, theirs = [], []
+        weight = [0, 0]
+        load = [0, 0]
+        for kind, chunk, n, size in sorted(work, key=lambda w: -w[3]):  # greedy halves by stored bytes
+            side = 0 if weight[0] <= weight[1] else 1
+            (mine if side == 0 else theirs).append((kind, chunk))
+            weight[side] += size
+            load[side] += n
+        spills.append(Spill(spills[0].directory))
+        spills[0]._fh.flush()
+        child = _fork_worker(store, ctx, theirs, spills[-1], len(spills) - 1)
+        cands = _process(store, ctx, mine, spills[0], 0, advance)
+        other, size, corrupt = _join_worker(child)
+        advance(load[1])
+        spills[-1].size = size
+        for entry in corrupt:
+            if entry not in store.report.corrupt:
+                store.report.corrupt.append(entry)
+        for kind, entries in other.items():
+            by_id = cands.setdefault(kind, {})
+            for e in entries:
+                c = _Cand(*e)
+                cur = by_id.get(c.id)
+                if cur is None or _newer(c, cur, spills):
+                    by_id[c.id] = c
+        return cands
+    finally:
+        if ctx.diff_spill is not None:
+            ctx.diff_spill.close()
+
+
+def _fork_worker(store: Store, ctx: _Context, work: list, spill: Spill, src: int) -> tuple[int, int]:
+    """Start a child process that runs ``_process`` over ``work``; its result comes back through a pipe."""
+    import pickle
+
+    import pygit2
+
+    rfd, wfd = os.pipe()
+    # Nothing buffered may be inherited: the child would write it a second time through the shared descriptors.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for shared in (ctx.diff_spill, spill):
+        if shared is not None:
+            shared._fh.flush()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns
+        code = 0
+        try:
+            os.close(rfd)
+            # Its own repository handle: nothing of libgit2's state is shared with the parent.
+            own = Store(pygit2.Repository(store.repo.path), warn=store._warn)
+            cands = _process(own, ctx, work, spill, src, lambda n: None)
+            spill._fh.flush()
+            entries = {kind: [(c.captured_at, c.ts, c.digest, c.off, c.n, c.kind, c.reason, c.id, c.src)
+                              for c in by_id.values()] for kind, by_id in cands.items()}
+            payload = pickle.dumps(("ok", entries, spill.size, own.report.corrupt), protocol=5)
+        except BaseException as exc:  # reported by the parent as one line
+            payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"), protocol=5)
+            code = 1
+        try:
+            with os.fdopen(wfd, "wb") as fh:
+                fh.write(payload)
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    return pid, rfd
+
+
+def _join_worker(child: tuple[int, int]):
+    import pickle
+
+    pid, rfd = child
+    with os.fdopen(rfd, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    try:
+        result = pickle.loads(data)
+    except Exception:
+        raise GitMlError("the export worker process died (see the messages above)") from None
+    if result[0] != "ok":
+        raise GitMlError(f"export worker failed: {result[1]}")
+    return result[1], result[2], result[3]
 
 
 def _excluded(ts: float, rating: str | None, opts: ExportOptions, min_rank: int | None) -> str | None:
@@ -387,10 +575,16 @@ def _check_hf_target(path: Path) -> None:
             raise GitMlError(f"{path} is not empty and not a git-ml export: choose another --output")
 
 
-def _lines(spill: Spill, rows: list[_Cand], advance) -> Iterator[bytes]:
+def _lines(spills: list[Spill], rows: list[_Cand], advance) -> Iterator[bytes]:
+    if len(spills) == 1:
+        get = spills[0].get
+        for c in rows:
+            advance(1)
+            yield get(c.off, c.n)
+        return
     for c in rows:
         advance(1)
-        yield spill.get(c.off, c.n)
+        yield spills[c.src].get(c.off, c.n)
 
 
 def export(repo, output: str, opts: ExportOptions, *, progress: Callable[[str, int | None], object] | None = None,
@@ -402,6 +596,10 @@ def export(repo, output: str, opts: ExportOptions, *, progress: Callable[[str, i
     gc.disable()
     try:
         return _export(repo, output, opts, progress=progress, warn=warn)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise GitMlError(f"cannot write {output}: {exc.strerror or exc}") from None
     finally:
         if enabled:
             gc.enable()
@@ -419,12 +617,11 @@ def _export(repo, output: str, opts: ExportOptions, *, progress, warn) -> Export
     to_stdout = output == "-"
     if to_stdout and (opts.fmt not in ("jsonl", "csv") or (opts.splits and len(opts.splits) > 1)):
         raise GitMlError("--output - (standard output) takes jsonl or csv without --split")
-    schema = None
     if opts.fmt in ("parquet", "hf"):
-        from .writers import require_pyarrow
+        # Checked now, imported after the reading pass (which may fork: no Arrow threads may exist by then).
+        from .writers import check_pyarrow
 
-        require_pyarrow()
-        schema = R.arrow_schema(opts.style)
+        check_pyarrow()
     out_path = Path(output).expanduser() if not to_stdout else None
     if out_path is not None:
         parent = out_path.resolve().parent
@@ -447,12 +644,19 @@ def _export(repo, output: str, opts: ExportOptions, *, progress, warn) -> Export
         if kind in opts.types:
             total += sum(c.count or 0 for c in store.iter_chunks(stream))
     bar = progress("export: reading", total or None) if progress else None
-    spill = Spill(str(out_path.resolve().parent) if out_path is not None else None)
+    spills = [Spill(str(out_path.resolve().parent) if out_path is not None else None)]
     temps: list[Path] = []
     try:
-        cands = collect(store, opts, spill, weights, bar.advance if bar else (lambda n: None))
+        jobs = opts.jobs if opts.jobs > 0 else min(2, os.cpu_count() or 1)
+        cands = collect(store, opts, spills, weights, bar.advance if bar else (lambda n: None), jobs=jobs)
         if bar:
             bar.close()
+        schema = None
+        if opts.fmt in ("parquet", "hf"):
+            from .writers import require_pyarrow
+
+            require_pyarrow()
+            schema = R.arrow_schema(opts.style)
         chosen = select(cands, opts, result.skipped)
         del cands
         for split, rows in chosen.items():
@@ -465,11 +669,11 @@ def _export(repo, output: str, opts: ExportOptions, *, progress, warn) -> Export
         advance = wbar.advance if wbar else (lambda n: None)
         if to_stdout:
             rows = next(iter(chosen.values()))
-            _write_file(sys.stdout.buffer, opts, schema, _lines(spill, rows, advance), None)
+            _write_file(sys.stdout.buffer, opts, schema, _lines(spills, rows, advance), None)
             sys.stdout.buffer.flush()
             result.outputs = ["-"]
         elif opts.fmt == "hf":
-            result.outputs = [str(_write_hf(out_path, opts, schema, chosen, spill, advance, store, result, temps))]
+            result.outputs = [str(_write_hf(out_path, opts, schema, chosen, spills, advance, store, result, temps))]
         else:
             many = len(chosen) > 1
             finals = []
@@ -480,12 +684,12 @@ def _export(repo, output: str, opts: ExportOptions, *, progress, warn) -> Export
                 if opts.fmt == "parquet":
                     from .writers import write_parquet
 
-                    write_parquet(str(tmp), schema, _lines(spill, rows, advance))
+                    write_parquet(str(tmp), schema, _lines(spills, rows, advance))
                 else:
+                    # No fsync: the rename makes the new file appear whole or not at all, which is what an
+                    # export needs (it can be run again); syncing 100 MB would cost more than the export.
                     with open(tmp, "wb") as fh:
-                        _write_file(fh, opts, schema, _lines(spill, rows, advance), None)
-                        fh.flush()
-                        os.fsync(fh.fileno())
+                        _write_file(fh, opts, schema, _lines(spills, rows, advance), None)
                 finals.append((tmp, final))
             for tmp, final in finals:
                 os.replace(tmp, final)
@@ -494,7 +698,8 @@ def _export(repo, output: str, opts: ExportOptions, *, progress, warn) -> Export
         if wbar:
             wbar.close()
     finally:
-        spill.close()
+        for spill in spills:
+            spill.close()
         for tmp in temps:
             if tmp.is_dir():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -514,7 +719,7 @@ def _write_file(fh, opts: ExportOptions, schema, lines: Iterator[bytes], _unused
     return write_jsonl(fh, lines)
 
 
-def _write_hf(out_path: Path, opts: ExportOptions, schema, chosen: dict[str, list[_Cand]], spill: Spill, advance,
+def _write_hf(out_path: Path, opts: ExportOptions, schema, chosen: dict[str, list[_Cand]], spills: list[Spill], advance,
               store: Store, result: ExportResult, temps: list[Path]) -> Path:
     """A directory `datasets.load_dataset` reads: data/<split>-NNNNN-of-NNNNN.parquet and README.md."""
     from .card import render_card
@@ -538,7 +743,7 @@ def _write_hf(out_path: Path, opts: ExportOptions, schema, chosen: dict[str, lis
         names = []
         for i, group in enumerate(groups):
             name = f"data/{split}-{i:05d}-of-{len(groups):05d}.parquet"
-            write_parquet(str(tmp / name), schema, _lines(spill, group, advance))
+            write_parquet(str(tmp / name), schema, _lines(spills, group, advance))
             names.append(name)
         shards[split] = names
     tip = store.tip(DATA_REF)

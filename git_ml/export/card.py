@@ -133,7 +133,7 @@ the contributors' consent before sharing this dataset.
 ## Redaction
 
 Secrets (API keys, tokens, passwords, private keys, ...) were replaced by placeholders when the records were
-captured; `context.redactions` counts them per row. Redaction is pattern-based and cannot catch everything:
+captured{'' if style == 'messages' else '; `context.redactions` counts them per row'}. Redaction is pattern-based and cannot catch everything:
 review the data before publishing it.
 """
     return "\n".join(y) + "\n" + body

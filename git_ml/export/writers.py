@@ -10,9 +10,24 @@ from collections.abc import Iterable, Iterator
 
 from ..errors import GitMlError
 
-PARQUET_BATCH = 32 << 20  # bytes of JSON rows per Arrow batch (bounded memory)
+PARQUET_BATCH = 8 << 20  # bytes of JSON rows per Arrow batch and Parquet row group (bounded memory)
 CSV_RECORD_COLUMNS = ["type", "id", "timestamp", "session_id", "rating", "weight", "input", "output", "context"]
 CSV_MESSAGES_COLUMNS = ["type", "id", "timestamp", "session_id", "rating", "weight", "messages"]
+
+
+_MISSING = "Parquet and Hugging Face exports need pyarrow: pip install 'git-ml[export]'"
+
+
+def check_pyarrow() -> None:
+    """Fail early, without importing it, when pyarrow is not installed."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("pyarrow") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise GitMlError(_MISSING)
 
 
 def require_pyarrow():
@@ -21,7 +36,7 @@ def require_pyarrow():
         import pyarrow.json  # noqa: F401
         import pyarrow.parquet  # noqa: F401
     except ImportError:
-        raise GitMlError("Parquet and Hugging Face exports need pyarrow: pip install 'git-ml[export]'") from None
+        raise GitMlError(_MISSING) from None
     return pyarrow
 
 
