@@ -175,3 +175,44 @@ def test_verify_and_stats(store_repo, benchmark):
     chunks.chunk_stats(store_repo)
     print(f"\nverify {report.records} records: {benchmark.stats.stats.max:.2f} s; "
           f"chunk stats: {time.perf_counter() - t:.2f} s")
+
+
+@pytest.mark.skipif(not os.environ.get("GIT_ML_BENCH_LEVELS"), reason="set GIT_ML_BENCH_LEVELS=1 (about 2 minutes)")
+def test_compression_settings_table(store_repo, benchmark):
+    """The measurements behind compaction's setting: zstd levels and min_match on the records in capture order
+    (24 MiB chunks, one thread, CPU seconds), record order, and a trained dictionary."""
+    import random
+
+    import zstandard
+
+    lines = chunks.live_lines(store_repo, "commits")
+    raw = b"".join(x + b"\n" for x in lines)
+    P = zstandard.ZstdCompressionParameters
+
+    def ratio(params, data=raw, dict_data=None) -> tuple[float, float]:
+        t = time.process_time()
+        comp = zstandard.ZstdCompressor(compression_params=params, dict_data=dict_data)
+        size = sum(len(comp.compress(data[i:i + (24 << 20)])) for i in range(0, len(data), 24 << 20))
+        return size / len(data), time.process_time() - t
+
+    rows = []
+    for name, params in [("level 3", P.from_level(3)), ("level 6", P.from_level(6)), ("level 9", P.from_level(9)),
+                         ("level 9, min_match 6 (default)", P.from_level(9, min_match=6)),
+                         ("level 10", P.from_level(10)), ("level 12, min_match 6", P.from_level(12, min_match=6)),
+                         ("level 16 (--best)", P.from_level(16))]:
+        r, cpu = ratio(params)
+        rows.append(f"{name:<32} {r:6.2%} {cpu:6.2f} s")
+    by_id = b"".join(x + b"\n" for x in sorted(lines, key=lambda b: json.loads(b)["id"]))
+    rows.append(f"{'sorted by id instead':<32} {ratio(P.from_level(9, min_match=6), by_id)[0]:6.2%}")
+    sample = random.Random(1).sample(lines[: len(lines) // 2], min(5000, len(lines) // 2))
+    dictionary = zstandard.train_dictionary(112_640, sample, level=9)
+    rows.append(f"{'with a 110 KB dictionary':<32} "
+                f"{ratio(P.from_level(9, min_match=6), dict_data=dictionary)[0]:6.2%}")
+    test = lines[len(lines) // 2: len(lines) // 2 + 2000]
+    plain = sum(len(x) + 1 for x in test)
+    for label, dict_data in (("1-record chunks", None), ("1-record chunks + dictionary", dictionary)):
+        comp = zstandard.ZstdCompressor(level=3, dict_data=dict_data)
+        size = sum(len(comp.compress(x + b"\n")) for x in test)
+        rows.append(f"{label:<32} {size / plain:6.2%}")
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    print("\n" + "\n".join(rows))

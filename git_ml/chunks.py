@@ -37,7 +37,7 @@ import zstandard
 from . import schema
 from .errors import CorruptChunk, GitMlError
 from .repo import common_dir, config_get, config_int
-from .store import (AUTO_COMPACT_DEFAULT, CHUNK_SUFFIX, DATA_REF, LOCAL_REF, MAX_CHUNK_RAW, SMALL_CHUNK_BYTES,
+from .store import (read_blob, AUTO_COMPACT_DEFAULT, CHUNK_SUFFIX, DATA_REF, LOCAL_REF, MAX_CHUNK_RAW, SMALL_CHUNK_BYTES,
                     Chunk, Store, _newer, chunk_path, content_name, count_small_chunks, decoder, parse_count,
                     split_lines)
 
@@ -111,51 +111,6 @@ def stored_size(repo: pygit2.Repository, oid: pygit2.Oid) -> int:
         return repo.odb.read_header(oid)[1]
     except (KeyError, pygit2.GitError, ValueError):
         return 0
-
-
-def read_blob(repo: pygit2.Repository, oid: pygit2.Oid, *, partial: bool = False) -> bytes:
-    """The content of a blob. A loose object is inflated here rather than by libgit2: libgit2 1.9 never returns
-    from reading a truncated loose object (measured with pygit2 1.21), and a damaged chunk must be reported, not
-    hang every reader. Packed objects (and alternates) go through libgit2. Raises ValueError when damaged."""
-    hexid = str(oid)
-    path = common_dir(repo) / "objects" / hexid[:2] / hexid[2:]
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        try:
-            return repo[oid].read_raw()
-        except (KeyError, pygit2.GitError) as exc:
-            raise ValueError(f"unreadable object: {exc}") from None
-    except OSError as exc:
-        raise ValueError(f"unreadable object file: {exc}") from None
-    inflater = zlib.decompressobj()
-    try:
-        out = inflater.decompress(data)
-    except zlib.error as exc:
-        if not partial:
-            raise ValueError(f"damaged object file: {exc}") from None
-        out = _inflate_prefix(data)
-    if not inflater.eof and not partial:
-        raise ValueError("truncated object file")
-    header, _, body = out.partition(b"\0")
-    if partial:
-        return body
-    kind, _, size = header.partition(b" ")
-    if kind != b"blob" or not size.isdigit() or int(size) != len(body):
-        raise ValueError("damaged object file: bad header")
-    return body
-
-
-def _inflate_prefix(data: bytes) -> bytes:
-    """What inflates of a damaged zlib stream before the damage."""
-    inflater = zlib.decompressobj()
-    out = []
-    for i in range(0, len(data), 4096):
-        try:
-            out.append(inflater.decompress(data[i:i + 4096]))
-        except zlib.error:
-            break
-    return b"".join(out)
 
 
 def _read_raw(repo: pygit2.Repository, chunk: Chunk) -> tuple[bytes, int]:
@@ -552,7 +507,7 @@ def _compact_ref(repo, store: Store, ref: str, target: int, level: int, dry_run:
 
 
 def _apply(repo, store: Store, ref: str, tip, adds: dict, removes: list[str], message: str, *, new_root: bool,
-           timeout: float | None, restart_on_conflict: bool = True) -> pygit2.Oid:
+           timeout: float | None) -> pygit2.Oid:
     """Compare-and-swap ``ref`` from ``tip`` with adds/removes; when the ref moved, carry on from the new tip as long
     as every removed chunk is still there (others only appended)."""
     removes = [p for p in removes if p not in adds]

@@ -131,6 +131,14 @@ CONFIG_KEYS = [
     ("ml.catchUpLimit", "uncaptured commits behind HEAD a hook capture takes along (default 50)."),
     ("ml.lockTimeoutMs", "how long a writer waits for the store's ref before giving up (default 5000)."),
     ("ml.hookSync", "true runs hook captures in the foreground instead of detached (default false)."),
+    ("ml.captureResponses", "false keeps only the metadata of chats, no prompt or response text (default true)."),
+    ("ml.maxTextChars", "characters of a prompt or response kept (default 65536)."),
+    ("ml.linkWindowMinutes", "how long after a chat its commits are still linked to it (default 30)."),
+    ("ml.chunkSize", "target size of compacted chunks, uncompressed (default 32m)."),
+    ("ml.autoCompact", "small chunks that trigger an automatic compaction; 0 turns it off (default 64)."),
+    ("ml.remote", "the remote `git ml sync` exchanges refs/ml/data with (no default: sync refuses)."),
+    ("ml.syncCompactMin", "duplicate records after a sync merge that trigger a compaction (default 1000)."),
+    ("ml.retentionDays", "age in days after which `git ml cleanup` deletes conversation data (default 730)."),
 ]
 
 

@@ -17,13 +17,12 @@ tombstoned ids are hidden.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import sys
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import msgspec
 import pygit2
@@ -131,6 +130,67 @@ def signature() -> pygit2.Signature:
     return pygit2.Signature(SIGNATURE_NAME, SIGNATURE_EMAIL)
 
 
+def read_blob(repo: pygit2.Repository, oid: pygit2.Oid, *, partial: bool = False) -> bytes:
+    """The content of a blob. A loose object is inflated here rather than by libgit2: libgit2 1.9 never returns
+    from reading a truncated loose object (measured with pygit2 1.21), and a damaged chunk must be reported, not
+    hang every reader. Packed objects (and alternates) go through libgit2. Raises ValueError when damaged."""
+    hexid = str(oid)
+    path = common_dir(repo) / "objects" / hexid[:2] / hexid[2:]
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        try:
+            return repo[oid].read_raw()
+        except (KeyError, pygit2.GitError) as exc:
+            raise ValueError(f"unreadable object: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"unreadable object file: {exc}") from None
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data)
+    except zlib.error as exc:
+        if not partial:
+            raise ValueError(f"damaged object file: {exc}") from None
+        out = _inflate_prefix(data)
+    if not inflater.eof and not partial:
+        raise ValueError("truncated object file")
+    header, _, body = out.partition(b"\0")
+    if partial:
+        return body
+    kind, _, size = header.partition(b" ")
+    if kind != b"blob" or not size.isdigit() or int(size) != len(body):
+        raise ValueError("damaged object file: bad header")
+    return body
+
+
+def _inflate_prefix(data: bytes) -> bytes:
+    """What inflates of a damaged zlib stream before the damage."""
+    inflater = zlib.decompressobj()
+    out = []
+    for i in range(0, len(data), 4096):
+        try:
+            out.append(inflater.decompress(data[i:i + 4096]))
+        except zlib.error:
+            break
+    return b"".join(out)
+
+
+STALE_LOCK_SECONDS = 30.0  # a writer holds a ref's lock for milliseconds; an older lock is a killed writer's
+
+
+def break_stale_lock(repo: pygit2.Repository, ref: str, older_than: float = STALE_LOCK_SECONDS) -> bool:
+    """Remove ``<ref>.lock`` left by a writer killed inside its ref update; otherwise it would stop every later
+    writer (hooks would spool for ever). Returns True when a lock was removed."""
+    path = common_dir(repo) / (ref + ".lock")
+    try:
+        if time.time() - path.stat().st_mtime < older_than:
+            return False
+        path.unlink()
+        return True
+    except OSError:
+        return False
+
+
 class Store:
     """The records of one repository. Cheap to create; reads always see the current ref tips."""
 
@@ -167,9 +227,9 @@ class Store:
     def read_lines(self, chunk: Chunk) -> list[bytes]:
         """The raw JSON lines of a chunk. Raises CorruptChunk when it does not decompress or match its name."""
         try:
-            data = self.repo[chunk.oid].read_raw()
-        except (KeyError, pygit2.GitError) as exc:
-            raise CorruptChunk(chunk.path, f"unreadable object: {exc}", chunk.count) from None
+            data = read_blob(self.repo, chunk.oid)
+        except ValueError as exc:
+            raise CorruptChunk(chunk.path, str(exc), chunk.count) from None
         try:
             raw = decompress(data)
         except zstandard.ZstdError as exc:
@@ -202,11 +262,10 @@ class Store:
         dec = decoder(typ)
         for chunk in self.iter_chunks(stream):
             try:
-                data = self.repo[chunk.oid].read_raw()
+                data = read_blob(self.repo, chunk.oid)
                 raw = decompress(data)
                 records = dec.decode_lines(raw)
-            except (KeyError, pygit2.GitError, zstandard.ZstdError, msgspec.DecodeError,
-                    msgspec.ValidationError) as exc:
+            except (ValueError, zstandard.ZstdError, msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self._skip_corrupt(chunk, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 continue
             yield chunk, records
@@ -334,8 +393,14 @@ class Store:
             try:
                 if self._swap(ref, commit_oid, old, message):
                     return commit_oid
+            except _Moved:
+                pass  # another writer moved the ref: build again on its tip
             except pygit2.GitError:
-                pass  # the ref is locked by another writer: retry until the deadline
+                # Locked by another writer: retry until the deadline. A lock older than any write takes was left
+                # by a killed writer; left alone it would stop every writer after it.
+                if break_stale_lock(self.repo, ref):
+                    self._warn(f"warning: removed a stale lock of {ref} left by an interrupted writer")
+                    continue
             if expect is not False:
                 raise GitMlError(f"{ref} moved during the operation; nothing was changed, run it again")
             if time.monotonic() >= deadline:

@@ -197,6 +197,8 @@ def _merge(repo, store: Store, name: str, local, remote_tip, result: SyncResult,
     result.duplicates = 0
     if remote_tip is None or remote_tip == local:
         result.action = "push" if remote_tip is None and local is not None else "up-to-date"
+        if result.action == "push":
+            result.chunks_out = len(_paths(repo, tree_of(repo, local)))
         return local
     remote_tree = tree_of(repo, remote_tip)
     if local is None:
@@ -256,6 +258,11 @@ def sync(repo: pygit2.Repository, remote: str | None = None, *, compact_after: s
             say("compacting the merge")
             compact(repo, refs=[DATA_REF], warn=warn)
             new = store.tip(DATA_REF)
+            # Compaction is deterministic: when the remote had compacted the same records, both trees are one.
+            if (remote_tip is not None and new is not None and new != remote_tip
+                    and tree_of(repo, new).id == tree_of(repo, remote_tip).id
+                    and _set_local(repo, store, remote_tip, new, f"sync with {name}: same records as {name}")):
+                new = remote_tip
         result.local_after = new
         if not push_changes or new is None or new == remote_tip:
             break
@@ -277,18 +284,23 @@ def sync(repo: pygit2.Repository, remote: str | None = None, *, compact_after: s
 
 
 def describe(result: SyncResult) -> str:
-    parts = [f"{result.remote}: {result.action}"]
-    if result.chunks_in:
-        parts.append(f"{result.chunks_in} chunks received")
-    if result.chunks_out:
-        parts.append(f"{result.chunks_out} chunks sent" if result.pushed else f"{result.chunks_out} chunks local")
+    """One line for people: what came in, what went out."""
+    parts = []
+    if result.action == "merged":
+        parts.append(f"merged: received {result.chunks_in} chunks")
+    elif result.action == "fast-forward":
+        parts.append(f"received {result.chunks_in} chunks" if result.chunks_in else "updated to the remote's state")
+    if result.pushed:
+        parts.append(f"sent {result.chunks_out} chunks" if result.chunks_out else f"pushed {DATA_REF}")
+    elif result.action == "push":
+        parts.append(f"{result.chunks_out} chunks not sent (--no-push)")
     if result.duplicates:
-        parts.append(f"{result.duplicates} records held twice")
+        parts.append(f"{result.duplicates} records were held on both sides")
     if result.compacted:
         parts.append("compacted")
-    if result.pushed and not result.chunks_out:
-        parts.append("pushed")
-    return ", ".join(parts)
+    if not parts:
+        parts.append("up to date")
+    return f"{result.remote}: " + ", ".join(parts)
 
 
 def streams_summary(repo: pygit2.Repository) -> dict[str, int]:

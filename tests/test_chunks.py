@@ -8,7 +8,6 @@ import subprocess
 import msgspec
 import pygit2
 import pytest
-import zstandard
 
 from git_ml import chunks
 from git_ml.schema import Chat, Commit, Diff, Tombstone

@@ -313,6 +313,9 @@ def test_rebase_of_backfilled_commits_resolves_by_shape_and_patch_id(repo):
     assert git_ml(repo, "capture", "--backfill", "-q").returncode == 0
     doc = as_json(git_ml(repo, "show", n2, "--json"))
     assert doc["via"] == "patch-id" and [c["id"] for c in doc["chats"]] == ["feat-session:c2"]
+    log = as_json(git_ml(repo, "log", "-n", "2", "--json"))["commits"]
+    assert [(c["chats"], c["via"]) for c in log] == [(["feat-session:c2"], "patch-id"),
+                                                     (["feat-session:c1"], "patch-id")]
 
 
 def test_amend_resolves_through_post_rewrite(repo):
@@ -575,3 +578,16 @@ def test_automatic_compaction_keeps_the_index_incremental(explored):
     assert len(list(s.iter_chunks("chats"))) < before + 6  # small chunks were merged on the way
     assert ix.path.stat().st_ino == inode  # never rebuilt
     assert as_json(git_ml(explored, "show", f"{SID}:ac0", "--json"))["chat"]["query"] == "compaction 0"
+
+
+def test_concurrent_commands_share_one_index(explored):
+    import subprocess
+
+    # No index yet, and the store moves on: four readers at once build/update it without stepping on each other.
+    store(explored).append("chats", [chat(f"{SID}:cc", "2025-01-10T10:00:00Z", "concurrent", "ok", [])])
+    procs = [subprocess.Popen(["git-ml-show", f"{SID}:cc", "--json"], cwd=explored.path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert json.loads(out)["chat"]["query"] == "concurrent"

@@ -130,3 +130,18 @@ def test_concurrent_writers_lose_nothing(repo):
     count = int(repo.git("rev-list", "--count", DATA_REF).strip())
     assert count == workers * each
     assert subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo.path).returncode == 0
+
+
+def test_stale_lock_of_a_killed_writer_is_broken(repo):
+    import os
+    import time
+
+    store = Store(repo.open(), warn=lambda m: None)
+    store.append("commits", [c(1)])
+    lock = repo.path / ".git" / "refs" / "ml" / "data.lock"
+    lock.write_text("")
+    old = time.time() - 120
+    os.utime(lock, (old, old))
+    store.append("commits", [c(2)], timeout=0.5)
+    assert not lock.exists()
+    assert len(list(store.iter_records("commits"))) == 2

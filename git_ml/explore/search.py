@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from ..errors import GitMlError
-from .text import doc_tokens, word_spans
+from .text import doc_text, doc_tokens, word_spans
 
 WEIGHTS = (2.0, 1.0, 1.5)  # prompt, response, message
 SNIPPET = 160
@@ -46,7 +46,7 @@ _CREATE = "CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(prompt, response, 
 
 
 def _joined(text: str) -> str:
-    return " ".join(doc_tokens(text))
+    return doc_text(text)
 
 
 def _doc_rows(db: sqlite3.Connection, stream: str, ids: list[str] | None):

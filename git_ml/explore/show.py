@@ -182,14 +182,19 @@ def _chat_block(out, chat: dict, full: bool, header: bool = True) -> None:
         return
     if header:
         out.write(out.fit(("chat ", "ai"), (chat["id"], "ai")))
-        bits = [chat.get("timestamp", "")[:19].replace("T", " "), chat.get("assistant", ""), chat.get("model") or ""]
+        bits = [chat.get("timestamp", "")[:19].replace("T", " "), chat.get("model") or chat.get("assistant", "")]
+        out.write(out.fit(("    when      ", "dim"), "  ".join(b for b in bits if b)))
         link = chat.get("link")
         if link:
             when = link.get("seconds", 0)
-            rel = f"committed {_duration(abs(when))} {'after' if when >= 0 else 'before'} its end" \
-                if link.get("reason") == "files" else "same session"
-            bits.append(f"[{link.get('reason')}: {rel}]")
-        out.write(out.fit(("    when      ", "dim"), "  ".join(b for b in bits if b)))
+            if link.get("reason") == "files":
+                rel = (f"files it modified, committed {_duration(abs(when))} "
+                       f"{'after' if when >= 0 else 'before'} the chat ended")
+            else:
+                rel = f"{link.get('reason')}"
+            src = link.get("commit", "")
+            via = f" (as {src[:10]})" if src and src != chat.get("_commit") else ""
+            out.write(out.fit(("    link      ", "dim"), rel + via))
     _text_block(out, "prompt", chat.get("query", ""), full)
     _text_block(out, "response", chat.get("response", ""), full)
     _files(out, "read", chat.get("files_referenced") or [])
@@ -293,7 +298,7 @@ def _render_commit(doc: dict, out, full: bool) -> None:
         _session_line(out, doc.get("session"))
     for chat in doc["chats"]:
         out.write("")
-        _chat_block(out, chat, full)
+        _chat_block(out, {**chat, "_commit": doc["id"]}, full)
     if not doc["chats"] and not doc.get("session"):
         out.write("")
         out.write(out.fit(("No assistant chat is linked to this commit.", "dim")))

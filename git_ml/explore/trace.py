@@ -17,7 +17,8 @@ when they were made, and these are tried in order, each step only when the ones 
    per-file line counts of the index rule most candidates out before any diff is read (the overlap cannot exceed
    the smaller count of each file). Blame then attributes each line to the candidate that added that very line.
 
-Steps 2 (without stored patch ids) and 4 read diffs, so `log` runs only the cheap steps (``deep=False``).
+Steps 2 (without stored patch ids) and 4 read diffs. `log` runs step 4 never and step 2's computation only for
+commits whose shape matches a linked commit's (one query per batch), so it stays fast on long histories.
 """
 
 from __future__ import annotations
@@ -85,13 +86,15 @@ class Tracer:
         self.any_rewrites = ix.has_rewrites() if self.any_links else False
 
     # ----- public -------------------------------------------------------------------------------------------------
-    def trace(self, oid: str, *, deep: bool = True, message: str | None = None, focus: str | None = None) -> Trace:
+    def trace(self, oid: str, *, deep: bool = True, message: str | None = None, focus: str | None = None,
+              patch: bool | None = None) -> Trace:
         """The chats behind ``oid``. ``focus``: only a file's lines matter (blame), so a squash's candidates must
         have changed that file."""
-        key = (oid, deep, focus)
+        patch = deep if patch is None else patch  # compute patch ids of same-shape candidates (step 2)
+        key = (oid, deep, focus, patch)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = self._trace(oid, deep, message, focus)
+            hit = self._cache[key] = self._trace(oid, deep, message, focus, patch)
         return hit
 
     # ----- steps --------------------------------------------------------------------------------------------------
@@ -123,7 +126,8 @@ class Tracer:
             frontier = nxt
         return sources, links, bool(sources)
 
-    def _trace(self, oid: str, deep: bool, message: str | None, focus: str | None = None) -> Trace:
+    def _trace(self, oid: str, deep: bool, message: str | None, focus: str | None = None,
+               patch: bool = True) -> Trace:
         t = Trace(oid)
         if not self.any_links:
             return t
@@ -138,7 +142,7 @@ class Tracer:
         cands: list[str] = []
         if pid:
             cands = [c for c in self.ix.commits_with_patch_id(pid) if c != oid]
-        if deep and not cands:
+        if patch and not cands:
             shape = row[1] if row else None
             if row is None:
                 shape, pid = self._shape_and_patch(oid)
@@ -269,31 +273,43 @@ class Tracer:
         commit = self._commit(oid)
         diff = None
         if commit is not None:
-            from ..capture.commits import commit_diff
-
-            diff = commit_diff(self.repo, commit)
+            # As capture.commits.commit_diff (the diff its patch ids and line counts come from), without importing
+            # the capture side (redaction patterns) into a reading command.
+            if commit.parents:
+                diff = self.repo.diff(commit.parents[0], commit)
+            else:
+                diff = commit.tree.diff_to_tree(swap=True)
+            diff.find_similar()
         if len(self._diffs) > 256:
             self._diffs.clear()
         self._diffs[oid] = diff
         return diff
 
     def patch_id(self, oid: str) -> str | None:
+        """The commit's patch id (``git patch-id --stable``), computed once and kept in the index."""
         if oid in self._patch_ids:
             return self._patch_ids[oid]
+        known, pid = self.ix.computed_patch_id(oid)
+        if known:
+            self._patch_ids[oid] = pid
+            return pid
         pid = None
         commit = self._commit(oid)
         if commit is not None and len(commit.parents) <= 1:
             diff = self._diff(oid)
             if diff is not None and len(diff) > 0:
-                from ..capture.commits import files_of_diff, git_patch_id
+                binary = any(p.delta.is_binary for p in diff)
+                try:
+                    pid = None if binary else str(diff.patchid)
+                except Exception:  # pygit2.GitError, or an old pygit2 without patchid
+                    pid = None
+                if pid is None:
+                    # libgit2 hashes binary diffs differently from `git patch-id --stable`: ask git, as capture does.
+                    from ..capture.commits import git_patch_id
 
-                if any(f[2] is None for f in files_of_diff(diff)):
                     pid = git_patch_id(self.repo.path, oid)
-                else:
-                    try:
-                        pid = str(diff.patchid)
-                    except Exception:  # pygit2.GitError, or an old pygit2 without patchid
-                        pid = git_patch_id(self.repo.path, oid)
+        if commit is not None:
+            self.ix.remember_patch_id(oid, pid)
         self._patch_ids[oid] = pid
         return pid
 
