@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable
 
 from ..errors import GitMlError
@@ -43,6 +42,8 @@ def run_main(prog: str, body: Callable[[], int | None]) -> int:
 
 def _write_crash_log(prog: str) -> str | None:
     try:
+        import traceback
+
         from ..repo import ml_dir, open_repository
 
         path = ml_dir(open_repository()) / "crash.log"

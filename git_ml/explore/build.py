@@ -254,6 +254,7 @@ def _rebuild(repo: pygit2.Repository, store: Store, path: Path, tip: pygit2.Oid 
     _apply(db, repo, _all_chunks(store), search=False)
     db.execute("INSERT OR REPLACE INTO meta VALUES('version', ?)", (str(VERSION),))
     db.execute("INSERT OR REPLACE INTO meta VALUES('tip', ?)", (str(tip) if tip is not None else "",))
+    db.execute("INSERT OR REPLACE INTO meta VALUES('built', ?)", (os.urandom(8).hex(),))  # which build this is
     if search:
         from .search import build_docs
 
@@ -349,8 +350,8 @@ def _removal_is_compaction(repo: pygit2.Repository, db: sqlite3.Connection, adde
 
     indexed_rows = sum(db.execute(f"SELECT count(*) FROM {s}").fetchone()[0] for s in STREAMS)
     moved = sum(parse_count(p.rsplit("/", 1)[-1]) or 0 for _, p, _ in removed)
-    if moved * 2 > indexed_rows:
-        return False  # most of the store was rewritten: a rebuild costs no more
+    if moved > 20_000 and moved * 2 > indexed_rows:
+        return False  # most of a large store was rewritten: a rebuild costs no more
     still: dict[str, set[str]] = {}
     for stream, p, oid in added:
         ids = _chunk_ids(repo, p, oid)

@@ -25,8 +25,9 @@ import time as _time
 
 import msgspec
 
+from ..feedback import RANK, latest_feedback
+
 RATINGS = ("bad", "neutral", "good")
-RANK = {"bad": 0, "neutral": 1, "good": 2}
 DEFAULT_WEIGHTS = {"good": 1.0, "neutral": 0.5, "unrated": 0.5, "bad": 0.0}
 SUMMARY_FILES = 100  # file lines of a commit's change summary; the rest are counted
 
@@ -218,16 +219,9 @@ def rating_rank(rating: str | None) -> int:
 
 
 def latest_ratings(feedback) -> dict[str, str]:
-    """The rating in force per chat id: the latest feedback by time, then by capture."""
-    best: dict[str, tuple[str, str, str]] = {}
-    for fb in feedback:
-        if fb.rating not in RANK or not fb.chat_id:
-            continue
-        key = (fb.time, fb.captured_at)
-        cur = best.get(fb.chat_id)
-        if cur is None or key > cur[:2]:
-            best[fb.chat_id] = (fb.time, fb.captured_at, fb.rating)
-    return {k: v[2] for k, v in best.items()}
+    """The rating in force per chat id (the rule of ``git_ml.feedback.latest_feedback``)."""
+    return {chat: fb.rating for chat, fb in latest_feedback(fb for fb in feedback
+                                                            if fb.rating in RANK and fb.chat_id).items()}
 
 
 # ----- row builders -----------------------------------------------------------------------------------------------
