@@ -190,11 +190,12 @@ def test_parquet_with_duckdb(repo, data, tmp_path):
     duckdb = pytest.importorskip("duckdb")
     out = tmp_path / "x.parquet"
     assert run_export(repo, "-o", str(out)).returncode == 0
-    n_chat, n_commit = duckdb.sql(
+    con = duckdb.connect()  # a connection's execute() result has fetchone() in every duckdb version
+    n_chat, n_commit = con.execute(
         f"select count(*) filter (where type = 'chat'), count(*) filter (where type = 'commit') from '{out}'"
     ).fetchone()
     assert (n_chat, n_commit) == (len(expected_chat_ids()), len(data["shas"]))
-    files = duckdb.sql(f"select context.files from '{out}' where id = '{data['shas'][5]}'").fetchone()[0]
+    files = con.execute(f"select context.files from '{out}' where id = '{data['shas'][5]}'").fetchone()[0]
     assert "src/mod6.py" in files
 
 
