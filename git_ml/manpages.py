@@ -139,6 +139,9 @@ CONFIG_KEYS = [
     ("ml.remote", "the remote `git ml sync` exchanges refs/ml/data with (no default: sync refuses)."),
     ("ml.syncCompactMin", "duplicate records after a sync merge that trigger a compaction (default 1000)."),
     ("ml.retentionDays", "age in days after which `git ml cleanup` deletes conversation data (default 730)."),
+    ("ml.weight.good, ml.weight.neutral, ml.weight.unrated, ml.weight.bad",
+     "export row weights by rating (default 1.0, 0.5, 0.5, 0.0)."),
+    ("ml.contribute", "true once the repository opted in to `git ml contribute export` (default false)."),
 ]
 
 

@@ -46,6 +46,8 @@ def sealed_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GIT_EDITOR", "false")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
     monkeypatch.setenv("LC_ALL", "C")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # tests that load exports with `datasets` never reach a hub
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     # Hooks capture in the foreground in tests, so a test sees the store right after `git commit`.
     monkeypatch.setenv("GIT_ML_HOOK_SYNC", "1")
     monkeypatch.setenv("PATH", f"{exec_dir()}{os.pathsep}{os.environ.get('PATH', '')}")
