@@ -503,14 +503,23 @@ _LARGE = 1 << 16
 
 
 class _Rule:
-    __slots__ = ("name", "literals", "pattern", "check", "direct_on_large")
+    __slots__ = ("name", "literals", "source", "_pattern", "check", "direct_on_large")
 
     def __init__(self, name, literals, pattern, check):
         self.name = name
         self.literals = literals
-        self.pattern = re.compile(pattern)
+        self.source = pattern
+        self._pattern = None
         self.check = check
         self.direct_on_large = len(literals) > 1
+
+    @property
+    def pattern(self) -> re.Pattern:
+        # Compiled on first use: most texts (commit messages in a hook) never reach most rules, and compiling
+        # them all would cost a hook's start-up more than the scans do.
+        if self._pattern is None:
+            self._pattern = re.compile(self.source)
+        return self._pattern
 
 
 _RULES = tuple(_Rule(*row) for row in _TABLE)

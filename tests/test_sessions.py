@@ -246,3 +246,17 @@ def test_claude_settings_hook_command_runs(repo, t):
     res = repo.run("sh", "-c", command, input=payload, cwd=repo.path / "src")
     assert res.returncode == 0
     assert len(stored(repo, "chats")) == 1
+
+
+def test_detached_session_hook_returns_at_once_and_captures(repo, t):
+    import time
+
+    t.prompt("hello", "2026-01-15T10:50:00.000Z")
+    t.reply("hi", "2026-01-15T10:50:30.000Z")
+    payload = {"session_id": SID, "transcript_path": str(t.path), "cwd": str(repo.path), "hook_event_name": "Stop"}
+    out = repo.run("git-ml-capture", "session", input=json.dumps(payload), env={"GIT_ML_HOOK_SYNC": "0"})
+    assert out.returncode == 0 and out.stdout == "" and out.stderr == ""
+    deadline = time.time() + 20
+    while time.time() < deadline and not stored(repo, "chats"):
+        time.sleep(0.2)
+    assert len(stored(repo, "chats")) == 1

@@ -34,65 +34,91 @@ class CapturedIndex:
     """Ids of the commits already in the store, cached in ``.git/ml/cache/captured-commits`` (derived data).
 
     The file is the data ref's tip (20 bytes) followed by 20-byte commit ids. It is trusted only while the tip
-    matches; otherwise it is rebuilt from the store's envelopes.
+    matches; otherwise it is rebuilt from the store's envelopes. A hook asks about a commit or two, so lookups
+    scan the file's bytes instead of building a set of every id; captures append their ids and then write the
+    new tip over the header, so a crash between the two leaves a mismatched tip, which means a rebuild.
     """
 
     def __init__(self, repo: pygit2.Repository, store: Store):
         self.repo = repo
         self.store = store
         self.path = ml_dir(repo) / "cache" / "captured-commits"
+        self._data: bytes | None = None
         self._ids: set[bytes] | None = None
+        self._new: set[bytes] = set()
         self._tip: pygit2.Oid | None = None
 
-    def load(self) -> set[bytes]:
-        if self._ids is not None:
-            return self._ids
+    def _bytes(self) -> bytes:
+        if self._data is not None:
+            return self._data
         tip = self.store.tip(DATA_REF)
-        ids: set[bytes] | None = None
+        header = tip.raw if tip else b"\0" * 20
         try:
             data = self.path.read_bytes()
-            if len(data) >= 20 and (tip.raw if tip else b"\0" * 20) == data[:20]:
-                ids = {data[i:i + 20] for i in range(20, len(data) - 19, 20)}
+            if len(data) < 20 or data[:20] != header or (len(data) - 20) % 20:
+                data = None
         except OSError:
-            pass
-        if ids is None:
+            data = None
+        if data is None:
             ids = set()
             for hexid in self.store.ids("commits"):
                 try:
                     ids.add(bytes.fromhex(hexid))
                 except ValueError:
                     pass
-            self._save(tip, ids)
-        self._ids, self._tip = ids, tip
-        return ids
+            data = header + b"".join(ids)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.path, data)
+            except OSError:
+                pass
+        self._data, self._tip = data, tip
+        return data
+
+    def load(self) -> set[bytes]:
+        """Every captured id (for a backfill, which asks about all of history)."""
+        if self._ids is None:
+            data = self._bytes()
+            self._ids = {data[i:i + 20] for i in range(20, len(data), 20)} | self._new
+        return self._ids
 
     def contains(self, oid: str | pygit2.Oid) -> bool:
         raw = oid.raw if isinstance(oid, pygit2.Oid) else bytes.fromhex(oid)
-        return raw in self.load()
+        if self._ids is not None:
+            return raw in self._ids
+        if raw in self._new:
+            return True
+        data = self._bytes()
+        i = data.find(raw, 20)
+        while i != -1 and (i - 20) % 20:
+            i = data.find(raw, i + 1)
+        return i != -1
 
     def added(self, oids: Iterable[str], new_tip: pygit2.Oid | None) -> None:
-        """Record ids just appended. Saved only if the new tip directly follows the one the cache reflects."""
-        ids = self.load()
-        ids.update(bytes.fromhex(o) for o in oids)
+        """Record ids just appended. Kept only if the new tip directly follows the one the cache reflects."""
+        self._bytes()
+        new = [bytes.fromhex(o) for o in oids]
+        self._new.update(new)
+        if self._ids is not None:
+            self._ids.update(new)
         commit = self.repo.get(new_tip) if new_tip is not None else None
         parent_ok = commit is not None and (
             (self._tip is None and not commit.parent_ids) or (self._tip in commit.parent_ids))
-        if parent_ok:
-            self._save(new_tip, ids)
+        if not parent_ok:
+            self.invalidate()
+            return
+        try:
+            with open(self.path, "ab") as fh:
+                fh.write(b"".join(new))
+            with open(self.path, "r+b") as fh:
+                fh.write(new_tip.raw)
             self._tip = new_tip
-        else:
+        except OSError:
             self.invalidate()
 
     def invalidate(self) -> None:
         try:
             self.path.unlink()
-        except OSError:
-            pass
-
-    def _save(self, tip: pygit2.Oid | None, ids: set[bytes]) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, (tip.raw if tip else b"\0" * 20) + b"".join(ids))
         except OSError:
             pass
 

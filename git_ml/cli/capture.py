@@ -4,8 +4,8 @@
 """
 
 
+import os
 import sys
-from typing import Annotated, Optional
 
 PROG = "git ml capture"
 
@@ -17,9 +17,14 @@ def main() -> int:
 
         return run_hook(args[1:])
     if args[:1] == ["session"] and not ({"-h", "--help"} & set(args)):
+        import io
+
+        event = sys.stdin.buffer.read()
+        if _detached():
+            return 0  # the assistant's hook returns now; a child process does the capture
         from ..sessions import hook_main
 
-        return hook_main()
+        return hook_main(io.StringIO(event.decode("utf-8", "replace")))
     from .common import run_typer
 
     if args[:1] in (["session"], ["import"]):
@@ -29,7 +34,26 @@ def main() -> int:
     return run_typer(PROG, build_app())
 
 
+def _detached() -> bool:
+    """Fork the capture off so that the assistant never waits for it (the interpreter's imports are most of a
+    capture's cost). True in the parent, which returns at once. GIT_ML_HOOK_SYNC=1 keeps it in the foreground."""
+    if os.environ.get("GIT_ML_HOOK_SYNC") == "1" or not hasattr(os, "fork"):
+        return False
+    try:
+        if os.fork() > 0:
+            return True
+    except OSError:
+        return False
+    os.setsid()  # out of the assistant's process group, and its pipes closed: nothing waits for this process
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    return False
+
+
 def build_app():
+    from typing import Annotated, Optional
+
     import typer
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -112,6 +136,8 @@ def build_session_app():
 
 
 def build_import_app():
+    from typing import Annotated, Optional
+
     import typer
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
