@@ -171,3 +171,36 @@ def test_import_10mb_transcript(tmp_path, benchmark):
     elapsed = benchmark.pedantic(run, rounds=3, iterations=1)
     print(f"\nimport of {len(text) / 1e6:.1f} MB transcript: {benchmark.stats.stats.median:.2f} s")
     assert benchmark.stats.stats.median <= 1.0 and elapsed
+
+
+def test_import_10mb_of_real_transcripts(tmp_path, benchmark):
+    """10 MB built from the shared Claude Code samples (fresh uuids per copy, so every copy is new chats)."""
+    import re
+
+    from conftest import SHARED
+
+    samples = sorted((SHARED / "samples" / "transcripts").glob("claude-code_*.jsonl"))
+    samples = [p for p in samples if "subagent" not in p.name]
+    if not samples:
+        pytest.skip("../shared/samples is not present")
+    repo = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    transcript = tmp_path / "real.jsonl"
+    size, copy = 0, 0
+    uuid = re.compile(r'"(uuid|parentUuid)":"([0-9a-f-]+)"')
+    with open(transcript, "w") as out:
+        while size < 10 * 1024 * 1024:
+            for p in samples:
+                for line in p.read_text().splitlines(keepends=True):
+                    line = uuid.sub(lambda m: f'"{m.group(1)}":"{m.group(2)}-{copy}"', line)
+                    out.write(line)
+                    size += len(line)
+            copy += 1
+
+    def run():
+        subprocess.run(["git", "update-ref", "-d", "refs/ml/data"], cwd=repo, env=bench_env())
+        return _timed(["git-ml-capture", "import", "--from", "claude", str(transcript)], repo)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    print(f"\nimport of {size / 1e6:.1f} MB of real-sample transcript: {benchmark.stats.stats.median:.2f} s")
+    assert benchmark.stats.stats.median <= 1.0
