@@ -28,6 +28,7 @@ import pytest
 
 from conftest import HISTORY, backfilled, bench_env
 from git_ml import chunks
+from git_ml import repair as repair_mod
 from git_ml.schema import Commit
 from git_ml.store import DATA_REF, Store
 from git_ml.sync import sync
@@ -85,7 +86,7 @@ def test_compact_time_and_ratio(store_repo, benchmark):
     print(f"\ncompact: {t['records_before']} records, {t['chunks_before']} -> {t['chunks_after']} chunks in "
           f"{seconds:.2f} s; stored {before:,} -> {stored:,} bytes = {stored / raw:.1%} of {raw:,} raw; "
           f"legacy format {legacy:,} bytes ({stored / legacy:.2f}x), legacy file deflated {legacy_deflated:,}")
-    assert chunks.verify(store_repo).ok
+    assert repair_mod.verify(store_repo).ok
     if FULL:
         assert seconds <= 5.0
     assert stored <= 0.20 * raw
@@ -169,7 +170,7 @@ def test_auto_compaction_merge(tmp_path, benchmark):
 
 def test_verify_and_stats(store_repo, benchmark):
     chunks.compact(store_repo, refs=[DATA_REF])
-    report = benchmark.pedantic(lambda: chunks.verify(store_repo), rounds=1, iterations=1)
+    report = benchmark.pedantic(lambda: repair_mod.verify(store_repo), rounds=1, iterations=1)
     assert report.ok
     t = time.perf_counter()
     chunks.chunk_stats(store_repo)

@@ -10,6 +10,7 @@ import pygit2
 import pytest
 
 from git_ml import chunks
+from git_ml import repair as repair_mod
 from git_ml.schema import Chat, Commit, Diff, Tombstone
 from git_ml.store import DATA_REF, LOCAL_REF, Store, chunk_path, compress, content_name, decompress
 
@@ -70,7 +71,7 @@ def test_compact_keeps_the_read_view_and_drops_what_readers_hide(repo):
     assert repo.git("rev-list", "--count", DATA_REF).strip() == "1"
     log = repo.git("reflog", "show", "--format=%gs", DATA_REF)
     assert "compact:" in log.splitlines()[0] and "superseded" in log.splitlines()[0]
-    assert chunks.verify(repo.open()).ok
+    assert repair_mod.verify(repo.open()).ok
 
 
 def test_compact_keeps_fields_of_newer_versions_and_capture_order(repo):
@@ -197,17 +198,17 @@ def test_verify_names_a_garbage_chunk_and_repair_drops_it(repo):
     store.append("chats", [Chat(id="s:1", query="q")])
     victim = put_raw(store, "commits", [msgspec.json.encode(c(7)), msgspec.json.encode(c(8))],
                      blob=b"\x00garbage" * 10)
-    report = chunks.verify(repo.open())
+    report = repair_mod.verify(repo.open())
     assert not report.ok and [p.path for p in report.problems] == [victim]
     assert report.problems[0].records == 2
     # Other streams (and the other chunk of the stream) still read.
     assert [x.id for x in Store(repo.open(), warn=lambda m: None).iter_records("chats")] == ["s:1"]
-    result = chunks.repair(repo.open())
+    result = repair_mod.repair(repo.open())
     assert len(result.salvaged) == 1
     sv = result.salvaged[0]
     assert sv.path == victim and sv.kept == 0 and sv.lost_unknown == 2 and sv.lost == 2
     assert victim not in tree_paths(repo)
-    assert chunks.verify(repo.open()).ok
+    assert repair_mod.verify(repo.open()).ok
     assert "chunk repair" in repo.git("reflog", "show", "--format=%gs", DATA_REF).splitlines()[0]
 
 
@@ -220,14 +221,14 @@ def test_repair_keeps_lines_that_still_decode_and_names_the_lost_ids(repo):
     torn = b'{"id":"broken'
     lines = [good, bad_known, dup_known, torn]
     victim = put_raw(store, "commits", lines)
-    report = chunks.verify(repo.open())
+    report = repair_mod.verify(repo.open())
     assert [p.path for p in report.problems] == [victim]
-    result = chunks.repair(repo.open())
+    result = repair_mod.repair(repo.open())
     sv = result.salvaged[0]
     assert sv.kept == 1 and sv.lost_ids == ["3" * 40] and sv.recovered_elsewhere == [f"{1:040x}"]
     assert sv.lost_unknown == 1 and sv.lost == 2
     assert set(read(Store(repo.open()))) == {f"{1:040x}", f"{2:040x}"}
-    assert chunks.verify(repo.open()).ok
+    assert repair_mod.verify(repo.open()).ok
     assert result.tombstones == 0
 
 
@@ -243,17 +244,17 @@ def test_repair_salvages_the_start_of_a_truncated_chunk(repo):
     warnings = []
     assert len(list(Store(repo.open(), warn=warnings.append).iter_records("commits"))) == 0
     assert warnings and chunk.path in warnings[0] and "3000 records" in warnings[0]
-    result = chunks.repair(repo.open())
+    result = repair_mod.repair(repo.open())
     sv = result.salvaged[0]
     assert 0 < sv.kept < 3000 and sv.kept + sv.lost_unknown == 3000
     assert len(read(Store(repo.open()))) == sv.kept
-    assert chunks.verify(repo.open()).ok
+    assert repair_mod.verify(repo.open()).ok
 
 
 def test_repair_tombstones_only_when_asked(repo):
     store = Store(repo.open())
     put_raw(store, "commits", [b'{"id":"' + b"5" * 40 + b'","message":1}'])
-    result = chunks.repair(repo.open(), tombstone=True)
+    result = repair_mod.repair(repo.open(), tombstone=True)
     assert result.tombstones == 1
     [t] = list(Store(repo.open()).iter_records("tombstones"))
     assert t.target == "5" * 40 and t.stream == "commits" and "repair" in t.reason
@@ -263,7 +264,7 @@ def test_repair_dry_run_changes_nothing(repo):
     store = Store(repo.open())
     victim = put_raw(store, "commits", [b"x"], blob=b"junk")
     tip = store.tip()
-    result = chunks.repair(repo.open(), dry_run=True)
+    result = repair_mod.repair(repo.open(), dry_run=True)
     assert result.salvaged[0].path == victim and store.tip() == tip
 
 
@@ -349,10 +350,10 @@ def test_repair_removes_a_stale_ref_lock(repo):
     store.append("commits", [c(1)])
     lock = repo.path / ".git" / "refs" / "ml" / "data.lock"
     lock.write_text("")
-    assert chunks.verify(repo.open()).warnings == []  # fresh: a writer may hold it
+    assert repair_mod.verify(repo.open()).warnings == []  # fresh: a writer may hold it
     old = time.time() - 120
     os.utime(lock, (old, old))
-    assert any("stale lock" in w for w in chunks.verify(repo.open()).warnings)
+    assert any("stale lock" in w for w in repair_mod.verify(repo.open()).warnings)
     proc = repo.run("git-ml-chunk", "repair")
     assert proc.returncode == 0 and "removed stale lock" in proc.stdout
     assert not lock.exists()

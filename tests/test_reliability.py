@@ -15,6 +15,7 @@ import pygit2
 import pytest
 
 from git_ml import chunks
+from git_ml import repair as repair_mod
 from git_ml.errors import StoreBusy
 from git_ml.schema import Chat, Commit
 from git_ml.store import DATA_REF, Store
@@ -51,7 +52,7 @@ def test_8_processes_x_200_appends_lose_nothing_and_double_nothing(repo):
     # Automatic compaction ran along the way and kept the small chunks bounded.
     r = repo.open()
     assert chunks.count_small_chunks(r, chunks.tree_of(r, Store(r).tip())) <= chunks.DEFAULT_AUTO_COMPACT + 8
-    assert chunks.verify(r).ok
+    assert repair_mod.verify(r).ok
     assert subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo.path, capture_output=True).returncode == 0
 
 
@@ -97,13 +98,13 @@ def test_writers_killed_at_random_points_never_lose_stored_records(repo, tmp_pat
             # Killed inside the ref transaction: like git's own index.lock, the lock stays. Reading does not care.
             stale_locks += 1
             assert set(all_ids(repo.path)) >= before
-            assert [p for p, _age in chunks.stale_locks(repo.open(), older_than=0)] == [lock]
-            assert chunks.remove_stale_locks(repo.open(), older_than=0) == [lock]
+            assert [p for p, _age in repair_mod.stale_locks(repo.open(), older_than=0)] == [lock]
+            assert repair_mod.remove_stale_locks(repo.open(), older_than=0) == [lock]
         after = all_ids(repo.path)
         assert len(after) == len(set(after))
         assert set(after) >= before, f"round {round_} ({mode}) lost records"
         assert set(after) >= set(acked.read_text().split()), f"round {round_} ({mode}) lost acknowledged records"
-        report = chunks.verify(repo.open())
+        report = repair_mod.verify(repo.open())
         assert report.ok, report.problems
     print(f"\n50 kills; the ref lock was left behind {stale_locks} times")
     assert subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo.path, capture_output=True).returncode == 0

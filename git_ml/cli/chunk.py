@@ -133,7 +133,7 @@ def verify(ref: RefOpt = "all",
            json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False) -> None:
     """Decode every chunk: name against content (hash and record count), layout, every record against its schema.
     Lists corrupt or unreadable chunks by path and exits 1 if there is any."""
-    from ..chunks import verify as run_verify
+    from ..repair import verify as run_verify
 
     progress = Progress("verifying chunks")
     report = run_verify(_repo(), refs=_refs(ref), progress=lambda _c: progress.advance())
@@ -169,7 +169,7 @@ def repair(
     """Drop the chunks `verify` reports (one atomic update per ref), keeping every record that still decodes, and
     say exactly which records were lost: their ids where a line still shows one, else the count from the chunk's
     name. Also removes ref lock files older than 30 s, which a writer killed inside its ref update leaves behind."""
-    from ..chunks import repair as run_repair
+    from ..repair import repair as run_repair
 
     result = run_repair(_repo(), refs=_refs(ref), tombstone=tombstone, dry_run=dry_run)
     if json_out:
