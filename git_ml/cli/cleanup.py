@@ -78,7 +78,7 @@ def cleanup(
               "(git config keys ml.* are left: `git config --remove-section ml` removes them)")
         return
 
-    from ..export import parse_when
+    from ..export.options import parse_when
     from ..retention import PUSHED_NOTE, apply_cleanup, parse_streams, plan_cleanup, retention_days
 
     n = retention_days(repo, days)

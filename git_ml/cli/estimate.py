@@ -31,7 +31,7 @@ def estimate(
     starts before the stream's first record, so recently enabled capture is rated over the days it ran. With no
     activity in the window the ETA is "unknown".
     """
-    from ..export import parse_when
+    from ..export.options import parse_when
     from ..repo import open_repository
     from ..reports import estimate as run_estimate, format_estimate
 

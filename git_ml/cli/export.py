@@ -77,7 +77,8 @@ def export(
     from pathlib import Path
 
     from ..errors import GitMlError
-    from ..export import ExportOptions, export as run_export, parse_split, parse_types, parse_weights, parse_when
+    from ..export import export as run_export
+    from ..export.options import ExportOptions, parse_split, parse_types, parse_weights, parse_when
     from ..repo import open_repository
     from .common import Progress
 
