@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-try:
-    import git_ml  # noqa: F401
-except ImportError:  # running pytest from elsewhere without the package installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from git_ml.capture.aider import parse_aider
 from git_ml.capture.claude import needs_restart, parse_claude, parse_claude_agent
