@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections import Counter
 
 import numpy as np
 
-from .text import WORD, path_tokens, subject, tokens, word_tokens
+from .text import Vocabulary, subject, tokens
 
 from .signals import HEAT_TAU
 
@@ -184,7 +183,7 @@ def doc_text(message: str, body: bool) -> str:
     return message if body else subject(message)
 
 
-class Index:
+class Index(Vocabulary):
     """The learnt statistics of one history. ``learn`` one commit at a time; ``compact`` folds buffers."""
 
     def __init__(self, body: bool = False):
@@ -222,25 +221,6 @@ class Index:
 
     # -- building -------------------------------------------------------------------------------------------------
 
-    def term_id(self, term: str) -> int:
-        t = self.tid.get(term)
-        if t is None:
-            t = self.tid[term] = len(self.vocab)
-            self.vocab.append(term)
-        return t
-
-    def text_terms(self, text: str) -> tuple[list[int], list[float]]:
-        """Distinct term ids of a text and their counts (new terms enter the vocabulary)."""
-        counts: dict[int, float] = {}
-        wcache = self.wcache
-        for word, n in Counter(WORD.findall(text)).items():
-            ids = wcache.get(word)
-            if ids is None:
-                ids = wcache[word] = tuple(self.term_id(t) for t in word_tokens(word))
-            for t in ids:
-                counts[t] = counts.get(t, 0.0) + n
-        return list(counts), list(counts.values())
-
     def _new_file(self, path: str) -> int:
         f = len(self.paths)
         self.paths.append(path)
@@ -252,13 +232,6 @@ class Index:
         self.heat.push(0.0)
         self._index_path(f, path)
         return f
-
-    def _index_path(self, f: int, path: str) -> None:
-        for t in path_tokens(path):
-            self.pterm.add(self.term_id(t), f, 1.0)
-        name = path.rsplit("/", 1)[-1]
-        for t in path_tokens(name):
-            self.nterm.add(self.term_id(t), f, 1.0)
 
     def learn(self, commit) -> bool:
         """Learn one non-merge commit (a ``git_ml.schema.Commit`` or anything with message/files/author_email/time)."""

@@ -17,13 +17,12 @@ import math
 import mmap
 import os
 import sys
-from collections import Counter
 
 from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
 from .signals import (AUTHOR_COMMITS, AUTHOR_DECAY, B, CANDIDATES_PER_SIGNAL, COCHANGE_HISTORY, FEATURES, HEAT_TAU,
                       K1, LABELS, MAX_QUERY_TERMS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU, SESSION_SECONDS, TOP_COCHANGE,
                       VOTE_K, VOTE_POSTINGS)
-from .text import WORD, path_tokens, subject, tokens, word_tokens
+from .text import Vocabulary, subject, tokens
 
 MAGIC = b"GMLPRED1"
 FOLD_AT = 256  # same threshold as api.FOLD_AT: from there on the numpy path folds the journal into the model
@@ -78,7 +77,7 @@ class _Post:
         return out
 
 
-class LiteModel:
+class LiteModel(Vocabulary):
     def __init__(self, path: str):
         if sys.byteorder != "little":
             raise Unavailable("big-endian")
@@ -163,24 +162,6 @@ class LiteModel:
 
     # -- learning (mirrors index.Index.learn in online mode) ---------------------------------------------------
 
-    def term_id(self, term: str) -> int:
-        t = self.tid.get(term)
-        if t is None:
-            t = self.tid[term] = len(self.vocab)
-            self.vocab.append(term)
-        return t
-
-    def text_terms(self, text: str):
-        counts: dict[int, float] = {}
-        wcache = self.wcache
-        for word, n in Counter(WORD.findall(text)).items():
-            ids = wcache.get(word)
-            if ids is None:
-                ids = wcache[word] = tuple(self.term_id(t) for t in word_tokens(word))
-            for t in ids:
-                counts[t] = counts.get(t, 0.0) + n
-        return list(counts), list(counts.values())
-
     def _new_file(self, path: str) -> int:
         f = len(self.paths)
         self.paths.append(path)
@@ -192,12 +173,6 @@ class LiteModel:
         self.heat.append(0.0)
         self._index_path(f, path)
         return f
-
-    def _index_path(self, f: int, path: str) -> None:
-        for t in path_tokens(path):
-            self.pterm.add(self.term_id(t), f, 1.0)
-        for t in path_tokens(path.rsplit("/", 1)[-1]):
-            self.nterm.add(self.term_id(t), f, 1.0)
 
     def learn(self, cid: str, message: str, author: str, when: int, files) -> None:
         if not files:

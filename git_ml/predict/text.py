@@ -114,3 +114,40 @@ def path_tokens(path: str) -> list[str]:
 def subject(message: str) -> str:
     """The subject line: the message up to the first newline."""
     return message.split("\n", 1)[0]
+
+
+class Vocabulary:
+    """Term ids and the path-token postings, shared by the numpy model (``index.py``) and the standard-library one
+    (``lite.py``) so that both assign the same ids in the same order. Needs ``tid``, ``vocab``, ``wcache``,
+    ``pterm`` and ``nterm`` (postings with ``add(term, file, weight)``) on the instance."""
+
+    tid: dict
+    vocab: list
+    wcache: dict
+
+    def term_id(self, term: str) -> int:
+        t = self.tid.get(term)
+        if t is None:
+            t = self.tid[term] = len(self.vocab)
+            self.vocab.append(term)
+        return t
+
+    def text_terms(self, text: str) -> tuple[list[int], list[float]]:
+        """Distinct term ids of a text and their counts (new terms enter the vocabulary)."""
+        from collections import Counter
+
+        counts: dict[int, float] = {}
+        wcache = self.wcache
+        for word, n in Counter(WORD.findall(text)).items():
+            ids = wcache.get(word)
+            if ids is None:
+                ids = wcache[word] = tuple(self.term_id(t) for t in word_tokens(word))
+            for t in ids:
+                counts[t] = counts.get(t, 0.0) + n
+        return list(counts), list(counts.values())
+
+    def _index_path(self, f: int, path: str) -> None:
+        for t in path_tokens(path):
+            self.pterm.add(self.term_id(t), f, 1.0)
+        for t in path_tokens(path.rsplit("/", 1)[-1]):
+            self.nterm.add(self.term_id(t), f, 1.0)
