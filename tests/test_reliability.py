@@ -54,6 +54,8 @@ def test_8_processes_x_200_appends_lose_nothing_and_double_nothing(repo):
     assert chunks.count_small_chunks(r, chunks.tree_of(r, Store(r).tip())) <= chunks.DEFAULT_AUTO_COMPACT + 8
     assert repair_mod.verify(r).ok
     assert subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo.path, capture_output=True).returncode == 0
+    # One linear chain, one commit per append: each was a compare-and-swap on the tip before it.
+    assert int(repo.git("rev-list", "--count", "refs/ml/data").strip()) == workers * each
 
 
 # ----- writers killed at random points ------------------------------------------------------------------------------

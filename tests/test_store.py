@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import subprocess
 
 import pygit2
 import pytest
@@ -107,29 +105,6 @@ def test_lock_held_gives_up_with_store_busy(repo):
         store.append("commits", [c(2)], timeout=0.3)
     lock.unlink()
     assert [x.id for x in store.iter_records("commits")] == [f"{1:040x}"]
-
-
-def _writer(path: str, worker: int, count: int) -> None:
-    store = Store(pygit2.Repository(path))
-    for i in range(count):
-        store.append("commits", [c(worker * 100000 + i)], timeout=60)
-
-
-def test_concurrent_writers_lose_nothing(repo):
-    workers, each = 8, 25
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(repo.path), w, each)) for w in range(workers)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
-    ids = [r.id for r in Store(repo.open()).iter_records("commits")]
-    assert len(ids) == workers * each == len(set(ids))
-    # The ref history is one linear chain of appends (each a compare-and-swap on the previous tip).
-    count = int(repo.git("rev-list", "--count", DATA_REF).strip())
-    assert count == workers * each
-    assert subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo.path).returncode == 0
 
 
 def test_stale_lock_of_a_killed_writer_is_broken(repo):
