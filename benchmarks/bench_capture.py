@@ -15,9 +15,9 @@ import time
 import msgspec
 import pygit2
 import pytest
-
 from conftest import bench_env
-from git_ml.store import Store, chunk_stored_size
+
+from git_ml.store.core import Store, chunk_stored_size
 
 
 def _timed(cmd, cwd, **kw) -> float:

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CACHE, SHARED, backfilled, bench_env
 
 CHATS = 10_000
@@ -59,7 +58,7 @@ def synthesize(repo_path: Path, n: int = CHATS, seed: int = 9) -> dict:
     import pygit2
 
     from git_ml.schema import Chat, Feedback, Link, Session, iso_from_unix
-    from git_ml.store import Store
+    from git_ml.store.core import Store
 
     repo = pygit2.Repository(str(repo_path))
     store = Store(repo)

@@ -92,7 +92,7 @@ def _iso(t: int) -> str:
 def bench_repo(tmp_path_factory):
     import pygit2
 
-    from git_ml.store import DATA_REF, LOCAL_REF, Store
+    from git_ml.store.core import DATA_REF, LOCAL_REF, Store
 
     source = _source_repo()
     path = tmp_path_factory.mktemp("bench") / "repo"
@@ -118,7 +118,7 @@ def bench_repo(tmp_path_factory):
 def test_export_parquet(benchmark, bench_repo, tmp_path):
     import pygit2
 
-    from git_ml.export import ExportOptions, export
+    from git_ml.dataset.export import ExportOptions, export
 
     path, n_commits, n_chats = bench_repo
     repo = pygit2.Repository(str(path))
@@ -135,7 +135,7 @@ def test_export_parquet(benchmark, bench_repo, tmp_path):
 def test_export_jsonl_rate(benchmark, bench_repo, tmp_path):
     import pygit2
 
-    from git_ml.export import ExportOptions, export
+    from git_ml.dataset.export import ExportOptions, export
 
     path, _n_commits, _n_chats = bench_repo
     repo = pygit2.Repository(str(path))
@@ -150,7 +150,7 @@ def test_export_jsonl_rate(benchmark, bench_repo, tmp_path):
 def test_export_hf_messages_split(benchmark, bench_repo, tmp_path):
     import pygit2
 
-    from git_ml.export import ExportOptions, export, parse_split
+    from git_ml.dataset.export import ExportOptions, export, parse_split
 
     path, _n_commits, _n_chats = bench_repo
     repo = pygit2.Repository(str(path))
@@ -162,7 +162,7 @@ def test_export_hf_messages_split(benchmark, bench_repo, tmp_path):
 def test_stats(benchmark, bench_repo):
     import pygit2
 
-    from git_ml.report import store_stats
+    from git_ml.dataset.stats import store_stats
 
     path, n_commits, n_chats = bench_repo
     repo = pygit2.Repository(str(path))
@@ -182,7 +182,7 @@ def test_stats_cli_wall(benchmark, bench_repo):
 def test_estimate(benchmark, bench_repo):
     import pygit2
 
-    from git_ml.reports import estimate
+    from git_ml.dataset.reports import estimate
 
     path, _n_commits, _n_chats = bench_repo
     repo = pygit2.Repository(str(path))
@@ -192,7 +192,7 @@ def test_estimate(benchmark, bench_repo):
 def test_quality_report(benchmark, bench_repo):
     import pygit2
 
-    from git_ml.reports import quality_report
+    from git_ml.dataset.reports import quality_report
 
     path, _n_commits, _n_chats = bench_repo
     repo = pygit2.Repository(str(path))

@@ -13,7 +13,7 @@ import string
 
 import pytest
 
-from git_ml.redact import redact
+from git_ml.capture.redaction import redact
 
 SIZE = 5_000_000
 

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import pygit2
 import pytest
-
 from conftest import HISTORY, backfilled, bench_env
-from git_ml import chunks
-from git_ml import repair as repair_mod
+
 from git_ml.schema import Commit
-from git_ml.store import DATA_REF, Store
-from git_ml.sync import sync
+from git_ml.store import chunks
+from git_ml.store import repair as repair_mod
+from git_ml.store.core import DATA_REF, Store
+from git_ml.store.sync import sync
 
 FULL = HISTORY == "git"  # the targets are stated for git.git
 

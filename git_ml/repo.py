@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pygit2
 
-from .errors import NotARepository, UnknownRevision
+from git_ml.errors import NotARepository, UnknownRevision
 
 
 def open_repository(path: str | os.PathLike | None = None) -> pygit2.Repository:

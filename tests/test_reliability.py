@@ -14,11 +14,11 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from git_ml import chunks
-from git_ml import repair as repair_mod
 from git_ml.errors import StoreBusy
 from git_ml.schema import Chat, Commit
-from git_ml.store import DATA_REF, Store
+from git_ml.store import chunks
+from git_ml.store import repair as repair_mod
+from git_ml.store.core import DATA_REF, Store
 
 
 def c(i, msg="m"):

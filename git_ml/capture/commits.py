@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import pygit2
 
-from ..redact import redact
-from ..schema import Commit, Diff, iso_from_unix
+from git_ml.capture.redaction import redact
+from git_ml.schema import Commit, Diff, iso_from_unix
 
 DEFAULT_DIFF_LIMIT = 256 * 1024  # bytes of hunks kept per commit in refs/ml/local (ml.diffLimit)
 
@@ -256,7 +256,7 @@ def _git_log_stream(git_dir: str, oids: Sequence[str], branch: str | None, sourc
         code = proc.wait()
         feeder.join()
         if code != 0:
-            from ..errors import GitMlError
+            from git_ml.errors import GitMlError
 
             raise GitMlError(f"git log failed: {err.decode(errors='replace').strip().splitlines()[-1:]}")
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pygit2
 
-from .. import spool
-from ..errors import StoreBusy
-from ..fsutil import atomic_write
-from ..repo import config_int, current_branch, ml_dir, resolve_commit
-from ..schema import Commit, Rewrite
-from ..store import DATA_REF, Store
-from .commits import DEFAULT_DIFF_LIMIT, history, record_from_commit, stream_commits
+from git_ml.capture.commits import DEFAULT_DIFF_LIMIT, history, record_from_commit, stream_commits
+from git_ml.errors import StoreBusy
+from git_ml.fsutil import atomic_write
+from git_ml.repo import config_int, current_branch, ml_dir, resolve_commit
+from git_ml.schema import Commit, Rewrite
+from git_ml.store import spool
+from git_ml.store.core import DATA_REF, Store
 
 CATCH_UP_BOUND = 50  # uncaptured ancestors a hook capture takes along; beyond it, a hint to backfill
 BACKFILL_BATCH = 20000  # records per ref update during a backfill (progress survives an interrupt)
@@ -146,7 +146,7 @@ def store_commits(repo: pygit2.Repository, store: Store, index: CapturedIndex, c
             diffs.append(hunks)
     batches = {"commits": records, "diffs": diffs, **(extra or {})}
     if records:
-        from ..sessions import annotate_commits
+        from git_ml.capture.sessions import annotate_commits
 
         links = annotate_commits(repo, records)  # fills session_id / related_chats from open sessions
         if links:

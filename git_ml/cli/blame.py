@@ -21,8 +21,8 @@ chat behind them.
 
 def run(path: str, rev: str | None = None, line_range: str | None = None, json_out: bool = False,
         color: bool | None = None, pager: bool = True) -> int:
-    from ..explore.blame import blame, parse_range, render
-    from ..explore.cli import open_index, output, print_json
+    from git_ml.explore.blame import blame, parse_range, render
+    from git_ml.explore.terminal import open_index, output, print_json
 
     rng = parse_range(line_range) if line_range else None
     repo, ix = open_index()
@@ -37,8 +37,8 @@ def run(path: str, rev: str | None = None, line_range: str | None = None, json_o
 
 
 def main() -> int:
-    from ..explore.args import Fallback, fast_parse
-    from ..explore.cli import COLOR_SPEC
+    from git_ml.explore.args import Fallback, fast_parse
+    from git_ml.explore.terminal import COLOR_SPEC
 
     try:
         opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
@@ -46,10 +46,10 @@ def main() -> int:
         if not 1 <= len(args) <= 2:
             raise Fallback
     except Fallback:
-        from .common import run_typer
+        from git_ml.cli.common import run_typer
 
         return run_typer(PROG, build_app())
-    from .common import run_main
+    from git_ml.cli.common import run_main
 
     return run_main(PROG, lambda: run(args[0], args[1] if len(args) > 1 else None, opts.get("range"),
                                       opts.get("json", False), opts.get("color"), opts.get("pager", True)))

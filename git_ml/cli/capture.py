@@ -13,7 +13,7 @@ PROG = "git ml capture"
 def main() -> int:
     args = sys.argv[1:]
     if args[:1] == ["--hook"]:
-        from ..capture.hook import run_hook
+        from git_ml.capture.git_hook import run_hook
 
         return run_hook(args[1:])
     if args[:1] == ["session"] and not ({"-h", "--help"} & set(args)):
@@ -22,10 +22,10 @@ def main() -> int:
         event = sys.stdin.buffer.read()
         if _detached():
             return 0  # the assistant's hook returns now; a child process does the capture
-        from ..sessions import hook_main
+        from git_ml.capture.sessions import hook_main
 
         return hook_main(io.StringIO(event.decode("utf-8", "replace")))
-    from .common import run_typer
+    from git_ml.cli.common import run_typer
 
     if args[:1] in (["session"], ["import"]):
         sys.argv = [sys.argv[0], *args[1:]]
@@ -79,11 +79,11 @@ def build_app():
 
 
 def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
-    from ..capture.pipeline import backfill as run_backfill
-    from ..capture.pipeline import capture_revisions
-    from ..repo import collection_enabled, open_repository
-    from ..store import Store
-    from .common import Progress
+    from git_ml.capture.pipeline import backfill as run_backfill
+    from git_ml.capture.pipeline import capture_revisions
+    from git_ml.cli.common import Progress
+    from git_ml.repo import collection_enabled, open_repository
+    from git_ml.store.core import Store
 
     repo = open_repository()
     if not collection_enabled(repo):
@@ -105,14 +105,14 @@ def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
             print(f"backfill: {result.captured} commits captured, {result.skipped} already captured")
     else:
         if repo.head_is_unborn and not revisions:
-            from ..errors import GitMlError
+            from git_ml.errors import GitMlError
 
             raise GitMlError("nothing to capture: the repository has no commits yet")
         result = capture_revisions(repo, store, revisions or ["HEAD"])
         if not quiet:
             print(f"captured {result.captured} commits, {result.skipped} already captured")
     if result.records:
-        from ..capture.hook import _after_capture
+        from git_ml.capture.git_hook import _after_capture
 
         _after_capture(repo, store, result.records)
 
@@ -162,10 +162,10 @@ def build_import_app():
 
 
 def _import(paths: list[str], source: str, json_out: bool) -> None:
-    from ..errors import GitMlError
-    from ..repo import collection_enabled, open_repository
-    from ..importer import default_sources, expand_paths, import_transcripts
-    from .common import Progress
+    from git_ml.capture.importer import default_sources, expand_paths, import_transcripts
+    from git_ml.cli.common import Progress
+    from git_ml.errors import GitMlError
+    from git_ml.repo import collection_enabled, open_repository
 
     kinds = ("claude", "codex", "aider")
     if source not in (*kinds, "auto"):

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import Progress, run_typer
+from git_ml.cli.common import Progress, run_typer
 
 PROG = "git ml chunk"
 CTX = {"help_option_names": ["-h", "--help"]}
@@ -22,8 +22,8 @@ RefOpt = Annotated[str, typer.Option("--ref", help="Which store ref: data (refs/
 
 
 def _refs(which: str) -> list[str]:
-    from ..errors import GitMlError
-    from ..store import DATA_REF, LOCAL_REF
+    from git_ml.errors import GitMlError
+    from git_ml.store.core import DATA_REF, LOCAL_REF
 
     table = {"data": [DATA_REF], "local": [LOCAL_REF], "all": [DATA_REF, LOCAL_REF]}
     if which not in table:
@@ -32,7 +32,7 @@ def _refs(which: str) -> list[str]:
 
 
 def _repo():
-    from ..repo import open_repository
+    from git_ml.repo import open_repository
 
     return open_repository()
 
@@ -50,7 +50,7 @@ def stats(json_out: Annotated[bool, typer.Option("--json", help="One JSON object
           ref: RefOpt = "all") -> None:
     """Chunks per stream, records, raw and stored bytes, compression ratio, small chunks and what a compaction
     would save (duplicates, superseded versions, deleted records)."""
-    from ..chunks import chunk_stats
+    from git_ml.store.chunks import chunk_stats
 
     data = chunk_stats(_repo(), refs=_refs(ref))
     if json_out:
@@ -91,7 +91,7 @@ def compact(
     refs/ml/data` says what was done). Copies already pushed elsewhere go only when those clones sync and compact.
     Runs by itself, merging only small chunks, when an append finds more than `git config ml.autoCompact` (64)
     small chunks; 0 turns that off."""
-    from ..chunks import compact as run_compact
+    from git_ml.store.chunks import compact as run_compact
 
     size = _parse_size(chunk_size) if chunk_size else None
     repo = _repo()
@@ -118,7 +118,7 @@ def compact(
 
 
 def _parse_size(text: str) -> int:
-    from ..errors import GitMlError
+    from git_ml.errors import GitMlError
 
     t = text.strip().lower()
     mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(t[-1:], 1)
@@ -133,7 +133,7 @@ def verify(ref: RefOpt = "all",
            json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False) -> None:
     """Decode every chunk: name against content (hash and record count), layout, every record against its schema.
     Lists corrupt or unreadable chunks by path and exits 1 if there is any."""
-    from ..repair import verify as run_verify
+    from git_ml.store.repair import verify as run_verify
 
     progress = Progress("verifying chunks")
     report = run_verify(_repo(), refs=_refs(ref), progress=lambda _c: progress.advance())
@@ -169,7 +169,7 @@ def repair(
     """Drop the chunks `verify` reports (one atomic update per ref), keeping every record that still decodes, and
     say exactly which records were lost: their ids where a line still shows one, else the count from the chunk's
     name. Also removes ref lock files older than 30 s, which a writer killed inside its ref update leaves behind."""
-    from ..repair import repair as run_repair
+    from git_ml.store.repair import repair as run_repair
 
     result = run_repair(_repo(), refs=_refs(ref), tombstone=tombstone, dry_run=dry_run)
     if json_out:
@@ -210,7 +210,7 @@ def reconstruct(
     and DIR/<stream>/<id>.json, one indented file per record."""
     from pathlib import Path
 
-    from ..chunks import reconstruct as run_reconstruct
+    from git_ml.store.chunks import reconstruct as run_reconstruct
 
     counts = run_reconstruct(_repo(), Path(output), streams=streams or None, files=not no_files, warn=_warn)
     written = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no records"
@@ -227,7 +227,8 @@ def migrate(
     over 5 KB zlib+base64-compressed), chats/YYYY-MM-DD/*.json and commits/*.json (with diffs, which go to
     refs/ml/local). Text is redacted. Records already in the store are skipped, so running it again stores
     nothing. The old folder is left in place."""
-    from ..migrate import describe, migrate as run_migrate
+    from git_ml.store.migrate import describe
+    from git_ml.store.migrate import migrate as run_migrate
 
     report = run_migrate(_repo(), path, dry_run=dry_run, warn=_warn)
     for line in describe(report):

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml cleanup"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -44,12 +44,12 @@ def cleanup(
     """
     import json
 
-    from ..errors import GitMlError
-    from ..repo import open_repository
+    from git_ml.errors import GitMlError
+    from git_ml.repo import open_repository
 
     repo = open_repository()
     if all_:
-        from ..retention import everything_added, remove_everything
+        from git_ml.store.retention import everything_added, remove_everything
 
         if days is not None or streams is not None:
             raise GitMlError("--all removes everything: it takes no --days or --streams")
@@ -78,8 +78,8 @@ def cleanup(
               "(git config keys ml.* are left: `git config --remove-section ml` removes them)")
         return
 
-    from ..export.options import parse_when
-    from ..retention import PUSHED_NOTE, apply_cleanup, parse_streams, plan_cleanup, retention_days
+    from git_ml.dataset.export.options import parse_when
+    from git_ml.store.retention import PUSHED_NOTE, apply_cleanup, parse_streams, plan_cleanup, retention_days
 
     n = retention_days(repo, days)
     plan = plan_cleanup(repo, n, parse_streams(streams), now=parse_when(now))

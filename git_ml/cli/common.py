@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ..errors import GitMlError
+from git_ml.errors import GitMlError
 
 
 def die(prog: str, message: str, code: int = 1) -> int:
@@ -44,7 +44,7 @@ def _write_crash_log(prog: str) -> str | None:
     try:
         import traceback
 
-        from ..repo import ml_dir, open_repository
+        from git_ml.repo import ml_dir, open_repository
 
         path = ml_dir(open_repository()) / "crash.log"
         with open(path, "a", encoding="utf-8") as fh:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml contribute"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None, no_args_is_help=False,
@@ -30,8 +30,8 @@ def _default(ctx: typer.Context) -> None:
 @app.command(context_settings=_CTX)
 def status() -> None:
     """Show whether this repository opted in (git config ml.contribute) and exactly what an export contains."""
-    from ..contribute import CONTENTS, is_enabled, key_path
-    from ..repo import open_repository
+    from git_ml.dataset.contribute import CONTENTS, is_enabled, key_path
+    from git_ml.repo import open_repository
 
     repo = open_repository()
     on = is_enabled(repo)
@@ -47,8 +47,8 @@ def status() -> None:
 @app.command(context_settings=_CTX)
 def enable() -> None:
     """Opt in: set git config ml.contribute true and create the per-repository secret key (.git/ml/)."""
-    from ..contribute import key_path, load_key, set_enabled
-    from ..repo import open_repository
+    from git_ml.dataset.contribute import key_path, load_key, set_enabled
+    from git_ml.repo import open_repository
 
     repo = open_repository()
     set_enabled(repo, True)
@@ -60,8 +60,8 @@ def enable() -> None:
 @app.command(context_settings=_CTX)
 def disable() -> None:
     """Opt out: set git config ml.contribute false (the key stays; `git ml cleanup --all` removes it)."""
-    from ..contribute import set_enabled
-    from ..repo import open_repository
+    from git_ml.dataset.contribute import set_enabled
+    from git_ml.repo import open_repository
 
     set_enabled(open_repository(), False)
     print("contribution disabled")
@@ -77,8 +77,8 @@ def export_(
 ) -> None:
     """Write the anonymised aggregate patterns to FILE (only after `enable`). See `status` for the exact
     contents."""
-    from ..contribute import write_contribution
-    from ..repo import open_repository
+    from git_ml.dataset.contribute import write_contribution
+    from git_ml.repo import open_repository
 
     data = write_contribution(open_repository(), output, min_count)
     if output != "-":

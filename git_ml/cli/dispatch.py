@@ -9,8 +9,8 @@ import os
 import shutil
 import sys
 
-from .. import __version__
-from ..verbs import VERBS, executable
+from git_ml import __version__
+from git_ml.cli.verbs import VERBS, executable
 
 USAGE = "usage: git ml [--version] [--help] <verb> [<args>]"
 

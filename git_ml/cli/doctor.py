@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml doctor"
 LAG_LIMIT = 10000
@@ -46,12 +46,12 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON
 
 
 def diagnose(log_lines: int = 5) -> dict:
-    from .. import spool
-    from ..capture.pipeline import CapturedIndex, uncaptured_ancestors
-    from ..claude_settings import claude_hook_status
-    from ..hooks import hook_status
-    from ..repo import collection_enabled, open_repository
-    from ..store import Store
+    from git_ml.capture.pipeline import CapturedIndex, uncaptured_ancestors
+    from git_ml.hooks.claude import claude_hook_status
+    from git_ml.hooks.git import hook_status
+    from git_ml.repo import collection_enabled, open_repository
+    from git_ml.store import spool
+    from git_ml.store.core import Store
 
     repo = open_repository()
     uncaptured, truncated = 0, False

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml estimate"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -31,9 +31,10 @@ def estimate(
     starts before the stream's first record, so recently enabled capture is rated over the days it ran. With no
     activity in the window the ETA is "unknown".
     """
-    from ..export.options import parse_when
-    from ..repo import open_repository
-    from ..reports import estimate as run_estimate, format_estimate
+    from git_ml.dataset.export.options import parse_when
+    from git_ml.dataset.reports import estimate as run_estimate
+    from git_ml.dataset.reports import format_estimate
+    from git_ml.repo import open_repository
 
     data = run_estimate(open_repository(), now=parse_when(now), window_days=window)
     if json_out:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml export"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -76,11 +76,11 @@ def export(
     """
     from pathlib import Path
 
-    from ..errors import GitMlError
-    from ..export import export as run_export
-    from ..export.options import ExportOptions, parse_split, parse_types, parse_weights, parse_when
-    from ..repo import open_repository
-    from .common import Progress
+    from git_ml.cli.common import Progress
+    from git_ml.dataset.export import export as run_export
+    from git_ml.dataset.export.options import ExportOptions, parse_split, parse_types, parse_weights, parse_when
+    from git_ml.errors import GitMlError
+    from git_ml.repo import open_repository
 
     if fmt is None:
         if output == "-":

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml feedback"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -33,11 +33,11 @@ def feedback(
     the commits it is linked to. --json output: --list prints [{"id", "timestamp", "query", "files"}];
     --show prints {"chat": {...}, "feedback": {...} or null, "commits": [...]}; a rating prints the stored record.
     """
-    from ..errors import GitMlError
-    from ..feedback import latest_feedback, make_feedback, resolve_chat
-    from ..links import LinkIndex
-    from ..repo import open_repository
-    from ..store import Store
+    from git_ml.capture.links import LinkIndex
+    from git_ml.dataset.feedback import latest_feedback, make_feedback, resolve_chat
+    from git_ml.errors import GitMlError
+    from git_ml.repo import open_repository
+    from git_ml.store.core import Store
 
     store = Store(open_repository())
     chats = list(store.iter_records("chats"))

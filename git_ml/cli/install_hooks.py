@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml install-hooks"
 
@@ -42,9 +42,9 @@ def _print_claude(rows) -> None:
 
 
 def _status(repo, exec_dir) -> None:
-    from ..claude_settings import claude_hook_status
-    from ..hooks import CAPTURE, find_executable, hook_status, installed_capture_path
-    from ..errors import GitMlError
+    from git_ml.errors import GitMlError
+    from git_ml.hooks.claude import claude_hook_status
+    from git_ml.hooks.git import CAPTURE, find_executable, hook_status, installed_capture_path
 
     try:
         typer.echo(f"executable: {find_executable(CAPTURE, exec_dir)}")
@@ -96,10 +96,11 @@ def install_hooks(
         "directory of this program, the Python scripts directory, a checkout's bin/, then PATH).",
     ),
 ) -> int:
-    from ..claude_settings import has_our_hooks, install_claude_hooks, uninstall_claude_hooks
-    from ..errors import GitMlError
-    from ..hooks import hooks_dir, install_hooks as install_git, is_outside_repository, uninstall_hooks
-    from ..repo import open_repository
+    from git_ml.errors import GitMlError
+    from git_ml.hooks.claude import has_our_hooks, install_claude_hooks, uninstall_claude_hooks
+    from git_ml.hooks.git import hooks_dir, is_outside_repository, uninstall_hooks
+    from git_ml.hooks.git import install_hooks as install_git
+    from git_ml.repo import open_repository
 
     if shared and local:
         raise GitMlError("--shared and --local exclude each other")

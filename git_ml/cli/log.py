@@ -22,9 +22,9 @@ have an assistant chat behind them.
 
 def run(revs: list[str], paths: list[str], limit: int | None = None, ai_only: bool = False, no_ai: bool = False,
         json_out: bool = False, color: bool | None = None, pager: bool = True) -> int:
-    from ..errors import GitMlError
-    from ..explore.cli import open_index, output, print_json
-    from ..explore.log import log, render
+    from git_ml.errors import GitMlError
+    from git_ml.explore.log import log, render
+    from git_ml.explore.terminal import open_index, output, print_json
 
     if ai_only and no_ai:
         raise GitMlError("--ai-only and --no-ai cannot be used together")
@@ -32,7 +32,7 @@ def run(revs: list[str], paths: list[str], limit: int | None = None, ai_only: bo
         raise GitMlError("-n takes a number of commits (0 or more)")
     repo, ix = open_index()
     if limit == 0:
-        from ..explore.log import LogResult
+        from git_ml.explore.log import LogResult
 
         result = LogResult([], 0, 0, 0)
     else:
@@ -58,16 +58,16 @@ def _split(args: list[str], rest: list[str] | None) -> tuple[list[str], list[str
 
 
 def main() -> int:
-    from ..explore.args import Fallback, fast_parse
-    from ..explore.cli import COLOR_SPEC
+    from git_ml.explore.args import Fallback, fast_parse
+    from git_ml.explore.terminal import COLOR_SPEC
 
     try:
         opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
     except Fallback:
-        from .common import run_typer
+        from git_ml.cli.common import run_typer
 
         return run_typer(PROG, build_app())
-    from .common import run_main
+    from git_ml.cli.common import run_main
 
     revs, paths, short_limit = _split(pos, rest)
     limit = opts.get("limit", short_limit)

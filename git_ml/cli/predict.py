@@ -24,7 +24,7 @@ SUBCOMMANDS = ("train", "evaluate", "stats")
 
 def do_predict(task: str, top: int = 10, seeds: list[str] | None = None, as_json: bool = False,
                explain: bool = False) -> int:
-    from ..errors import GitMlError
+    from git_ml.errors import GitMlError
 
     if not task or not task.strip():
         raise GitMlError("empty task: describe the change, e.g. git ml predict \"fix proxy auth on redirect\"")
@@ -33,12 +33,12 @@ def do_predict(task: str, top: int = 10, seeds: list[str] | None = None, as_json
     results = None
     if not os.environ.get("GIT_ML_PREDICT_NO_LITE"):
         # the quick path: standard library only; None when the model must be (re)built or folded first
-        from ..predict import lite
+        from git_ml.predict import lite
 
         results = lite.predict(task, top=top, seeds=seeds, explain=explain)
     if results is None:
-        from ..predict.api import author_of, load_predictor
-        from ..repo import open_repository
+        from git_ml.predict.api import author_of, load_predictor
+        from git_ml.repo import open_repository
 
         repo = open_repository()
         pred = load_predictor(repo)
@@ -64,7 +64,7 @@ def _repo_path(repo, path: str) -> str:
     """A seed given relative to the current directory, as a path relative to the repository root."""
     import os
 
-    from ..repo import workdir
+    from git_ml.repo import workdir
 
     root = workdir(repo)
     if root is not None and not os.path.isabs(path):
@@ -81,8 +81,8 @@ def _repo_path(repo, path: str) -> str:
 
 
 def do_train(as_json: bool = False) -> int:
-    from ..predict.api import train
-    from ..repo import open_repository
+    from git_ml.predict.api import train
+    from git_ml.repo import open_repository
 
     info = train(open_repository())
     if as_json:
@@ -96,8 +96,8 @@ def do_train(as_json: bool = False) -> int:
 
 
 def do_stats(as_json: bool = False) -> int:
-    from ..predict.api import stats
-    from ..repo import open_repository
+    from git_ml.predict.api import stats
+    from git_ml.repo import open_repository
 
     info = stats(open_repository())
     if as_json:
@@ -122,11 +122,11 @@ def do_evaluate(split: float = 0.2, online: bool = True, all_commits: bool = Fal
     import json
     import time
 
-    from ..errors import GitMlError
-    from ..predict.evaluate import dump_prediction, evaluate
-    from ..predict.history import NO_HISTORY, captured_commits
-    from ..repo import open_repository
-    from .common import Progress
+    from git_ml.cli.common import Progress
+    from git_ml.errors import GitMlError
+    from git_ml.predict.evaluate import dump_prediction, evaluate
+    from git_ml.predict.history import NO_HISTORY, captured_commits
+    from git_ml.repo import open_repository
 
     if not 0.0 < split < 1.0:
         raise GitMlError("--split must be between 0 and 1 (the test fraction, e.g. 0.2)")
@@ -224,7 +224,7 @@ def main() -> int:
     try:
         return do_predict(opts["task"], opts["top"], opts["seeds"], opts["as_json"], opts["explain"])
     except BaseException as exc:  # noqa: BLE001 - handed to the common error policy, imported only now
-        from .common import run_main
+        from git_ml.cli.common import run_main
 
         err = exc
 
@@ -235,7 +235,7 @@ def main() -> int:
 
 
 def _run_sub(name: str) -> int:
-    from .common import run_typer
+    from git_ml.cli.common import run_typer
 
     saved = sys.argv
     sys.argv = [saved[0]] + saved[2:]
@@ -246,7 +246,7 @@ def _run_sub(name: str) -> int:
 
 
 def _run_typer(app, prog: str) -> int:
-    from .common import run_typer
+    from git_ml.cli.common import run_typer
 
     return run_typer(prog, app)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml quality-report"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -26,8 +26,9 @@ def quality_report(
 
     --json prints {"counts", "usable", "ratings", "findings", "verdicts", "corrupt"}.
     """
-    from ..repo import open_repository
-    from ..reports import format_quality, quality_report as run_report
+    from git_ml.dataset.reports import format_quality
+    from git_ml.dataset.reports import quality_report as run_report
+    from git_ml.repo import open_repository
 
     data = run_report(open_repository(), tiny=tiny)
     if json_out:

@@ -24,8 +24,8 @@ commit ids, for chats], "chats": [linked chat ids, for commits]}]; in "snippet" 
 
 def run(phrase: str, where: str = "all", since: str | None = None, author: str | None = None, limit: int = 10,
         json_out: bool = False, color: bool | None = None, pager: bool = True) -> int:
-    from ..explore.cli import open_index, output, print_json
-    from ..explore.search import search
+    from git_ml.explore.search import search
+    from git_ml.explore.terminal import open_index, output, print_json
 
     repo, ix = open_index()
     hits = search(ix, phrase, where=where, since=since, author=author, limit=limit)
@@ -39,7 +39,7 @@ def run(phrase: str, where: str = "all", since: str | None = None, author: str |
 
 
 def render(hits, out) -> None:
-    from ..explore.render import short_chat
+    from git_ml.explore.render import short_chat
 
     if not hits:
         out.write("no match")
@@ -60,8 +60,8 @@ def render(hits, out) -> None:
 
 
 def main() -> int:
-    from ..explore.args import Fallback, fast_parse
-    from ..explore.cli import COLOR_SPEC
+    from git_ml.explore.args import Fallback, fast_parse
+    from git_ml.explore.terminal import COLOR_SPEC
 
     try:
         opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
@@ -69,10 +69,10 @@ def main() -> int:
         if not words:
             raise Fallback
     except Fallback:
-        from .common import run_typer
+        from git_ml.cli.common import run_typer
 
         return run_typer(PROG, build_app())
-    from .common import run_main
+    from git_ml.cli.common import run_main
 
     return run_main(PROG, lambda: run(" ".join(words), opts.get("where", "all"), opts.get("since"),
                                       opts.get("author"), opts.get("limit", 10), opts.get("json", False),

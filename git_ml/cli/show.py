@@ -25,8 +25,8 @@ Chat: {"kind": "chat", "id", "chat": {record}, "feedback", "session", "commits":
 
 def run(arg: str | None, full: bool = False, json_out: bool = False, color: bool | None = None,
         pager: bool = True) -> int:
-    from ..explore.cli import open_index, output, print_json
-    from ..explore.show import render, show
+    from git_ml.explore.show import render, show
+    from git_ml.explore.terminal import open_index, output, print_json
 
     repo, ix = open_index(arg or "HEAD")
     doc = show(repo, ix, arg)
@@ -40,8 +40,8 @@ def run(arg: str | None, full: bool = False, json_out: bool = False, color: bool
 
 
 def main() -> int:
-    from ..explore.args import Fallback, fast_parse
-    from ..explore.cli import COLOR_SPEC
+    from git_ml.explore.args import Fallback, fast_parse
+    from git_ml.explore.terminal import COLOR_SPEC
 
     try:
         opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
@@ -49,10 +49,10 @@ def main() -> int:
         if len(args) > 1:
             raise Fallback
     except Fallback:
-        from .common import run_typer
+        from git_ml.cli.common import run_typer
 
         return run_typer(PROG, build_app())
-    from .common import run_main
+    from git_ml.cli.common import run_main
 
     return run_main(PROG, lambda: run(args[0] if args else None, opts.get("full", False), opts.get("json", False),
                                       opts.get("color"), opts.get("pager", True)))

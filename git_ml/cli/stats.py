@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml stats"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -27,8 +27,8 @@ def stats(json_out: Annotated[bool, typer.Option("--json", help="One JSON object
     of capture), top_files and top_tools ([name, count] pairs), ratings (good, neutral, bad, unrated chats),
     linked (commits with chats, chats with commits), refs and corrupt (chunks skipped).
     """
-    from ..repo import open_repository
-    from ..report import store_stats
+    from git_ml.dataset.stats import store_stats
+    from git_ml.repo import open_repository
 
     data = store_stats(open_repository(), top=top)
     if json_out:

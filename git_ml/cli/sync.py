@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import run_typer
+from git_ml.cli.common import run_typer
 
 PROG = "git ml sync"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -28,9 +28,10 @@ def sync(
     deduplicated by id on read, the latest version wins, tombstones travel along), and push the merge with
     compare-and-swap (--force-with-lease), retrying when the remote moved meanwhile. Works whatever either side
     compacted. Never pushes refs/ml/local."""
-    from ..errors import GitMlError
-    from ..repo import open_repository
-    from ..sync import describe, sync as run_sync
+    from git_ml.errors import GitMlError
+    from git_ml.repo import open_repository
+    from git_ml.store.sync import describe
+    from git_ml.store.sync import sync as run_sync
 
     if compact not in ("auto", "always", "never"):
         raise GitMlError(f"--compact must be auto, always or never, not {compact!r}")

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from ..errors import GitMlError
-from .trace import Tracer
+from git_ml.errors import GitMlError
+from git_ml.explore.trace import Tracer
 
 ZERO = "0" * 40
 
@@ -122,7 +122,7 @@ def parse_porcelain(data: bytes) -> list[Line]:
 
 
 def blame(repo, ix, path: str, rev: str | None = None, line_range: tuple[int, int] | None = None) -> BlameResult:
-    from .gitrepo import as_gitrepo
+    from git_ml.explore.gitrepo import as_gitrepo
 
     repo = as_gitrepo(repo)
     cwd = os.getcwd()
@@ -191,7 +191,7 @@ def _repo_relative(repo, path: str, cwd: str) -> str:
 def render(result: BlameResult, out) -> None:
     """``hash chat-column lineno) text``; the chat column names the chat (its prompt uuid's start) and its prompt's
     first line on the first line of each run of lines from one chat, and only the uuid on the rest of the run."""
-    from .render import display_width, short_chat, truncate
+    from git_ml.explore.render import display_width, short_chat, truncate
 
     width_no = len(str(max((ln.number for ln in result.lines), default=1)))
     chat_col = min(48, max(20, out.width * 3 // 10))

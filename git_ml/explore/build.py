@@ -13,8 +13,9 @@ from pathlib import Path
 import msgspec
 import pygit2
 
-from ..store import Store, decompress, split_lines
-from .index import _SCHEMA, STREAMS, VERSION, _connect, _meta, iso_unix
+from git_ml.explore.index import _SCHEMA, STREAMS, VERSION, _connect, _meta, iso_unix
+from git_ml.store.core import Store, decompress, split_lines
+
 
 # Light views of the records: only what the index columns need (the JSON line itself is kept whole).
 class _CommitL(msgspec.Struct):
@@ -202,7 +203,7 @@ def _apply(db: sqlite3.Connection, repo: pygit2.Repository, chunks: Iterable[tup
     if "tombstones" in by_stream:
         for stream in ("commits", "chats", "sessions", "feedback", "links", "rewrites"):
             if search and stream in touched:
-                from .search import drop_docs
+                from git_ml.explore.search import drop_docs
 
                 dead = [r[0] for r in db.execute(
                     f"SELECT id FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)", (stream,))]
@@ -215,7 +216,7 @@ def _apply(db: sqlite3.Connection, repo: pygit2.Repository, chunks: Iterable[tup
             if stream in by_stream and db.execute("SELECT 1 FROM tombstones WHERE stream=? LIMIT 1",
                                                   (stream,)).fetchone():
                 if search and stream in touched:
-                    from .search import drop_docs
+                    from git_ml.explore.search import drop_docs
 
                     dead = [r[0] for r in db.execute(
                         f"SELECT id FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)",
@@ -225,7 +226,7 @@ def _apply(db: sqlite3.Connection, repo: pygit2.Repository, chunks: Iterable[tup
                 db.execute(f"DELETE FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)",
                            (stream,))
     if search:
-        from .search import index_docs
+        from git_ml.explore.search import index_docs
 
         for stream, ids in touched.items():
             if ids:
@@ -256,7 +257,7 @@ def _rebuild(repo: pygit2.Repository, store: Store, path: Path, tip: pygit2.Oid 
     db.execute("INSERT OR REPLACE INTO meta VALUES('tip', ?)", (str(tip) if tip is not None else "",))
     db.execute("INSERT OR REPLACE INTO meta VALUES('built', ?)", (os.urandom(8).hex(),))  # which build this is
     if search:
-        from .search import build_docs
+        from git_ml.explore.search import build_docs
 
         build_docs(db)
         db.execute("INSERT OR REPLACE INTO meta VALUES('search', '1')")
@@ -346,7 +347,7 @@ def _removal_is_compaction(repo: pygit2.Repository, db: sqlite3.Connection, adde
     into the added chunks: automatic or manual compaction), superseded versions, or tombstoned ids, so that the
     index stays exact by merging the added chunks alone. Anything else (records gone for good) means a rebuild.
     Costs a decode of the ids of the removed and added chunks, which for automatic compaction are small."""
-    from ..store import parse_count
+    from git_ml.store.core import parse_count
 
     indexed_rows = sum(db.execute(f"SELECT count(*) FROM {s}").fetchone()[0] for s in STREAMS)
     moved = sum(parse_count(p.rsplit("/", 1)[-1]) or 0 for _, p, _ in removed)

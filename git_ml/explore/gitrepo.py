@@ -13,7 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from ..errors import GitMlError, NotARepository
+from git_ml.errors import GitMlError, NotARepository
 
 DATA_REF = "refs/ml/data"
 
@@ -146,7 +146,7 @@ def as_gitrepo(repo) -> GitRepo:
     """``repo`` as a GitRepo (a pygit2 repository is wrapped, keeping the open handle)."""
     if isinstance(repo, GitRepo):
         return repo
-    from ..repo import common_dir
+    from git_ml.repo import common_dir
 
     workdir = Path(repo.workdir).resolve() if repo.workdir else None
     wrapped = GitRepo(Path(repo.path).resolve(), common_dir(repo), workdir)

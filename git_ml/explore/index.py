@@ -26,7 +26,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..errors import GitMlError
+from git_ml.errors import GitMlError
 
 VERSION = 2
 FILE_NAME = f"explore-v{VERSION}.sqlite"
@@ -104,8 +104,8 @@ class Index:
             tip = repo.ref(DATA_REF)
             folder = repo.ml_dir()
         else:
-            from ..repo import ml_dir
-            from ..store import Store
+            from git_ml.repo import ml_dir
+            from git_ml.store.core import Store
 
             t = Store(repo).tip(DATA_REF)
             tip = str(t) if t is not None else None
@@ -116,7 +116,7 @@ class Index:
         db = _connect(path) if path.exists() else None
         indexed = _meta(db, "tip") if db is not None else None
         if db is None or indexed is None or indexed != (tip or ""):
-            from .build import refresh
+            from git_ml.explore.build import refresh
 
             try:
                 db = refresh(getattr(repo, "py", repo), db, path, indexed, tip)
@@ -137,7 +137,7 @@ class Index:
             return
         import sys
 
-        from .search import build_docs
+        from git_ml.explore.search import build_docs
 
         if sys.stderr.isatty():
             sys.stderr.write("git-ml: building the search index (once; later searches update it)\n")

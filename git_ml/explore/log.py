@@ -18,8 +18,8 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
-from ..errors import GitMlError
-from .trace import Tracer
+from git_ml.errors import GitMlError
+from git_ml.explore.trace import Tracer
 
 BATCH = 256
 
@@ -81,7 +81,7 @@ def _records(proc):
 
 def log(repo, ix, revs: list[str], paths: list[str], *, limit: int | None = None, ai: str = "all") -> LogResult:
     """``ai``: all | only | none."""
-    from .gitrepo import as_gitrepo
+    from git_ml.explore.gitrepo import as_gitrepo
 
     tracer = Tracer(ix, as_gitrepo(repo))
     proc = _git_log(os.getcwd(), revs, paths)

@@ -151,7 +151,7 @@ class Output:
         """``text`` cut to the width, the spans shown in the match colour (or as **word** without colour)."""
         room = self.width if width is None else width
         if not self.color:
-            from .search import marked
+            from git_ml.explore.search import marked
 
             return truncate(marked(text, spans), room)
         cut = truncate(text, room)

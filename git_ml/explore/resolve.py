@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import GitMlError, UnknownRevision
+from git_ml.errors import GitMlError, UnknownRevision
 
 _HEXISH = re.compile(r"^[0-9a-fA-F]+$")
 _IDISH = re.compile(r"^[A-Za-z0-9_.:@-]+$")

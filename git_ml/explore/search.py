@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from ..errors import GitMlError
-from .text import doc_text, doc_tokens, word_spans
+from git_ml.errors import GitMlError
+from git_ml.explore.text import doc_text, doc_tokens, word_spans
 
 WEIGHTS = (2.0, 1.0, 1.5)  # prompt, response, message
 SNIPPET = 160
@@ -119,7 +119,7 @@ def parse_since(text: str | None) -> float | None:
     """A date as git takes it: ISO (2026-01-15, 2026-01-15T10:00) or approximate ("2 weeks ago", "yesterday")."""
     if not text:
         return None
-    from .index import iso_unix
+    from git_ml.explore.index import iso_unix
 
     t = iso_unix(text if "T" in text or " " not in text else text.replace(" ", "T", 1))
     if t is not None:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 
-from .gitrepo import as_gitrepo
-from .render import short_chat
-from .resolve import resolve_target
-from .trace import Tracer
+from git_ml.explore.gitrepo import as_gitrepo
+from git_ml.explore.render import short_chat
+from git_ml.explore.resolve import resolve_target
+from git_ml.explore.trace import Tracer
 
 RESPONSE_LINES = 8
 RESPONSE_CHARS = 800
@@ -34,7 +34,7 @@ def _load(data: bytes | None) -> dict | None:
 
 
 def _git_commit_doc(repo, oid: str) -> dict:
-    from ..schema import iso_from_unix
+    from git_ml.schema import iso_from_unix
 
     try:
         commit = repo.get(oid)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..predict.text import WORD, tokens, word_tokens
+from git_ml.predict.text import WORD, tokens, word_tokens
 
 _UNICODE_WORD = re.compile(r"[^\W\d_]{2,}|[^\W\d_]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")

@@ -183,7 +183,7 @@ class Tracer:
         data = self.ix.commit_json(oid)
         if data is not None:
             rec = json.loads(data)
-            from .index import iso_unix
+            from git_ml.explore.index import iso_unix
 
             when = iso_unix(rec.get("committed_at")) or rec.get("time", 0)
             return {"message": rec.get("message", ""), "parents": rec.get("parents", []), "time": int(when)}
@@ -209,9 +209,9 @@ class Tracer:
             diff = self._diff(oid)
             if diff is None:
                 return
-            from ..capture.commits import files_of_diff
-            from .build import _path_stats
-            from .index import parse_path_stats
+            from git_ml.capture.commits import files_of_diff
+            from git_ml.explore.build import _path_stats
+            from git_ml.explore.index import parse_path_stats
 
             stats = parse_path_stats(_path_stats(files_of_diff(diff)))
         if not stats:
@@ -305,7 +305,7 @@ class Tracer:
                     pid = None
                 if pid is None:
                     # libgit2 hashes binary diffs differently from `git patch-id --stable`: ask git, as capture does.
-                    from ..capture.commits import git_patch_id
+                    from git_ml.capture.commits import git_patch_id
 
                     pid = git_patch_id(self.repo.path, oid)
         if commit is not None:
@@ -317,8 +317,8 @@ class Tracer:
         diff = self._diff(oid)
         if diff is None:
             return None, None
-        from ..capture.commits import files_of_diff
-        from .build import shape_of
+        from git_ml.capture.commits import files_of_diff
+        from git_ml.explore.build import shape_of
 
         return shape_of(files_of_diff(diff)), None
 

@@ -38,7 +38,7 @@ def note_commits(repo, commits: list) -> None:
         return
     import msgspec
 
-    from ..repo import ml_dir
+    from git_ml.repo import ml_dir
 
     enc = msgspec.json.Encoder()
     parts = []

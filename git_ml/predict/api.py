@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GitMlError
-from ..repo import ml_dir
-from ..schema import now_iso
-from . import JOURNAL_FILE, MODEL_VERSION
-from .history import NO_HISTORY, captured_commits
-from .index import Index
-from .model import FEATURES, LABELS, rank, scores
-from .storage import Meta, VersionMismatch, id_key, journal_files, load, model_path, read_journal, save
+from git_ml.errors import GitMlError
+from git_ml.predict import JOURNAL_FILE, MODEL_VERSION
+from git_ml.predict.history import NO_HISTORY, captured_commits
+from git_ml.predict.index import Index
+from git_ml.predict.model import FEATURES, LABELS, rank, scores
+from git_ml.predict.storage import Meta, VersionMismatch, id_key, journal_files, load, model_path, read_journal, save
+from git_ml.repo import ml_dir
+from git_ml.schema import now_iso
 
 # Fold the journal into the model file once it holds this many commits; refit the weights (full train) once the
 # model has grown by this fraction since the weights were fitted.
@@ -113,14 +113,14 @@ class Predictor:
 
 
 def _author(repo) -> str | None:
-    from ..repo import config_get
+    from git_ml.repo import config_get
 
     return os.environ.get("GIT_AUTHOR_EMAIL") or config_get(repo, "user.email") or os.environ.get("EMAIL")
 
 
 def train(repo, commits=None, tip: str | None = None) -> dict:
     """Full rebuild from the captured commits (history order). Clears the journal it has absorbed."""
-    from .evaluate import build, eligible
+    from git_ml.predict.evaluate import build, eligible
 
     t0 = time.monotonic()
     ml = ml_dir(repo)

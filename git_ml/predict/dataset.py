@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..schema import Commit
+from git_ml.schema import Commit
 
 
 class _Line(msgspec.Struct):

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .index import Index
-from .model import DEFAULT_WEIGHTS, FEATURES, fit_weights, rank
-from .text import subject
+from git_ml.predict.index import Index
+from git_ml.predict.model import DEFAULT_WEIGHTS, FEATURES, fit_weights, rank
+from git_ml.predict.text import subject
 
 BOT = re.compile(
     r"^\W*(\[pre-commit\.ci\]|\[automated\]|\[bot\]|bump |build\(deps|chore\(deps|chore\(ci\): bump"

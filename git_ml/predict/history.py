@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ..errors import GitMlError
+from git_ml.errors import GitMlError
 
 NO_HISTORY = "no captured commits: run `git ml capture --backfill` first"
 
 
 def open_store(repo):
     try:
-        from ..store import Store
+        from git_ml.store.core import Store
     except ImportError:
         raise GitMlError("the commit store is not available in this installation") from None
     return Store(repo)

@@ -13,9 +13,8 @@ from array import array
 
 import numpy as np
 
-from .text import Vocabulary, subject, tokens
-
-from .signals import HEAT_TAU
+from git_ml.predict.signals import HEAT_TAU
+from git_ml.predict.text import Vocabulary, subject, tokens
 
 I32 = np.int32
 F32 = np.float32

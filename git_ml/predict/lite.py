@@ -18,11 +18,28 @@ import mmap
 import os
 import sys
 
-from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
-from .signals import (AUTHOR_COMMITS, AUTHOR_DECAY, B, CANDIDATES_PER_SIGNAL, COCHANGE_HISTORY, FEATURES, HEAT_TAU,
-                      K1, LABELS, MAX_QUERY_TERMS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU, SESSION_SECONDS, TOP_COCHANGE,
-                      VOTE_K, VOTE_POSTINGS)
-from .text import Vocabulary, subject, tokens
+from git_ml.predict import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
+from git_ml.predict.signals import (
+    AUTHOR_COMMITS,
+    AUTHOR_DECAY,
+    CANDIDATES_PER_SIGNAL,
+    COCHANGE_HISTORY,
+    FEATURES,
+    HEAT_TAU,
+    K1,
+    LABELS,
+    MAX_QUERY_TERMS,
+    NF,
+    RECENT_CANDIDATES,
+    RECENT_SLOW_TAU,
+    RECENT_TAU,
+    SESSION_SECONDS,
+    TOP_COCHANGE,
+    VOTE_K,
+    VOTE_POSTINGS,
+    B,
+)
+from git_ml.predict.text import Vocabulary, subject, tokens
 
 MAGIC = b"GMLPRED1"
 FOLD_AT = 256  # same threshold as api.FOLD_AT: from there on the numpy path folds the journal into the model
@@ -569,7 +586,7 @@ def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: b
         s = _repo_path(work, s)
         f = model.fid_of.get(s)
         if f is None or not model.live[f]:
-            from ..errors import GitMlError
+            from git_ml.errors import GitMlError
 
             raise GitMlError(f"unknown seed file: {s} (not a file of the learnt history)")
         seed_ids.append(f)

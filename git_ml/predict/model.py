@@ -22,12 +22,29 @@ import math
 
 import numpy as np
 
-from .index import Index, bm25_idf
-
-from .signals import (AUTHOR_COMMITS, AUTHOR_DECAY, B, CANDIDATES_PER_SIGNAL, COCHANGE, COCHANGE_HISTORY,
-                      FEATURES, HEAT_TAU, K1, LABELS, NF, RECENT_CANDIDATES, RECENT_SLOW_TAU, RECENT_TAU,
-                      MAX_QUERY_TERMS, SESSION_SECONDS, TOP_COCHANGE, VOTE_K, VOTE_POSTINGS)
-from .signals import DEFAULT_WEIGHTS as _DEFAULT
+from git_ml.predict.index import Index, bm25_idf
+from git_ml.predict.signals import (
+    AUTHOR_COMMITS,
+    AUTHOR_DECAY,
+    CANDIDATES_PER_SIGNAL,
+    COCHANGE,
+    COCHANGE_HISTORY,
+    FEATURES,
+    HEAT_TAU,
+    K1,
+    LABELS,
+    MAX_QUERY_TERMS,
+    NF,
+    RECENT_CANDIDATES,
+    RECENT_SLOW_TAU,
+    RECENT_TAU,
+    SESSION_SECONDS,
+    TOP_COCHANGE,
+    VOTE_K,
+    VOTE_POSTINGS,
+    B,
+)
+from git_ml.predict.signals import DEFAULT_WEIGHTS as _DEFAULT
 
 DEFAULT_WEIGHTS = np.array(_DEFAULT)
 AUTHOR_POW = np.array([AUTHOR_DECAY**k for k in range(AUTHOR_COMMITS)])

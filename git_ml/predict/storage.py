@@ -17,8 +17,8 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from . import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
-from .index import Index, Postings, Vec
+from git_ml.predict import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
+from git_ml.predict.index import Index, Postings, Vec
 
 MAGIC = b"GMLPRED1"
 __all__ = ["Meta", "Header", "VersionMismatch", "JournalCommit", "id_key", "save", "load", "read_journal",
@@ -117,7 +117,7 @@ def read_header(path: Path) -> tuple[Header, int, mmap.mmap | None]:
             raise VersionMismatch(f"unreadable model header: {exc}") from None
         if header.version != MODEL_VERSION:
             raise VersionMismatch(f"model version {header.version}, this program writes {MODEL_VERSION}")
-        from .signals import NF
+        from git_ml.predict.signals import NF
 
         if len(header.meta.weights) != NF:
             raise VersionMismatch("model weights of another feature set")

@@ -6,10 +6,10 @@ import subprocess
 import sys
 import tomllib
 
-
 from conftest import ROOT
+
 from git_ml import __version__
-from git_ml.verbs import VERBS
+from git_ml.cli.verbs import VERBS
 
 
 def test_scripts_match_verbs():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from git_ml.store import Store
+from git_ml.store.core import Store
 
 
 def ids(repo, stream="commits"):

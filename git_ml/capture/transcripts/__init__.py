@@ -1,0 +1,1 @@
+"""One parser per assistant's transcript format; pure functions from a file to records."""

@@ -1,0 +1,466 @@
+"""``git ml chunk migrate``: import the ``.git-ml/`` folder of the system git-ml replaces.
+
+The legacy layout, as this importer reads it (every file optional)::
+
+    .git-ml/
+      tracked/commits.jsonl        one commit per line (metadata, no diff)
+      tracked/sessions.jsonl       one session per line
+      tracked/orchestration.jsonl  one orchestration run (a director session and its sub-agents) per line
+      tracked/chunked/*.jsonl      mixed records, one per line:
+                                     {"type": "commit"|"chat"|"session"|"orchestration", "data": {...}}
+                                   a record whose JSON exceeds 5 KB is stored compressed:
+                                     {"type": ..., "compressed": true, "encoding": "zlib+base64",
+                                      "data": "<base64 of the zlib-deflated UTF-8 JSON of the record>"}
+                                   (a bare record without "type"/"data" is accepted and its kind guessed)
+      chats/YYYY-MM-DD/*.json      one chat per file: id, timestamp, session_id, query, response, files_referenced,
+                                   files_modified, tools_used, query_tokens, response_tokens, user_feedback
+      commits/*.json               one commit per file with its diff: the commit fields plus
+                                   "hunks": [{"file", "change_type": add|modify|delete|rename, "old_path",
+                                              "start_line", "function", "lines_added": [...],
+                                              "lines_removed": [...]}]
+
+Legacy commit fields: hash, message, author ("Name <email>" or a name), author_email, timestamp (ISO-8601),
+branch, parents, is_merge, files_changed (list of paths), insertions, deletions, hour_of_day, day_of_week,
+session_id, related_chats. Sessions: id (or session_id), start_time/started_at, end_time/ended_at, chat_ids or
+chat_count, commits, model, cwd, branch. Orchestration runs: id, session_id, started_at, ended_at, agents,
+commits, task.
+
+Mapping: commits -> ``Commit`` (per-file line counts from the hunks when there are any, else null), the hunks of
+``commits/*.json`` -> ``Diff`` in refs/ml/local (bounded by ``ml.diffLimit``); chats -> ``Chat`` with id
+``<session_id>:<legacy id>`` and, when ``user_feedback`` is a rating, a ``Feedback`` record; sessions -> ``Session``;
+orchestration runs -> ``Session`` with id ``orchestration:<id>`` and assistant ``orchestration``. Text (messages,
+prompts, responses, diffs) goes through ``redact``. ``captured_at`` is the legacy record's own time, so any later
+capture by git-ml wins over the imported version. Records whose id is already in the store are skipped: running
+the import again stores nothing. The legacy folder is left as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pygit2
+
+from git_ml.capture.redaction import redact
+from git_ml.errors import GitMlError
+from git_ml.repo import config_int, workdir
+from git_ml.schema import Chat, Commit, Diff, Feedback, Session
+from git_ml.store.core import Store
+
+COMPRESS_ABOVE = 5 * 1024  # the legacy writer compressed records whose JSON exceeded 5 KB
+_RATINGS = {"good": "good", "positive": "good", "+1": "good", "thumbs_up": "good", "up": "good",
+            "bad": "bad", "negative": "bad", "-1": "bad", "thumbs_down": "bad", "down": "bad", "neutral": "neutral"}
+
+
+@dataclass
+class MigrateReport:
+    source: Path
+    found: dict[str, int] = field(default_factory=dict)  # legacy records read, per kind
+    stored: dict[str, int] = field(default_factory=dict)  # new records per stream
+    present: dict[str, int] = field(default_factory=dict)  # skipped: id already in the store
+    unreadable: list[str] = field(default_factory=list)  # file[:line]: reason
+    redactions: int = 0
+    dry_run: bool = False
+
+    def bump(self, table: dict, key: str, n: int = 1) -> None:
+        table[key] = table.get(key, 0) + n
+
+
+def decode_chunked_line(obj: dict) -> tuple[str | None, dict]:
+    """(kind, record) of one tracked/chunked line, decompressing it when it is stored compressed."""
+    kind = obj.get("type") or obj.get("record_type") or obj.get("kind")
+    if obj.get("compressed"):
+        encoding = obj.get("encoding", "zlib+base64")
+        if encoding != "zlib+base64":
+            raise ValueError(f"unknown encoding {encoding!r}")
+        data = json.loads(zlib.decompress(base64.b64decode(obj["data"])).decode("utf-8"))
+        return kind, data
+    if "data" in obj and isinstance(obj["data"], dict):
+        return kind, obj["data"]
+    return kind, obj
+
+
+def encode_chunked_line(kind: str, record: dict) -> str:
+    """How the legacy system wrote a tracked/chunked line (used by tests and by anyone rebuilding such a folder)."""
+    text = json.dumps(record, ensure_ascii=False)
+    if len(text.encode("utf-8")) > COMPRESS_ABOVE:
+        data = base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii")
+        return json.dumps({"type": kind, "compressed": True, "encoding": "zlib+base64", "data": data})
+    return json.dumps({"type": kind, "data": record}, ensure_ascii=False)
+
+
+def _guess_kind(rec: dict) -> str | None:
+    if "hash" in rec or "files_changed" in rec:
+        return "commit"
+    if "query" in rec or "response" in rec:
+        return "chat"
+    if "agents" in rec or "orchestration_id" in rec:
+        return "orchestration"
+    if "chat_ids" in rec or "start_time" in rec or "started_at" in rec:
+        return "session"
+    return None
+
+
+# ----- time ------------------------------------------------------------------------------------------------------
+def _parse_time(value) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+        text = str(value).strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        when = dt.datetime.fromisoformat(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        return when
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _utc(when: dt.datetime | None) -> str:
+    if when is None:
+        return ""
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _captured(*values) -> str:
+    for v in values:
+        stamp = _utc(_parse_time(v))
+        if stamp:
+            return stamp
+    return "1970-01-01T00:00:00.000000Z"  # no time at all: older than anything git-ml captures
+
+
+# ----- mapping -----------------------------------------------------------------------------------------------------
+def _text(value, report: MigrateReport, counts: dict[str, int]) -> str:
+    if not value:
+        return ""
+    clean, found = redact(str(value))
+    for k, v in found.items():
+        counts[k] = counts.get(k, 0) + v
+        report.redactions += v
+    return clean
+
+
+def _author(rec: dict) -> tuple[str, str]:
+    author = str(rec.get("author") or "")
+    email = str(rec.get("author_email") or "")
+    if "<" in author and author.endswith(">"):
+        name, _, rest = author.partition("<")
+        return name.strip(), email or rest[:-1].strip()
+    return author, email
+
+
+_STATUS = {"add": "A", "added": "A", "new": "A", "modify": "M", "modified": "M", "delete": "D", "deleted": "D",
+           "remove": "D", "rename": "R", "renamed": "R", "copy": "C"}
+
+
+def _files(rec: dict) -> list[tuple]:
+    hunks = rec.get("hunks") or []
+    if hunks:
+        per: dict[str, list] = {}
+        for h in hunks:
+            path = str(h.get("file") or h.get("path") or "")
+            if not path:
+                continue
+            entry = per.setdefault(path, [_STATUS.get(str(h.get("change_type", "")).lower(), "M"), path, 0, 0,
+                                          h.get("old_path")])
+            entry[2] += len(h.get("lines_added") or [])
+            entry[3] += len(h.get("lines_removed") or [])
+        listed = [f for f in rec.get("files_changed") or [] if isinstance(f, str) and f not in per]
+        return [tuple(v) for v in per.values()] + [("M", f, None, None, None) for f in listed]
+    files = rec.get("files_changed") or rec.get("files") or []
+    out = []
+    for f in files:
+        if isinstance(f, str):
+            out.append(("M", f, None, None, None))
+        elif isinstance(f, (list, tuple)) and len(f) >= 2:
+            out.append((str(f[0]), str(f[1]), f[2] if len(f) > 2 else None, f[3] if len(f) > 3 else None,
+                        f[4] if len(f) > 4 else None))
+    return out
+
+
+def _diff_text(rec: dict) -> str:
+    out = []
+    for h in rec.get("hunks") or []:
+        path = h.get("file") or h.get("path") or "?"
+        old = h.get("old_path") or path
+        start = h.get("start_line") or 0
+        added = h.get("lines_added") or []
+        removed = h.get("lines_removed") or []
+        out.append(f"--- a/{old}\n+++ b/{path}\n@@ -{start},{len(removed)} +{start},{len(added)} @@"
+                   f"{' ' + h['function'] if h.get('function') else ''}\n")
+        out.extend(f"-{line}\n" for line in removed)
+        out.extend(f"+{line}\n" for line in added)
+    return "".join(out)
+
+
+def map_commit(rec: dict, report: MigrateReport, diff_limit: int | None) -> tuple[Commit | None, Diff | None]:
+    oid = str(rec.get("hash") or rec.get("id") or "").strip().lower()
+    if len(oid) not in (40, 64) or any(c not in "0123456789abcdef" for c in oid):
+        return None, None
+    counts: dict[str, int] = {}
+    when = _parse_time(rec.get("timestamp") or rec.get("date"))
+    name, email = _author(rec)
+    files = _files(rec)
+    ins = rec.get("insertions")
+    dels = rec.get("deletions")
+    if ins is None:
+        ins = sum(f[2] or 0 for f in files)
+    if dels is None:
+        dels = sum(f[3] or 0 for f in files)
+    parents = [str(p) for p in rec.get("parents") or []]
+    commit = Commit(
+        id=oid, captured_at=_captured(rec.get("captured_at"), rec.get("timestamp")),
+        message=_text(rec.get("message"), report, counts), author=name, author_email=email,
+        timestamp=when.isoformat() if when else "", time=int(when.timestamp()) if when else 0,
+        branch=rec.get("branch") or None, parents=parents,
+        is_merge=bool(rec.get("is_merge", len(parents) > 1)), files=files,
+        files_changed=len(files) if files else int(rec.get("files_changed_count") or 0),
+        insertions=int(ins or 0), deletions=int(dels or 0),
+        hour_of_day=int(rec.get("hour_of_day", when.hour if when else 0) or 0),
+        day_of_week=int(rec.get("day_of_week", when.weekday() if when else 0) or 0),
+        session_id=rec.get("session_id") or None,
+        related_chats=[str(c) for c in rec.get("related_chats") or []], source="migrate")
+    diff = None
+    text = _diff_text(rec)
+    if text and diff_limit != 0:
+        dcounts: dict[str, int] = {}
+        clean = _text(text, report, dcounts)
+        total = len(clean.encode("utf-8"))
+        truncated = diff_limit is not None and total > diff_limit
+        if truncated:
+            clean = clean.encode("utf-8")[:diff_limit].decode("utf-8", "ignore")
+        diff = Diff(id=oid, captured_at=commit.captured_at, text=clean, bytes=total, truncated=truncated,
+                    redactions=dcounts)
+    commit.redactions = counts
+    return commit, diff
+
+
+def map_chat(rec: dict, report: MigrateReport) -> tuple[Chat | None, Feedback | None]:
+    legacy = str(rec.get("id") or rec.get("chat_id") or "").strip()
+    if not legacy:
+        return None, None
+    session = str(rec.get("session_id") or "")
+    cid = f"{session}:{legacy}" if session else f"legacy:{legacy}"
+    counts: dict[str, int] = {}
+    when = _parse_time(rec.get("timestamp"))
+    tools = [str(t) for t in rec.get("tools_used") or []]
+    tool_counts: dict[str, int] = {}
+    for t in tools:
+        tool_counts[t] = tool_counts.get(t, 0) + 1
+    feedback = rec.get("user_feedback")
+    chat = Chat(
+        id=cid, captured_at=_captured(rec.get("captured_at"), rec.get("timestamp")), session_id=session,
+        assistant=str(rec.get("assistant") or "claude-code"), model=rec.get("model") or None,
+        timestamp=_utc(when), prompt_uuid=legacy, query=_text(rec.get("query"), report, counts),
+        response=_text(rec.get("response"), report, counts),
+        files_referenced=[str(f) for f in rec.get("files_referenced") or []],
+        files_modified=[str(f) for f in rec.get("files_modified") or []], tools_used=tools, tool_counts=tool_counts,
+        query_tokens=int(rec.get("query_tokens") or 0), response_tokens=int(rec.get("response_tokens") or 0),
+        user_feedback=str(feedback) if feedback not in (None, "") and not isinstance(feedback, dict) else None,
+        commits=[str(c) for c in rec.get("related_commits") or rec.get("commits") or []], redactions=counts)
+    rating = feedback.get("rating") if isinstance(feedback, dict) else feedback
+    rating = _RATINGS.get(str(rating).strip().lower()) if rating not in (None, "") else None
+    fb = None
+    if rating:
+        stamp = chat.timestamp or chat.captured_at
+        comment = feedback.get("comment") if isinstance(feedback, dict) else None
+        fb = Feedback(id=f"{cid}@{stamp}", captured_at=chat.captured_at, chat_id=cid, rating=rating,
+                      comment=_text(comment, report, {}) or None, time=stamp)
+        if isinstance(feedback, dict):
+            chat.user_feedback = rating
+    return chat, fb
+
+
+def map_session(rec: dict, *, orchestration: bool = False) -> Session | None:
+    sid = str(rec.get("orchestration_id") if orchestration and rec.get("orchestration_id") else
+              rec.get("id") or rec.get("session_id") or "").strip()
+    if not sid:
+        return None
+    started = _utc(_parse_time(rec.get("started_at") or rec.get("start_time")))
+    ended = _utc(_parse_time(rec.get("ended_at") or rec.get("end_time")))
+    chats = rec.get("chat_ids")
+    agents = rec.get("agents") or []
+    return Session(
+        id=f"orchestration:{sid}" if orchestration else sid,
+        captured_at=_captured(rec.get("captured_at"), rec.get("ended_at") or rec.get("end_time"),
+                              rec.get("started_at") or rec.get("start_time")),
+        assistant="orchestration" if orchestration else str(rec.get("assistant") or "claude-code"),
+        started_at=started or None, ended_at=ended or None, end_reason=rec.get("end_reason") or None,
+        model=rec.get("model") or None, cwd=rec.get("cwd") or None, branch=rec.get("branch") or None,
+        chat_count=len(agents) if orchestration else (len(chats) if isinstance(chats, list) else
+                                                       int(rec.get("chat_count") or 0)),
+        commits=[str(c) for c in rec.get("commits") or []])
+
+
+# ----- reading the folder ------------------------------------------------------------------------------------------
+def _jsonl(path: Path, report: MigrateReport):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError as exc:
+                    report.unreadable.append(f"{path}:{n}: {exc}")
+                    continue
+                if isinstance(obj, dict):
+                    yield f"{path}:{n}", obj
+                else:
+                    report.unreadable.append(f"{path}:{n}: not an object")
+    except OSError as exc:
+        report.unreadable.append(f"{path}: {exc}")
+
+
+def _json(path: Path, report: MigrateReport):
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        report.unreadable.append(f"{path}: {exc}")
+        return None
+    if not isinstance(obj, dict):
+        report.unreadable.append(f"{path}: not an object")
+        return None
+    return obj
+
+
+def read_legacy(root: Path, report: MigrateReport) -> dict[str, dict[str, dict]]:
+    """Legacy records by kind and id; later sources fill in (and override) fields of earlier ones for one id:
+    tracked files, then the chunked files, then the per-record files (the fullest)."""
+    out: dict[str, dict[str, dict]] = {"commit": {}, "chat": {}, "session": {}, "orchestration": {}}
+    keys = {"commit": ("hash", "id"), "chat": ("id", "chat_id"), "session": ("id", "session_id"),
+            "orchestration": ("orchestration_id", "id", "session_id")}
+
+    def add(kind: str | None, rec: dict, where: str) -> None:
+        if kind in ("commits", "chats", "sessions"):
+            kind = kind[:-1]
+        if kind not in out:
+            kind = _guess_kind(rec)
+        if kind not in out:
+            report.unreadable.append(f"{where}: unknown record kind")
+            return
+        rid = next((str(rec[k]) for k in keys[kind] if rec.get(k)), None)
+        if rid is None:
+            report.unreadable.append(f"{where}: {kind} without an id")
+            return
+        out[kind].setdefault(rid, {}).update(rec)
+
+    tracked = root / "tracked"
+    for name, kind in (("commits.jsonl", "commit"), ("sessions.jsonl", "session"),
+                       ("orchestration.jsonl", "orchestration")):
+        path = tracked / name
+        if path.is_file():
+            for where, obj in _jsonl(path, report):
+                add(kind, obj, where)
+    for path in sorted((tracked / "chunked").glob("*.jsonl")) if (tracked / "chunked").is_dir() else []:
+        for where, obj in _jsonl(path, report):
+            try:
+                kind, rec = decode_chunked_line(obj)
+            except (ValueError, KeyError, zlib.error, UnicodeDecodeError) as exc:
+                report.unreadable.append(f"{where}: cannot decode compressed record: {exc}")
+                continue
+            add(kind, rec, where)
+    for path in sorted((root / "chats").glob("*/*.json")) if (root / "chats").is_dir() else []:
+        obj = _json(path, report)
+        if obj is not None:
+            add("chat", obj, str(path))
+    for path in sorted((root / "commits").glob("*.json")) if (root / "commits").is_dir() else []:
+        obj = _json(path, report)
+        if obj is not None:
+            add("commit", obj, str(path))
+    for kind, recs in out.items():
+        report.found[kind] = len(recs)
+    return out
+
+
+def default_path(repo: pygit2.Repository) -> Path:
+    root = workdir(repo)
+    if root is None:
+        raise GitMlError("a bare repository has no .git-ml folder: give its path")
+    return root / ".git-ml"
+
+
+def migrate(repo: pygit2.Repository, path: str | Path | None = None, *, dry_run: bool = False,
+            warn: Callable[[str], None] | None = None) -> MigrateReport:
+    root = Path(path) if path is not None else default_path(repo)
+    if not root.is_dir():
+        raise GitMlError(f"no legacy git-ml folder at {root}")
+    if not any((root / p).exists() for p in ("tracked", "chats", "commits")):
+        raise GitMlError(f"{root} does not look like a legacy git-ml folder (no tracked/, chats/ or commits/)")
+    report = MigrateReport(root, dry_run=dry_run)
+    legacy = read_legacy(root, report)
+    limit = config_int(repo, "ml.diffLimit", 256 * 1024)
+    limit = None if limit < 0 else limit
+    batches: dict[str, list] = {"commits": [], "diffs": [], "chats": [], "feedback": [], "sessions": []}
+    for rec in legacy["commit"].values():
+        commit, diff = map_commit(rec, report, limit)
+        if commit is None:
+            report.unreadable.append(f"commit {rec.get('hash') or rec.get('id')!r}: not a commit hash")
+            continue
+        batches["commits"].append(commit)
+        if diff is not None:
+            batches["diffs"].append(diff)
+    for rec in legacy["chat"].values():
+        chat, fb = map_chat(rec, report)
+        if chat is not None:
+            batches["chats"].append(chat)
+        if fb is not None:
+            batches["feedback"].append(fb)
+    for rec in legacy["session"].values():
+        s = map_session(rec)
+        if s is not None:
+            batches["sessions"].append(s)
+    for rec in legacy["orchestration"].values():
+        s = map_session(rec, orchestration=True)
+        if s is not None:
+            batches["sessions"].append(s)
+    store = Store(repo, warn=warn)
+    todo: dict[str, list] = {}
+    for stream, records in batches.items():
+        if not records:
+            continue
+        have = store.ids(stream)
+        fresh, seen = [], set()
+        for r in records:
+            if r.id in have or r.id in seen:
+                report.bump(report.present, stream)
+                continue
+            seen.add(r.id)
+            fresh.append(r)
+        fresh.sort(key=lambda r: (r.captured_at, r.id))
+        if fresh:
+            todo[stream] = fresh
+            report.stored[stream] = len(fresh)
+    if todo and not dry_run:
+        store.append_many(todo, message=f"migrate {root.name}")
+    return report
+
+
+def describe(report: MigrateReport) -> list[str]:
+    kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in report.found.items() if n) or "nothing"
+    lines = [f"read {kinds} from {report.source}"]
+    stored = ", ".join(f"{n} {s}" for s, n in report.stored.items()) or "nothing new"
+    lines.append(("would store " if report.dry_run else "stored ") + stored)
+    if report.present:
+        lines.append("already in the store (skipped): " + ", ".join(f"{n} {s}" for s, n in report.present.items()))
+    if report.redactions:
+        lines.append(f"redacted {report.redactions} secrets")
+    if report.unreadable:
+        lines.append(f"{len(report.unreadable)} entries could not be read:")
+        lines.extend(f"  {u}" for u in report.unreadable[:20])
+        if len(report.unreadable) > 20:
+            lines.append(f"  ... and {len(report.unreadable) - 20} more")
+    if not report.dry_run:
+        lines.append(f"{report.source} was left in place; once `git ml stats` shows what you expect, remove it "
+                     f"with `rm -rf {report.source}` (and `git rm -r --cached {report.source.name}` if it was "
+                     "committed).")
+    return lines

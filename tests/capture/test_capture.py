@@ -1,0 +1,202 @@
+"""Commit capture: records, backfill idempotence, revisions, the disabled switch, bad input, rewrites, the spool."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import make_history
+
+from git_ml.capture.pipeline import CapturedIndex, backfill, capture_head, record_rewrites
+from git_ml.store.core import DATA_REF, LOCAL_REF, Store
+
+
+def records(repo, stream="commits"):
+    return {r.id: r for r in Store(repo.open()).iter_records(stream)}
+
+
+def test_capture_records_every_field(repo):
+    repo.commit("first", {"a.py": "one\ntwo\n"})
+    sha = repo.commit("Add feature\n\nLonger body.", {"a.py": "one\nthree\n", "b.bin": "\0\1\2"},
+                      date="2026-03-04T22:15:00+0200")
+    result = repo.run("git-ml-capture")
+    assert result.returncode == 0, result.stderr
+    rec = records(repo)[sha]
+    assert rec.message == "Add feature\n\nLonger body."
+    assert rec.author == "Ada Tester" and rec.author_email == "ada@example.com"
+    assert rec.timestamp == "2026-03-04T22:15:00+02:00"
+    assert (rec.hour_of_day, rec.day_of_week) == (22, 2)  # a Wednesday, author's local time
+    assert rec.branch == "main"
+    assert rec.parents == [repo.git("rev-parse", "HEAD~1").strip()] and not rec.is_merge
+    assert sorted(rec.files) == [("A", "b.bin", None, None, None), ("M", "a.py", 1, 1, None)]
+    assert (rec.files_changed, rec.insertions, rec.deletions) == (2, 1, 1)
+    expected_patch_id = repo.git("show", "HEAD").strip()
+    patch_id = repo.run("sh", "-c", "git show HEAD | git patch-id --stable").stdout.split()[0]
+    assert rec.patch_id == patch_id and expected_patch_id
+    assert rec.session_id is None and rec.related_chats == []
+    # Hunks go to the local ref only.
+    diffs = records(repo, "diffs")
+    assert "+three" in diffs[sha].text
+    assert "three" not in repo.git("cat-file", "-p", f"{DATA_REF}^{{tree}}")
+
+
+def test_diff_hunks_are_bounded(repo):
+    repo.git("config", "ml.diffLimit", "100")
+    sha = repo.commit("big", {"gen.txt": "".join(f"line {i}\n" for i in range(1000))})
+    assert repo.run("git-ml-capture").returncode == 0
+    diff = records(repo, "diffs")[sha]
+    assert diff.truncated and len(diff.text) <= 100 and diff.bytes > 5000
+
+
+def test_rename_is_recorded_with_old_path(repo):
+    repo.commit("add", {"old.py": "".join(f"x{i}\n" for i in range(50))})
+    repo.git("mv", "old.py", "new.py")
+    repo.git("commit", "-q", "-m", "rename")
+    repo.run("git-ml-capture")
+    rec = records(repo)[repo.git("rev-parse", "HEAD").strip()]
+    assert rec.files == [("R", "new.py", 0, 0, "old.py")]
+
+
+def test_backfill_is_idempotent_and_matches_git_log(repo):
+    shas = make_history(repo, 30)
+    first = repo.run("git-ml-capture", "--backfill")
+    assert first.returncode == 0, first.stderr
+    assert "30 commits captured" in first.stdout
+    again = repo.run("git-ml-capture", "--backfill")
+    assert "0 commits captured, 30 already captured" in again.stdout
+    got = records(repo)
+    assert set(got) == set(shas)
+    numstat = repo.git("log", "--numstat", "--format=%H", "-1", shas[10]).split("\n")
+    lines = [line.split("\t") for line in numstat[1:] if "\t" in line]
+    assert sorted((p, int(a), int(d)) for a, d, p in lines) == sorted(
+        (f[1], f[2], f[3]) for f in got[shas[10]].files)
+    # The ref moved once for the backfill and not at all for the no-op rerun.
+    assert int(repo.git("rev-list", "--count", DATA_REF).strip()) == 1
+
+
+def test_backfill_range_and_then_the_rest(repo):
+    shas = make_history(repo, 12)
+    out = repo.run("git-ml-capture", "--backfill", f"{shas[4]}..{shas[8]}")
+    assert "4 commits captured" in out.stdout, out.stderr
+    assert set(records(repo)) == set(shas[5:9])
+    out = repo.run("git-ml-capture", "--backfill")
+    assert "8 commits captured, 4 already captured" in out.stdout
+
+
+def test_capture_given_revisions(repo):
+    shas = make_history(repo, 5)
+    out = repo.run("git-ml-capture", shas[1], "HEAD~1")
+    assert out.returncode == 0
+    assert set(records(repo)) == {shas[1], shas[3]}
+
+
+@pytest.mark.parametrize("how", ["env", "config"])
+def test_disabled_switch_writes_nothing(repo, how):
+    repo.commit("one")
+    env = {}
+    if how == "env":
+        env["ML_COLLECTION_ENABLED"] = "0"
+    else:
+        repo.git("config", "ml.enabled", "false")
+    out = repo.run("git-ml-capture", env=env)
+    assert out.returncode == 0 and "disabled" in out.stdout
+    out = repo.run("git-ml-capture", "--hook", "post-commit", env=env)
+    assert out.returncode == 0
+    assert repo.git("for-each-ref", "refs/ml") == ""
+
+
+def test_bad_input_is_one_line_and_nonzero(repo, tmp_path):
+    repo.commit("one")
+    out = repo.run("git-ml-capture", "no-such-rev")
+    assert out.returncode == 1
+    assert out.stderr.strip() == "git ml capture: unknown revision: no-such-rev"
+    out = repo.run("git-ml-capture", cwd=tmp_path)
+    assert out.returncode == 1 and "not a git repository" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    out = repo.run("git-ml-stats", cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+
+
+def test_hook_capture_takes_uncaptured_ancestors(repo):
+    shas = make_history(repo, 6)
+    r = repo.open()
+    store = Store(r)
+    result = capture_head(r, store)
+    assert result.captured == 6 and not result.hints
+    assert set(records(repo)) == set(shas)
+    assert capture_head(r, store).captured == 0
+
+
+def test_hook_capture_bounded_catch_up_hints_backfill(repo):
+    make_history(repo, 12)
+    repo.git("config", "ml.catchUpLimit", "5")
+    r = repo.open()
+    result = capture_head(r, Store(r))
+    assert result.captured == 5 and "--backfill" in result.hints[0]
+
+
+def test_rewrites_are_recorded(repo):
+    old = repo.commit("one")
+    repo.git("commit", "-q", "--amend", "-m", "one, amended")
+    new = repo.git("rev-parse", "HEAD").strip()
+    r = repo.open()
+    record_rewrites(r, Store(r), "amend", [f"{old} {new}"])
+    rw = records(repo, "rewrites")
+    assert rw[f"{old}:{new}"].kind == "amend"
+    assert new in records(repo)
+
+
+def test_busy_store_spools_and_next_capture_drains(repo):
+    first = repo.commit("one")
+    r = repo.open()
+    Store(r).append("tombstones", [])  # nothing: the ref does not exist yet
+    lock = repo.path / ".git" / "refs" / "ml"
+    lock.mkdir(parents=True, exist_ok=True)
+    (lock / "data.lock").write_text("")
+    repo.git("config", "ml.lockTimeoutMs", "200")
+    out = repo.run("git-ml-capture", "--hook", "post-commit")
+    assert out.returncode == 0 and out.stdout == "" and out.stderr == ""
+    assert list((repo.path / ".git" / "ml" / "spool").glob("*.commits.jsonl"))
+    assert "spooled" in (repo.path / ".git" / "ml" / "capture.log").read_text()
+    (lock / "data.lock").unlink()
+    second = repo.commit("two")
+    assert repo.run("git-ml-capture", "--hook", "post-commit").returncode == 0
+    assert {first, second} <= set(records(repo))
+    assert not list((repo.path / ".git" / "ml" / "spool").glob("*.jsonl"))
+
+
+def test_captured_index_survives_foreign_appends(repo):
+    shas = make_history(repo, 3)
+    r = repo.open()
+    store = Store(r)
+    capture_head(r, store)
+    idx = CapturedIndex(r, store)
+    assert all(idx.contains(s) for s in shas)
+    # Another writer appends: the cache notices the tip moved and rebuilds.
+    from git_ml.schema import Commit
+
+    store.append("commits", [Commit(id="f" * 40)])
+    assert CapturedIndex(r, store).contains("f" * 40)
+
+
+def test_stats_json_has_every_stream_count(repo):
+    make_history(repo, 4)
+    repo.run("git-ml-capture", "--backfill")
+    out = repo.run("git-ml-stats", "--json")
+    data = json.loads(out.stdout)
+    assert data["commits"] == 4
+    for stream in ("chats", "sessions", "feedback", "links", "rewrites", "tombstones", "diffs"):
+        assert data[stream] == 0
+    assert data["stored_bytes"] > 0 and data["chunks"] >= 1
+    text = repo.run("git-ml-stats").stdout
+    assert "commits" in text and "4" in text
+
+
+def test_backfill_in_library_reports_progress(repo):
+    make_history(repo, 3)
+    seen = []
+    r = repo.open()
+    backfill(r, Store(r), progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (3, 3)
+    assert repo.git("for-each-ref", "--format=%(refname)", "refs/ml").split() == [DATA_REF]
+    assert LOCAL_REF not in repo.git("for-each-ref")
