@@ -118,7 +118,8 @@ def bench_repo(tmp_path_factory):
 def test_export_parquet(benchmark, bench_repo, tmp_path):
     import pygit2
 
-    from git_ml.dataset.export import ExportOptions, export
+    from git_ml.dataset.export.options import ExportOptions
+    from git_ml.dataset.export.run import export
 
     path, n_commits, n_chats = bench_repo
     repo = pygit2.Repository(str(path))
@@ -135,7 +136,8 @@ def test_export_parquet(benchmark, bench_repo, tmp_path):
 def test_export_jsonl_rate(benchmark, bench_repo, tmp_path):
     import pygit2
 
-    from git_ml.dataset.export import ExportOptions, export
+    from git_ml.dataset.export.options import ExportOptions
+    from git_ml.dataset.export.run import export
 
     path, _n_commits, _n_chats = bench_repo
     repo = pygit2.Repository(str(path))
@@ -150,7 +152,8 @@ def test_export_jsonl_rate(benchmark, bench_repo, tmp_path):
 def test_export_hf_messages_split(benchmark, bench_repo, tmp_path):
     import pygit2
 
-    from git_ml.dataset.export import ExportOptions, export, parse_split
+    from git_ml.dataset.export.options import ExportOptions, parse_split
+    from git_ml.dataset.export.run import export
 
     path, _n_commits, _n_chats = bench_repo
     repo = pygit2.Repository(str(path))

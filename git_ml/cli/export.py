@@ -77,8 +77,9 @@ def export(
     from pathlib import Path
 
     from git_ml.cli.common import Progress
-    from git_ml.dataset.export import export as run_export
-    from git_ml.dataset.export.options import ExportOptions, parse_split, parse_types, parse_weights, parse_when
+    from git_ml.dataset.export.options import (ExportOptions, parse_format, parse_split, parse_types, parse_weights,
+                                               parse_when)
+    from git_ml.dataset.export.run import export as run_export
     from git_ml.errors import GitMlError
     from git_ml.repo import open_repository
 
@@ -90,7 +91,7 @@ def export(
             fmt = _SUFFIX_FORMATS.get(p.suffix.lower()) or ("hf" if p.is_dir() or not p.suffix else None)
             if fmt is None:
                 raise GitMlError(f"cannot tell the format from {output!r}: add --format jsonl|csv|parquet|hf")
-    fmt = fmt.lower()
+    fmt = parse_format(fmt)
     repo = open_repository()
     opts = ExportOptions(fmt=fmt, style=style.lower(), types=parse_types(types), since=parse_when(since),
                          until=parse_when(until, end=True), min_rating=min_rating.lower() if min_rating else None,

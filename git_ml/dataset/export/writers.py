@@ -12,7 +12,8 @@ from git_ml.errors import GitMlError
 
 PARQUET_BATCH = 8 << 20  # bytes of JSON rows per Arrow batch and Parquet row group (bounded memory)
 CSV_RECORD_COLUMNS = ["type", "id", "timestamp", "session_id", "rating", "weight", "input", "output", "context"]
-CSV_MESSAGES_COLUMNS = ["type", "id", "timestamp", "session_id", "rating", "weight", "messages"]
+CSV_MESSAGES_COLUMNS = ["type", "id", "timestamp", "session_id", "rating", "weight", "model", "query_tokens",
+                        "response_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd", "messages"]
 
 
 _MISSING = "Parquet and Hugging Face exports need pyarrow: pip install 'git-ml[export]'"
