@@ -29,7 +29,9 @@ from git_ml.dataset.export import worker
 from git_ml.dataset.export.options import ExportOptions
 from git_ml.dataset.export.spill import Spill
 from git_ml.dataset.export.versions import History, Ties, hidden_ids, live_history
+from git_ml.errors import CorruptChunk
 from git_ml.store.core import Store
+from git_ml.store.objects import decoder, read_chunk, stored_size
 
 SLICE_BYTES = 4 << 20  # JSON bytes decoded at a time: a 64 MB chunk never becomes 64 MB of objects at once
 PARALLEL_MIN_RECORDS = 20_000  # below this, a second process costs more than it saves
@@ -66,17 +68,13 @@ def chunk_slices(store: Store, chunk, typ: type, size: int = SLICE_BYTES) -> Ite
     """(records, index of the first one's line) of one chunk, decoded in slices of about ``size`` bytes of lines. A
     chunk that cannot be read or decompressed is skipped with one warning (DECISIONS); a bad line skips the rest of
     its chunk, likewise."""
-    import pygit2
-    import zstandard
-
-    from git_ml.store.core import decoder, decompress
-
     dec = decoder(typ)
     try:
-        raw = decompress(store.repo[chunk.oid].read_raw())
-    except (KeyError, pygit2.GitError, zstandard.ZstdError) as exc:
-        store._skip_corrupt(chunk, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        data = read_chunk(store.repo, chunk)
+    except CorruptChunk as exc:
+        store.skip_corrupt(chunk, exc.detail)
         return
+    raw = data.raw
     start = 0
     first = 0
     n = len(raw)
@@ -86,11 +84,13 @@ def chunk_slices(store: Store, chunk, typ: type, size: int = SLICE_BYTES) -> Ite
         try:
             records = dec.decode_lines(raw[start:end])
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            store._skip_corrupt(chunk, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            store.skip_corrupt(chunk, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, kept=first)
             return
         start = end
         yield records, first
         first += len(records)
+    if data.damage:  # a frame cut short: the complete lines before the cut were read
+        store.skip_corrupt(chunk, data.damage, kept=first)
 
 
 def decoded_slices(store: Store, stream: str, typ: type, size: int = SLICE_BYTES) -> Iterator[list]:
@@ -268,17 +268,12 @@ class _Pass:
 def work_list(store: Store, opts: ExportOptions) -> list[Work]:
     """Every chunk to read, with its records and stored bytes (decoding costs by the byte more than by the record,
     so bytes share the work between processes)."""
-    from git_ml.store.core import chunk_stored_size
-
     out = []
     for kind in ("chat", "commit"):
         if kind in opts.types:
             stream, _typ = KINDS[kind]
             for chunk in store.iter_chunks(stream):
-                try:
-                    size = chunk_stored_size(store.repo, chunk.oid)
-                except Exception:  # unreadable: chunk_slices warns about it
-                    size = 0
+                size = stored_size(store.repo, chunk.oid)  # 0 when unreadable: chunk_slices warns about it
                 out.append(Work(kind, chunk, chunk.count or 1, size))
     return out
 

@@ -1,29 +1,16 @@
-"""What export takes from the store's rules of versions: tombstones, the tie-break of two versions captured at the
-same instant (their stored lines, read again only then), and the live history of rewritten commits."""
+"""What export takes from the store's rules of versions (``git_ml.store.reader``): tombstones, the tie-break of
+two versions captured at the same instant (their stored lines, read again only then), and the live history of
+rewritten commits."""
 
 from __future__ import annotations
 
-import hashlib
-
 import msgspec
 
-from git_ml.store.core import Store, decompress
+from git_ml.store.core import Store
+from git_ml.store.objects import read_chunk
+from git_ml.store.reader import hidden_ids, newer
 
-
-def hidden_ids(store: Store) -> dict[str, set[str]]:
-    """Tombstoned ids per stream."""
-    out: dict[str, set[str]] = {}
-    for t in store.iter_records("tombstones"):
-        out.setdefault(t.stream, set()).add(t.target)
-    return out
-
-
-def _newer(captured_a: str, line_a: bytes, captured_b: str, line_b: bytes) -> bool:
-    if captured_a != captured_b:
-        return captured_a > captured_b
-    if line_a == line_b:
-        return False
-    return hashlib.blake2b(line_a, digest_size=8).digest() > hashlib.blake2b(line_b, digest_size=8).digest()
+__all__ = ["History", "Ties", "hidden_ids", "live_history"]
 
 
 class Ties:
@@ -38,7 +25,7 @@ class Ties:
     def line(self, ci: int, li: int) -> bytes:
         lines = self._cache.get(ci)
         if lines is None:
-            raw = decompress(self.store.repo[self.chunks[ci].oid].read_raw())
+            raw = read_chunk(self.store.repo, self.chunks[ci]).raw
             lines = [line for line in raw.split(b"\n") if line.strip()]
             if len(self._cache) >= 2:
                 self._cache.pop(next(iter(self._cache)))
@@ -49,7 +36,7 @@ class Ties:
         """Whether the version at line ``li`` of chunk ``ci`` beats ``cur`` (an entry with ``ci``/``li``)."""
         if (ci, li) == (cur.ci, cur.li):
             return False
-        return _newer(captured_at, self.line(ci, li), cur.captured_at, self.line(cur.ci, cur.li))
+        return newer(captured_at, self.line(ci, li), cur.captured_at, self.line(cur.ci, cur.li))
 
 
 class History:
