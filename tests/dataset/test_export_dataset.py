@@ -57,7 +57,7 @@ def two(tmp_path):
     return small_repo(tmp_path / "alpha"), small_repo(tmp_path / "beta", n=4)
 
 
-def test_two_repositories_read_by_duckdb_and_dask(two, tmp_path):
+def test_two_repositories_read_by_duckdb_and_dask(two, tmp_path, monkeypatch):
     a, b = two
     out = tmp_path / "ds"
     for repo, rid in ((a, "alpha"), (b, "beta")):
@@ -86,6 +86,14 @@ def test_two_repositories_read_by_duckdb_and_dask(two, tmp_path):
         df = dd.read_parquet(str(out), filters=[("type", "==", "commit")]).compute()
     assert sorted(df["repo"].astype(str).unique()) == ["alpha", "beta"]
     assert len(df) == 7 and set(df["type"].astype(str)) == {"commit"}
+
+    # Hugging Face datasets, streaming: it ignores the directory names, and the files carry repo and type.
+    datasets = pytest.importorskip("datasets")
+    for key, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("HF_HOME", str(tmp_path / "hf"))):
+        monkeypatch.setenv(key, value)
+    rows = datasets.load_dataset("parquet", data_files=f"{out}/type=chat/**/*.parquet", split="train", streaming=True)
+    assert sorted((r["repo"], r["type"], r["id"]) for r in rows) == [("alpha", "chat", "s-alpha:p1"),
+                                                                     ("beta", "chat", "s-beta:p1")]
 
 
 def test_incremental_changes_and_nothing_new(tmp_path):
