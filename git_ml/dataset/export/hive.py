@@ -160,7 +160,7 @@ def remove_orphans(root: Path, rid: str, man: Manifest) -> None:
 
 
 def export_dataset(repo, output: str, opts: ExportOptions, *, progress=None, warn=None, repo_id=None):
-    from git_ml.dataset.export.run import ExportResult, Selection, weights_of
+    from git_ml.dataset.export.selection import ExportResult, Selection, weights_of
 
     if opts.style != "records":
         raise GitMlError("--format dataset writes records rows (one schema for every repository): drop --style")

@@ -175,7 +175,7 @@ def trace_record(commit, chats: list[_Linked], added: dict[str, list[tuple[int, 
 
 
 def export_agent_trace(repo, output: str, opts, *, progress=None, warn=None):
-    from git_ml.dataset.export.run import ExportResult, check_output
+    from git_ml.dataset.export.selection import ExportResult, check_output
 
     out_path = check_output(output, opts)
     store = Store(repo, warn=warn) if warn is not None else Store(repo)
