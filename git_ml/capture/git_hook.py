@@ -17,6 +17,7 @@ def run_hook(args: list[str]) -> int:
 
         repo = open_repository()
         if not collection_enabled(repo):
+            _note_skipped(repo, name, args[1:])
             return 0
         _run(repo, name, args[1:])
     except BaseException as exc:  # a hook never fails the user's command
@@ -24,6 +25,14 @@ def run_hook(args: list[str]) -> int:
 
         log(repo, f"{name}: {type(exc).__name__}: {exc}")
     return 0
+
+
+def _note_skipped(repo, name: str, args: list[str]) -> None:
+    """Collection is off: remember the commits this hook reports as made, so that no later capture takes them."""
+    from git_ml.capture.optout import made_now, note_skipped
+
+    lines = sys.stdin.read().splitlines() if name == "post-rewrite" and not sys.stdin.isatty() else []
+    note_skipped(repo, made_now(repo, name, args, lines))
 
 
 def _run(repo, name: str, args: list[str]) -> None:

@@ -153,7 +153,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[tuple[str, Pat
         existing = store.ids("links")
         window = link_window(repo)
         spans = _closed_spans(new_sessions, all_chats)
-        candidates = find_links(commits, new_chats, window) + session_links(commits, spans, window)
+        candidates = find_links(commits, new_chats, window) + session_links(commits, spans)
         links = [lk for lk in candidates if lk.id not in existing]
     batches = {"chats": new_chats, "sessions": new_sessions, "links": links}
     if any(batches.values()):
@@ -187,7 +187,7 @@ def link_all(repo: pygit2.Repository) -> int:
     window = link_window(repo)
     existing = store.ids("links")
     spans = _closed_spans(sessions, chats)
-    links = [lk for lk in find_links(commits, chats, window) + session_links(commits, spans, window)
+    links = [lk for lk in find_links(commits, chats, window) + session_links(commits, spans)
              if lk.id not in existing]
     if links:
         store.append("links", links, message="link chats to commits")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pygit2
 
 from git_ml.capture.commits import DEFAULT_DIFF_LIMIT, history, record_from_commit, stream_commits
+from git_ml.capture.optout import amended_from_skipped, note_skipped, skipped_ids
 from git_ml.errors import StoreBusy
 from git_ml.fsutil import atomic_write
 from git_ml.repo import config_int, current_branch, ml_dir, resolve_commit
@@ -25,6 +26,7 @@ BACKFILL_LEVEL = 9
 class CaptureResult:
     captured: int = 0
     skipped: int = 0  # already in the store
+    opted_out: int = 0  # made with collection off: left out until named explicitly
     spooled: int = 0
     hints: list[str] = field(default_factory=list)
     records: list[Commit] = field(default_factory=list)
@@ -171,10 +173,12 @@ def store_commits(repo: pygit2.Repository, store: Store, index: CapturedIndex, c
 
 
 def uncaptured_ancestors(repo: pygit2.Repository, index: CapturedIndex, head: pygit2.Commit,
-                         bound: int = CATCH_UP_BOUND) -> tuple[list[pygit2.Commit], bool]:
+                         bound: int = CATCH_UP_BOUND, skipped: set[str] | frozenset = frozenset(),
+                         ) -> tuple[list[pygit2.Commit], bool]:
     """Commits reachable from ``head`` that were never captured, oldest first, at most ``bound``.
 
-    The walk stops at captured commits, so its cost is the size of the gap. Returns (commits, overflowed).
+    The walk stops at captured commits, so its cost is the size of the gap; it walks through skipped commits
+    (made with collection off) without taking them. Returns (commits, overflowed).
     """
     found: list[pygit2.Commit] = []
     seen: set[pygit2.Oid] = set()
@@ -186,6 +190,9 @@ def uncaptured_ancestors(repo: pygit2.Repository, index: CapturedIndex, head: py
             continue
         seen.add(commit.id)
         if index.contains(commit.id):
+            continue
+        if skipped and str(commit.id) in skipped:
+            stack.extend(commit.parents)
             continue
         if len(found) >= bound:
             overflow = True
@@ -204,9 +211,14 @@ def capture_head(repo: pygit2.Repository, store: Store, *, source: str = "hook",
     head = repo.head.peel(pygit2.Commit)
     index = CapturedIndex(repo, store)
     bound = config_int(repo, "ml.catchUpLimit", CATCH_UP_BOUND)
-    todo, overflow = uncaptured_ancestors(repo, index, head, bound)
+    skipped = skipped_ids(repo)
+    if skipped and str(head.id) not in skipped and amended_from_skipped(repo, skipped, head):
+        note_skipped(repo, [str(head.id)])
+        skipped.add(str(head.id))
+    todo, overflow = uncaptured_ancestors(repo, index, head, bound, skipped)
     result = store_commits(repo, store, index, todo, source=source, branch=current_branch(repo), extra=extra,
                            spool_on_busy=spool_on_busy, timeout=timeout)
+    result.opted_out = int(str(head.id) in skipped)
     if overflow:
         hint = (f"more than {bound} commits behind HEAD were never captured; "
                 "run `git ml capture --backfill` to import the history")
@@ -223,7 +235,8 @@ def capture_revisions(repo: pygit2.Repository, store: Store, revs: Sequence[str]
 
 def record_rewrites(repo: pygit2.Repository, store: Store, kind: str, lines: Iterable[str], *,
                     spool_on_busy: bool = True) -> CaptureResult:
-    """post-rewrite: remember old -> new so links to chats survive, and capture the new commits."""
+    """post-rewrite: remember old -> new so links to chats survive, and capture the new commits. A commit
+    rewritten from a skipped one (collection was off) is skipped too, and its rewrite is not recorded."""
     import time
 
     pairs = []
@@ -231,6 +244,11 @@ def record_rewrites(repo: pygit2.Repository, store: Store, kind: str, lines: Ite
         parts = line.split()
         if len(parts) >= 2:
             pairs.append((parts[0], parts[1]))
+    skipped = skipped_ids(repo)
+    if skipped:
+        tainted = {new for old, new in pairs if old in skipped}  # a squash with any skipped part is skipped
+        note_skipped(repo, sorted(tainted - skipped))
+        pairs = [(old, new) for old, new in pairs if new not in tainted and new not in skipped]
     rewrites = [Rewrite(id=f"{old}:{new}", old=old, new=new, kind=kind, time=int(time.time()))
                 for old, new in pairs]
     index = CapturedIndex(repo, store)
@@ -270,8 +288,11 @@ def backfill(repo: pygit2.Repository, store: Store, specs: Sequence[str] = (), *
     oids = history(repo, tips, hide)
     index = CapturedIndex(repo, store)
     captured = index.load()
-    todo = [o for o in oids if bytes.fromhex(o) not in captured]
-    result.skipped = len(oids) - len(todo)
+    opted_out = skipped_ids(repo)
+    fresh = [o for o in oids if bytes.fromhex(o) not in captured]
+    todo = [o for o in fresh if o not in opted_out] if opted_out else fresh
+    result.skipped = len(oids) - len(fresh)
+    result.opted_out = len(fresh) - len(todo)
     if not todo:
         return result
     branch = current_branch(repo) if not specs else None

@@ -80,7 +80,7 @@ def build_app():
 
 def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
     from git_ml.capture.pipeline import backfill as run_backfill
-    from git_ml.capture.pipeline import capture_revisions
+    from git_ml.capture.pipeline import capture_head, capture_revisions
     from git_ml.cli.common import Progress
     from git_ml.repo import collection_enabled, open_repository
     from git_ml.store.core import Store
@@ -102,13 +102,23 @@ def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
         if result.captured:
             bar.close()
         if not quiet:
-            print(f"backfill: {result.captured} commits captured, {result.skipped} already captured")
-    else:
-        if repo.head_is_unborn and not revisions:
+            off = f", {result.opted_out} made with collection off left out" if result.opted_out else ""
+            print(f"backfill: {result.captured} commits captured, {result.skipped} already captured{off}")
+    elif not revisions:
+        if repo.head_is_unborn:
             from git_ml.errors import GitMlError
 
             raise GitMlError("nothing to capture: the repository has no commits yet")
-        result = capture_revisions(repo, store, revisions or ["HEAD"])
+        # HEAD and what is missing behind it (a finished cherry-pick or am series, a pull), as a hook would.
+        result = capture_head(repo, store, source="manual", spool_on_busy=False)
+        if not quiet:
+            print(f"captured {result.captured} commits (HEAD and the uncaptured commits behind it)")
+            for hint in result.hints:
+                print(f"hint: {hint}")
+            if result.opted_out:
+                print("HEAD was made with collection off: `git ml capture HEAD` records it anyway")
+    else:
+        result = capture_revisions(repo, store, revisions)
         if not quiet:
             print(f"captured {result.captured} commits, {result.skipped} already captured")
     if result.records:

@@ -200,3 +200,55 @@ def test_backfill_in_library_reports_progress(repo):
     assert seen[-1] == (3, 3)
     assert repo.git("for-each-ref", "--format=%(refname)", "refs/ml").split() == [DATA_REF]
     assert LOCAL_REF not in repo.git("for-each-ref")
+
+
+def commit_with(repo, message, env=None, files=None, *args):
+    for name, text in (files or {f"{message.split()[0]}.txt": message + "\n"}).items():
+        repo.write(name, text)
+    repo.git("add", "-A")
+    repo.git("commit", "-q", *args, "-m", message, env=env)
+    return repo.git("rev-parse", "HEAD").strip()
+
+
+@pytest.mark.parametrize("how", ["env", "config"])
+def test_commit_made_with_collection_off_is_never_taken_implicitly(repo, how):
+    assert repo.run("git-ml-install-hooks").returncode == 0
+    first = commit_with(repo, "first on")
+    if how == "env":
+        off = commit_with(repo, "private work", {"ML_COLLECTION_ENABLED": "0"})
+    else:
+        repo.git("config", "ml.enabled", "false")
+        off = commit_with(repo, "private work")
+        repo.git("config", "ml.enabled", "true")
+    assert (repo.path / ".git" / "ml" / "skipped").read_text().split() == [off]
+    after = commit_with(repo, "third on")
+    assert set(records(repo)) == {first, after}  # the catch-up walked past it
+    out = repo.run("git-ml-capture", "--backfill")
+    assert "0 commits captured" in out.stdout and "1 made with collection off left out" in out.stdout
+    out = repo.run("git-ml-capture")
+    assert off not in records(repo)
+    out = repo.run("git-ml-capture", off)  # named explicitly: taken
+    assert out.returncode == 0 and "captured 1 commits" in out.stdout
+    assert off in records(repo)
+
+
+def test_rewrites_of_a_skipped_commit_stay_skipped(repo):
+    assert repo.run("git-ml-install-hooks").returncode == 0
+    base = commit_with(repo, "base on")
+    off = {"ML_COLLECTION_ENABLED": "0"}
+    a = commit_with(repo, "private one", off)
+    b = commit_with(repo, "private two", off)
+    repo.git("commit", "-q", "--amend", "-m", "private two, amended")  # collection on again
+    amended = repo.git("rev-parse", "HEAD").strip()
+    # A rebase (collection on) that rewrites both private commits onto a new base.
+    repo.git("checkout", "-q", "-b", "side", base)
+    side = commit_with(repo, "side on")
+    repo.git("checkout", "-q", "main")
+    repo.git("rebase", "-q", "side")
+    rebased = repo.git("rev-list", f"{side}..HEAD").split()
+    assert len(rebased) == 2 and set(rebased).isdisjoint({a, b, amended})
+    repo.run("git-ml-capture", "--backfill")
+    got = records(repo)
+    assert {base, side} <= set(got)
+    assert not ({a, b, amended} | set(rebased)) & set(got)
+    assert not [r for r in records(repo, "rewrites").values() if r.new in rebased or r.new == amended]
