@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pygit2
 
-from git_ml.capture.commits import DEFAULT_DIFF_LIMIT, history, record_from_commit, stream_commits
+from git_ml.capture.commits import DEFAULT_DIFF_LIMIT, history, object_parents, record_from_commit, shallow_boundary
 from git_ml.capture.optout import amended_from_skipped, note_skipped, skipped_ids
 from git_ml.errors import StoreBusy
 from git_ml.fsutil import atomic_write
@@ -27,6 +27,9 @@ class CaptureResult:
     captured: int = 0
     skipped: int = 0  # already in the store
     opted_out: int = 0  # made with collection off: left out until named explicitly
+    failed: int = 0  # could not be recorded (logged); the others were
+    completed: int = 0  # shallow-boundary records captured again with their files after unshallowing
+    diffs: int = 0  # diff records stored by a backfill with diffs
     spooled: int = 0
     hints: list[str] = field(default_factory=list)
     records: list[Commit] = field(default_factory=list)
@@ -133,19 +136,33 @@ def diff_limit(repo: pygit2.Repository) -> int | None:
 def store_commits(repo: pygit2.Repository, store: Store, index: CapturedIndex, commits: Sequence[pygit2.Commit],
                   *, source: str, branch: str | None, extra: dict[str, list] | None = None,
                   spool_on_busy: bool = False, timeout: float | None = None) -> CaptureResult:
-    """Build records for ``commits`` (skipping captured ones) and append them with their hunks."""
+    """Build records for ``commits`` (skipping captured ones) and append them with their hunks. A commit whose
+    record cannot be built or encoded is logged and left out: it never keeps the others from the store."""
+    import msgspec
+
     result = CaptureResult()
     limit = diff_limit(repo)
+    shallow = shallow_boundary(repo) if repo.is_shallow else set()
     records: list[Commit] = []
     diffs = []
     for commit in commits:
         if index.contains(commit.id):
             result.skipped += 1
             continue
-        rec, hunks = record_from_commit(repo, commit, branch=branch, source=source, diff_limit=limit)
+        try:
+            rec, hunks = record_from_commit(repo, commit, branch=branch, source=source, diff_limit=limit,
+                                            shallow=shallow)
+            msgspec.json.encode(rec)
+            if hunks is not None:
+                msgspec.json.encode(hunks)
+        except Exception as exc:
+            result.failed += 1
+            spool.log(repo, f"capture of {commit.id}: {type(exc).__name__}: {exc}; other commits go on")
+            continue
         records.append(rec)
         if hunks is not None:
             diffs.append(hunks)
+    note_shallow(repo, [r.id for r in records if r.shallow])
     batches = {"commits": records, "diffs": diffs, **(extra or {})}
     if records:
         from git_ml.capture.sessions import annotate_commits
@@ -278,9 +295,37 @@ def parse_range(repo: pygit2.Repository, specs: Sequence[str]) -> tuple[list[pyg
     return tips, hide
 
 
+SHALLOW_NOTE = "shallow-captured"  # .git/ml/: commits recorded at a shallow boundary, to complete after unshallowing
+DIFF_BATCH_BYTES = 64 << 20  # diff text per ref update during a backfill with diffs
+
+
+def shallow_captured(repo: pygit2.Repository) -> set[str]:
+    try:
+        return set((ml_dir(repo, create=False) / SHALLOW_NOTE).read_text(encoding="ascii").split())
+    except OSError:
+        return set()
+
+
+def note_shallow(repo: pygit2.Repository, added: Iterable[str] = (), completed: Iterable[str] = ()) -> None:
+    added, completed = set(added), set(completed)
+    if not added and not completed:
+        return
+    ids = (shallow_captured(repo) | added) - completed
+    path = ml_dir(repo) / SHALLOW_NOTE
+    if ids:
+        atomic_write(path, "".join(f"{o}\n" for o in sorted(ids)).encode("ascii"))
+    else:
+        path.unlink(missing_ok=True)
+
+
 def backfill(repo: pygit2.Repository, store: Store, specs: Sequence[str] = (), *,
-             progress: Callable[[int, int], None] | None = None, batch: int = BACKFILL_BATCH) -> CaptureResult:
-    """Import existing history idempotently: commits already captured are skipped."""
+             progress: Callable[[int, int], None] | None = None, batch: int = BACKFILL_BATCH,
+             diffs: bool = False) -> CaptureResult:
+    """Import existing history idempotently: commits already captured are skipped, and so are commits made with
+    collection off. Records of a shallow clone's boundary are stored again, complete, once their parents are
+    here. With ``diffs``, the hunks of every commit in the range that has none yet go to refs/ml/local."""
+    from git_ml.capture.gitlog import stream_commits
+
     result = CaptureResult()
     if repo.head_is_unborn and not specs:
         return result
@@ -289,15 +334,17 @@ def backfill(repo: pygit2.Repository, store: Store, specs: Sequence[str] = (), *
     index = CapturedIndex(repo, store)
     captured = index.load()
     opted_out = skipped_ids(repo)
-    fresh = [o for o in oids if bytes.fromhex(o) not in captured]
+    shallow = shallow_boundary(repo) if repo.is_shallow else set()
+    incomplete = shallow_captured(repo) - shallow
+    fresh = [o for o in oids if bytes.fromhex(o) not in captured or o in incomplete]
     todo = [o for o in fresh if o not in opted_out] if opted_out else fresh
     result.skipped = len(oids) - len(fresh)
     result.opted_out = len(fresh) - len(todo)
-    if not todo:
-        return result
     branch = current_branch(repo) if not specs else None
     git_dir = str(Path(repo.path))
     pending: list[Commit] = []
+    boundary: list[str] = []
+    completed: list[str] = []
     done = 0
 
     def flush() -> None:
@@ -309,10 +356,19 @@ def backfill(repo: pygit2.Repository, store: Store, specs: Sequence[str] = (), *
         after = store.tip(DATA_REF)
         if before != after:
             index.added((r.id for r in pending), after)
+        note_shallow(repo, boundary, completed)
+        boundary.clear()
+        completed.clear()
         pending = []
 
     spool.drain(repo, store)
-    for rec in stream_commits(git_dir, todo, branch=branch):
+    for rec in stream_commits(git_dir, todo, branch=branch, shallow=shallow):
+        if rec.shallow:
+            rec.parents = object_parents(repo[rec.id])  # git log shows a boundary commit without its parents
+            boundary.append(rec.id)
+        elif rec.id in incomplete:
+            completed.append(rec.id)
+            result.completed += 1
         pending.append(rec)
         done += 1
         if progress is not None and done % 512 == 0:
@@ -320,10 +376,42 @@ def backfill(repo: pygit2.Repository, store: Store, specs: Sequence[str] = (), *
         if len(pending) >= batch:
             flush()
     flush()
-    if progress is not None:
+    if progress is not None and todo:
         progress(done, len(todo))
-    result.captured = done
+    result.captured = done - result.completed
+    if diffs:
+        wanted = [o for o in oids if o not in opted_out and o not in shallow]
+        result.diffs = backfill_diffs(repo, store, wanted, progress=progress)
     return result
+
+
+def backfill_diffs(repo: pygit2.Repository, store: Store, oids: Sequence[str], *,
+                   progress: Callable[[int, int], None] | None = None) -> int:
+    """Hunks (bounded by ``ml.diffLimit`` per commit, redacted) of the commits in ``oids`` that have none in
+    refs/ml/local yet. Returns how many were stored."""
+    from git_ml.capture.gitlog import stream_diffs
+
+    limit = diff_limit(repo)
+    if limit is None:
+        return 0
+    have = store.ids("diffs")
+    todo = [o for o in oids if o not in have]
+    pending: list = []
+    size = stored = seen = 0
+    for rec in stream_diffs(str(Path(repo.path)), todo, limit):
+        pending.append(rec)
+        size += len(rec.text)
+        seen += 1
+        if progress is not None and seen % 512 == 0:
+            progress(seen, len(todo))
+        if size >= DIFF_BATCH_BYTES or len(pending) >= BACKFILL_BATCH:
+            store.append("diffs", pending, message="backfill diffs", level=BACKFILL_LEVEL)
+            stored += len(pending)
+            pending, size = [], 0
+    if pending:
+        store.append("diffs", pending, message="backfill diffs", level=BACKFILL_LEVEL)
+        stored += len(pending)
+    return stored
 
 
 def in_progress_operation(repo: pygit2.Repository) -> str | None:

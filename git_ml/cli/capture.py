@@ -65,20 +65,27 @@ def build_app():
             help="Commits to capture (default HEAD). With --backfill: ranges as git log takes them.")] = None,
         backfill: Annotated[bool, typer.Option(
             "--backfill", help="Import the history reachable from the revisions (default HEAD); "
-                               "commits already captured are skipped.")] = False,
+                               "commits already captured, and commits made with collection off, are skipped.")] = False,
+        diffs: Annotated[bool, typer.Option(
+            "--diffs", help="With --backfill: also store the diff hunks of the history (refs/ml/local, at most "
+                            "ml.diffLimit bytes per commit), which a backfill otherwise leaves out.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
     ) -> None:
         """Capture commits: message, author, time, branch, files with line counts, patch id.
 
-        Full diff hunks go to refs/ml/local (bounded by `git config ml.diffLimit`, bytes).
-        Turned off by ML_COLLECTION_ENABLED=0 or `git config ml.enabled false`.
+        Full diff hunks of commits captured by the hooks or by naming them go to refs/ml/local (bounded by
+        `git config ml.diffLimit`, bytes); a backfill stores them only with --diffs.
+        Turned off by ML_COLLECTION_ENABLED=0 or `git config ml.enabled false`; a commit made while it was off is
+        remembered and left out of later captures and backfills unless named as a REVISION.
+        A non-UTF-8 file name is stored with its undecodable bytes written \\xNN and its exact bytes in the
+        record's raw_paths (base64).
         """
-        _capture(revisions or [], backfill, quiet)
+        _capture(revisions or [], backfill, diffs, quiet)
 
     return app
 
 
-def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
+def _capture(revisions: list[str], backfill: bool, diffs: bool, quiet: bool) -> None:
     from git_ml.capture.pipeline import backfill as run_backfill
     from git_ml.capture.pipeline import capture_head, capture_revisions
     from git_ml.cli.common import Progress
@@ -91,19 +98,31 @@ def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
             print("capture is disabled (ML_COLLECTION_ENABLED=0 or ml.enabled=false); nothing recorded")
         return
     store = Store(repo)
+    if diffs and not backfill:
+        from git_ml.errors import GitMlError
+
+        raise GitMlError("--diffs goes with --backfill (other captures store diffs already)")
     if backfill:
         bar = Progress("Backfilling commits")
 
         def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if done < bar.done:  # the diffs pass after the commits pass
+                bar.close()
+                bar = Progress("Backfilling diffs")
             bar.total = total
             bar.advance(done - bar.done)
 
-        result = run_backfill(repo, store, revisions, progress=progress)
-        if result.captured:
+        result = run_backfill(repo, store, revisions, progress=progress, diffs=diffs)
+        if bar.done:
             bar.close()
         if not quiet:
-            off = f", {result.opted_out} made with collection off left out" if result.opted_out else ""
-            print(f"backfill: {result.captured} commits captured, {result.skipped} already captured{off}")
+            more = f", {result.opted_out} made with collection off left out" if result.opted_out else ""
+            if result.completed:
+                more += f", {result.completed} shallow-boundary commits completed"
+            if diffs:
+                more += f"; diffs of {result.diffs} commits stored"
+            print(f"backfill: {result.captured} commits captured, {result.skipped} already captured{more}")
     elif not revisions:
         if repo.head_is_unborn:
             from git_ml.errors import GitMlError

@@ -252,3 +252,100 @@ def test_rewrites_of_a_skipped_commit_stay_skipped(repo):
     assert {base, side} <= set(got)
     assert not ({a, b, amended} | set(rebased)) & set(got)
     assert not [r for r in records(repo, "rewrites").values() if r.new in rebased or r.new == amended]
+
+
+def write_bytes_name(repo, name: bytes, data: bytes = b"x\n"):
+    import os
+
+    with open(os.path.join(bytes(repo.path), name), "wb") as fh:
+        fh.write(data)
+
+
+def test_non_utf8_and_control_byte_paths_are_lossless_and_block_nothing(repo, tmp_path):
+    import base64
+
+    from git_ml.capture.commits import path_bytes
+
+    assert repo.run("git-ml-install-hooks").returncode == 0
+    repo.commit("first", {"a.txt": "a\n"})
+    write_bytes_name(repo, b"caf\xe9.txt")
+    write_bytes_name(repo, b"p\x01q.txt")
+    write_bytes_name(repo, b"ok\\xe9.txt")  # a valid UTF-8 name that looks like the escape
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "odd names\x01 and a control byte in the message")
+    odd = repo.git("rev-parse", "HEAD").strip()
+    after = repo.commit("after", {"b.txt": "b\n"})
+    got = records(repo)
+    assert {odd, after} <= set(got)  # the odd commit did not stop the next capture
+    rec = got[odd]
+    assert sorted(f[1] for f in rec.files) == ["caf\\xe9.txt", "ok\\xe9.txt", "p\x01q.txt"]
+    assert rec.raw_paths == {"caf\\xe9.txt": base64.b64encode(b"caf\xe9.txt").decode()}
+    assert {path_bytes(rec, f[1]) for f in rec.files} == {b"caf\xe9.txt", b"p\x01q.txt", b"ok\\xe9.txt"}
+    log = repo.path / ".git" / "ml" / "capture.log"
+    assert not log.exists() or "capture of" not in log.read_text()
+    # Backfill in a clone stores the same paths, the whole message and the file list after it.
+    clone = tmp_path / "clone"
+    repo.git("clone", "-q", str(repo.path), str(clone))
+    from conftest import Repo
+
+    other = Repo(clone)
+    out = other.run("git-ml-capture", "--backfill")
+    assert out.returncode == 0 and "3 commits captured" in out.stdout, out.stderr
+    back = records(other)[odd]
+    assert back.message == rec.message and "\x01" in back.message
+    assert sorted(back.files) == sorted(rec.files) and back.raw_paths == rec.raw_paths
+
+
+def test_one_commit_that_cannot_be_recorded_does_not_block_the_others(repo, monkeypatch):
+    from git_ml.capture import pipeline
+
+    shas = make_history(repo, 4)
+    real = pipeline.record_from_commit
+
+    def failing(r, commit, **kw):
+        if str(commit.id) == shas[1]:
+            raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
+        return real(r, commit, **kw)
+
+    monkeypatch.setattr(pipeline, "record_from_commit", failing)
+    r = repo.open()
+    result = capture_head(r, Store(r))
+    assert result.captured == 3 and result.failed == 1
+    assert set(records(repo)) == set(shas) - {shas[1]}
+    assert f"capture of {shas[1]}" in (repo.path / ".git" / "ml" / "capture.log").read_text()
+
+
+def test_backfill_parses_without_separator_bytes(repo):
+    from git_ml.capture.gitlog import parse_log
+
+    # A path holding \x01, a rename, a binary file, an empty message, and a commit without changes.
+    write_bytes_name(repo, b"x\x01y.txt", b"one\n")
+    write_bytes_name(repo, b"bin.dat", b"\0\1\2")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "a\x01b")
+    repo.git("mv", "x\x01y.txt", "z.txt")
+    repo.git("commit", "-q", "--allow-empty-message", "-m", "")
+    repo.git("commit", "-q", "--allow-empty", "-m", "nothing")
+    out = repo.run("git-ml-capture", "--backfill")
+    assert out.returncode == 0 and "3 commits captured" in out.stdout, out.stderr
+    shas = repo.git("rev-list", "--reverse", "HEAD").split()
+    got = records(repo)
+    assert sorted(got[shas[0]].files) == [("A", "bin.dat", None, None, None), ("A", "x\x01y.txt", 1, 0, None)]
+    assert got[shas[0]].message == "a\x01b"
+    assert got[shas[1]].files == [("R", "z.txt", 0, 0, "x\x01y.txt")] and got[shas[1]].message == ""
+    assert got[shas[2]].files == [] and got[shas[2]].message == "nothing"
+    # Split anywhere, the stream parses the same; an unknown token is skipped, not taken for a commit.
+    raw = subprocess_bytes(repo)
+    for step in (1, 7, 4096):
+        blocks = [raw[i:i + step] for i in range(0, len(raw), step)]
+        parsed = {r.id: r.files for r in parse_log(blocks, shas)}
+        assert parsed == {s: got[s].files for s in shas}
+
+
+def subprocess_bytes(repo) -> bytes:
+    import subprocess
+
+    from git_ml.capture.gitlog import LOG_FORMAT
+
+    return subprocess.run(["git", "log", "-z", "--raw", "--numstat", "-M", "--no-abbrev", f"--format={LOG_FORMAT}"],
+                          cwd=repo.path, capture_output=True, check=True).stdout
