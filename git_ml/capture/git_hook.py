@@ -36,14 +36,17 @@ def _note_skipped(repo, name: str, args: list[str]) -> None:
 
 
 def _run(repo, name: str, args: list[str]) -> None:
-    from git_ml.capture.pipeline import capture_head, in_progress_operation, record_rewrites
+    from git_ml.capture.pipeline import capture_head, in_progress_operation, record_rewrites, sequence_last_step
     from git_ml.store.core import Store
     from git_ml.store.spool import log
 
     store = Store(repo, warn=lambda m: log(repo, m))
     if name in ("post-commit", "post-merge", "post-checkout", "catch-up"):
-        if in_progress_operation(repo):
-            return  # post-rewrite, or the next capture after the series, takes these commits
+        operation = in_progress_operation(repo)
+        # A rebase's commits go with its post-rewrite; a cherry-pick or revert series (no post-rewrite follows)
+        # is captured, whole, at its last step's commit.
+        if operation and not (operation == "sequence" and name == "post-commit" and sequence_last_step(repo)):
+            return
         result = capture_head(repo, store, source="hook")
     elif name == "post-rewrite":
         kind = args[0] if args else "rewrite"

@@ -424,3 +424,13 @@ def in_progress_operation(repo: pygit2.Repository) -> str | None:
     if (gitdir / "sequencer").is_dir():
         return "sequence"
     return None
+
+
+def sequence_last_step(repo: pygit2.Repository) -> bool:
+    """Whether the commit of a cherry-pick or revert series just made is its last (git keeps the step being made
+    as the first line of ``sequencer/todo``, so the last step sees one line)."""
+    try:
+        lines = (Path(repo.path) / "sequencer" / "todo").read_text(errors="replace").splitlines()
+    except OSError:
+        return True  # the series is over
+    return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#")) <= 1

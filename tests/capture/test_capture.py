@@ -349,3 +349,89 @@ def subprocess_bytes(repo) -> bytes:
 
     return subprocess.run(["git", "log", "-z", "--raw", "--numstat", "-M", "--no-abbrev", f"--format={LOG_FORMAT}"],
                           cwd=repo.path, capture_output=True, check=True).stdout
+
+
+def test_shallow_boundary_is_marked_and_completed_after_unshallowing(repo, tmp_path):
+    from conftest import Repo
+
+    shas = make_history(repo, 6)
+    clone = tmp_path / "shallow"
+    repo.git("clone", "-q", "--depth", "2", f"file://{repo.path}", str(clone))
+    other = Repo(clone)
+    assert other.run("git-ml-capture").returncode == 0  # the hook's way: HEAD and what is behind it
+    got = records(other)
+    assert set(got) == set(shas[4:])
+    edge = got[shas[4]]
+    assert edge.shallow and edge.files == [] and edge.files_changed == 0
+    assert edge.parents == [shas[3]]  # the real parent, though it is not in the clone
+    assert not got[shas[5]].shallow and got[shas[5]].files
+    out = other.run("git-ml-capture", "--backfill")
+    assert "0 commits captured" in out.stdout, out.stdout
+    other.git("fetch", "-q", "--unshallow")
+    out = other.run("git-ml-capture", "--backfill")
+    assert out.returncode == 0, out.stderr
+    assert "4 commits captured" in out.stdout and "1 shallow-boundary commits completed" in out.stdout, out.stdout
+    got = records(other)
+    assert set(got) == set(shas) and not any(r.shallow for r in got.values())
+    repo.run("git-ml-capture", "--backfill")
+    full = records(repo)
+    assert sorted(got[shas[4]].files) == sorted(full[shas[4]].files) and got[shas[4]].files
+    out = other.run("git-ml-capture", "--backfill")
+    assert "0 commits captured, 6 already captured" in out.stdout
+
+
+def test_backfill_with_diffs_stores_bounded_hunks(repo, tmp_path):
+    from conftest import Repo
+
+    shas = make_history(repo, 5)
+    big = repo.commit("big", {"gen.txt": "".join(f"line {i}\n" for i in range(2000))})
+    out = repo.run("git-ml-capture", "--backfill")
+    assert "6 commits captured" in out.stdout
+    assert LOCAL_REF not in repo.git("for-each-ref")  # a plain backfill stores no diffs
+    repo.git("config", "ml.diffLimit", "5000")
+    out = repo.run("git-ml-capture", "--backfill", "--diffs")
+    assert out.returncode == 0 and "diffs of 6 commits stored" in out.stdout, out.stdout + out.stderr
+    diffs = records(repo, "diffs")
+    assert set(diffs) == set(shas) | {big}
+    assert diffs[big].truncated and len(diffs[big].text) <= 5000 and diffs[big].bytes > 20000
+    # The same hunks as the hook stores for the same commit (pygit2 there, git log here).
+    clone = tmp_path / "clone"
+    repo.git("clone", "-q", str(repo.path), str(clone))
+    other = Repo(clone)
+    other.run("git-ml-capture", shas[2])
+    assert records(other, "diffs")[shas[2]].text == diffs[shas[2]].text
+    out = repo.run("git-ml-capture", "--backfill", "--diffs")
+    assert "diffs of 0 commits stored" in out.stdout
+    bad = repo.run("git-ml-capture", "--diffs")
+    assert bad.returncode == 1 and "--backfill" in bad.stderr
+
+
+def test_cherry_pick_and_revert_series_are_captured_when_they_end(repo):
+    assert repo.run("git-ml-install-hooks").returncode == 0
+    repo.commit("base", {"a.txt": "a\n"})
+    repo.git("checkout", "-q", "-b", "side")
+    for i in range(3):
+        repo.commit(f"side {i}", {f"s{i}.txt": f"{i}\n"})
+    repo.git("checkout", "-q", "main")
+    repo.git("cherry-pick", "main..side")
+    picked = repo.git("rev-list", "HEAD~3..HEAD").split()
+    assert len(picked) == 3 and set(picked) <= set(records(repo))
+    repo.git("revert", "--no-edit", "HEAD~2..HEAD")
+    reverted = repo.git("rev-list", "HEAD~2..HEAD").split()
+    assert set(reverted) <= set(records(repo))
+
+
+def test_am_series_is_taken_by_the_next_capture_command(repo, tmp_path):
+    assert repo.run("git-ml-install-hooks").returncode == 0
+    repo.commit("base", {"a.txt": "a\n"})
+    repo.git("checkout", "-q", "-b", "side")
+    for i in range(2):
+        repo.commit(f"patch {i}", {f"p{i}.txt": f"{i}\n"})
+    repo.git("format-patch", "-q", "-o", str(tmp_path / "patches"), "main")
+    repo.git("checkout", "-q", "main")
+    repo.commit("main moves on", {"m.txt": "m\n"})
+    repo.git("am", "-q", *sorted(str(p) for p in (tmp_path / "patches").iterdir()))
+    applied = repo.git("rev-list", "HEAD~2..HEAD").split()
+    out = repo.run("git-ml-capture")
+    assert out.returncode == 0 and "captured 2 commits" in out.stdout, out.stdout + out.stderr
+    assert set(applied) <= set(records(repo))
