@@ -63,10 +63,10 @@ def _run(repo, name: str, args: list[str]) -> None:
         log(repo, f"{name}: hint: {hint}")
     if result.spooled:
         log(repo, f"{name}: store busy, {result.spooled} records spooled")
-    _after_capture(repo, store, result.records)
+    after_capture(repo, store, result.records)
 
 
-def _after_capture(repo, store, records) -> None:
+def after_capture(repo, store, records) -> None:
     """Follow-up work that must not cost the capture itself: model update and chat links."""
     if not records:
         return
