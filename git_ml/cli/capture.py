@@ -62,7 +62,8 @@ def build_app():
     @app.command(context_settings={"help_option_names": ["-h", "--help"]})
     def capture(
         revisions: Annotated[Optional[list[str]], typer.Argument(metavar="[REVISION]...",
-            help="Commits to capture (default HEAD). With --backfill: ranges as git log takes them.")] = None,
+            help="Commits to capture (default: HEAD and the uncaptured commits behind it, as the hooks do). "
+                 "With --backfill: ranges as git log takes them.")] = None,
         backfill: Annotated[bool, typer.Option(
             "--backfill", help="Import the history reachable from the revisions (default HEAD); "
                                "commits already captured, and commits made with collection off, are skipped.")] = False,
