@@ -182,3 +182,40 @@ def test_a_held_lock_makes_writers_give_up_quickly_and_hooks_spool(repo):
     assert not list((repo.path / ".git" / "ml" / "spool").glob("*.jsonl"))
     head_ids = repo.git("rev-list", "HEAD").split()
     assert set(head_ids) <= set(all_ids(repo.path))
+
+
+# ----- hostile histories ---------------------------------------------------------------------------------------------
+def test_hostile_names_and_histories_never_stop_capture(repo, tmp_path):
+    """Non-UTF-8 and control-byte file names, a control byte in a message, a cherry-pick series and a shallow
+    clone: every git command succeeds quietly and in bounded time, and every commit ends up captured."""
+    def git(*args, cwd=repo.path):
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60)
+        assert out.returncode == 0 and b"git-ml" not in out.stderr and b"Traceback" not in out.stderr, out
+        return out.stdout.decode()
+
+    assert repo.run("git-ml-install-hooks").returncode == 0
+    repo.commit("base", {"a.txt": "a\n"})
+    for name in (b"caf\xe9.txt", b"tab\there.txt", b"ctl\x01\x02.txt", b"new\nline.txt"):
+        with open(os.path.join(bytes(repo.path), name), "wb") as fh:
+            fh.write(b"x\n")
+        git("add", "-A")
+        git("commit", "-q", "-m", f"add {name!r}\x01 with a control byte")
+    git("checkout", "-q", "-b", "side", "HEAD~2")
+    for i in range(3):
+        repo.commit(f"side {i}", {f"s{i}.txt": f"{i}\n"})
+    git("checkout", "-q", "main")
+    git("cherry-pick", "main..side")
+    every = set(git("rev-list", "--branches").split())
+    assert every <= set(all_ids(repo.path))
+    log = repo.path / ".git" / "ml" / "capture.log"
+    assert not log.exists() or "Error" not in log.read_text()
+    shallow = tmp_path / "shallow"
+    git("clone", "-q", "--depth", "3", f"file://{repo.path}", str(shallow), cwd=tmp_path)
+    out = subprocess.run(["git-ml-capture", "--backfill"], cwd=shallow, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    git("fetch", "-q", "--unshallow", cwd=shallow)
+    out = subprocess.run(["git-ml-capture", "--backfill"], cwd=shallow, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "completed" in out.stdout, out.stdout + out.stderr
+    main_ids = set(git("rev-list", "main").split())
+    recs = {r.id: r for r in Store(pygit2.Repository(str(shallow)), warn=lambda m: None).iter_records("commits")}
+    assert main_ids <= set(recs) and not any(r.shallow for r in recs.values())

@@ -129,10 +129,16 @@ def _capture(revisions: list[str], backfill: bool, diffs: bool, quiet: bool) -> 
             from git_ml.errors import GitMlError
 
             raise GitMlError("nothing to capture: the repository has no commits yet")
-        # HEAD and what is missing behind it (a finished cherry-pick or am series, a pull), as a hook would.
+        # The spool first (a hook stores it only when it has something to write), then HEAD and what is missing
+        # behind it (a finished cherry-pick or am series, a pull), as a hook would.
+        from git_ml.store import spool
+
+        drained = spool.drain(repo, store)
         result = capture_head(repo, store, source="manual", spool_on_busy=False)
         if not quiet:
             print(f"captured {result.captured} commits (HEAD and the uncaptured commits behind it)")
+            if drained:
+                print(f"stored {drained} records a hook had spooled while the store was busy")
             for hint in result.hints:
                 print(f"hint: {hint}")
             if result.opted_out:

@@ -435,3 +435,17 @@ def test_am_series_is_taken_by_the_next_capture_command(repo, tmp_path):
     out = repo.run("git-ml-capture")
     assert out.returncode == 0 and "captured 2 commits" in out.stdout, out.stdout + out.stderr
     assert set(applied) <= set(records(repo))
+
+
+def test_manual_capture_drains_the_spool(repo):
+    sha = repo.commit("one")
+    lock = repo.path / ".git" / "refs" / "ml"
+    lock.mkdir(parents=True, exist_ok=True)
+    (lock / "data.lock").write_text("")
+    repo.git("config", "ml.lockTimeoutMs", "200")
+    assert repo.run("git-ml-capture", "--hook", "post-commit").returncode == 0
+    assert list((repo.path / ".git" / "ml" / "spool").glob("*.jsonl"))
+    (lock / "data.lock").unlink()
+    out = repo.run("git-ml-capture")
+    assert out.returncode == 0 and "spooled" in out.stdout, out.stdout + out.stderr
+    assert sha in records(repo) and not list((repo.path / ".git" / "ml" / "spool").glob("*.jsonl"))
