@@ -18,6 +18,7 @@ from git_ml.store import spool
 from git_ml.store.core import DATA_REF, Store
 
 CATCH_UP_BOUND = 50  # uncaptured ancestors a hook capture takes along; beyond it, a hint to backfill
+SKIPPED_WALK_BOUND = 2000  # commits made with collection off a catch-up walks through before it gives up
 BACKFILL_BATCH = 20000  # records per ref update during a backfill (progress survives an interrupt)
 BACKFILL_LEVEL = 9
 
@@ -201,6 +202,7 @@ def uncaptured_ancestors(repo: pygit2.Repository, index: CapturedIndex, head: py
     seen: set[pygit2.Oid] = set()
     stack = [head]
     overflow = False
+    passed = 0  # skipped commits walked through: bounded too (a long stretch with capture off)
     while stack:
         commit = stack.pop()
         if commit.id in seen:
@@ -209,6 +211,10 @@ def uncaptured_ancestors(repo: pygit2.Repository, index: CapturedIndex, head: py
         if index.contains(commit.id):
             continue
         if skipped and str(commit.id) in skipped:
+            passed += 1
+            if passed > SKIPPED_WALK_BOUND:
+                overflow = True
+                break
             stack.extend(commit.parents)
             continue
         if len(found) >= bound:
