@@ -1,0 +1,67 @@
+"""Shared pieces of the redaction rules: character sets and look-alike checks."""
+
+import re
+
+ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+TOKEN = ALNUM | frozenset("_-")  # characters that continue an API-key-like token
+B64 = ALNUM | frozenset("+/")
+NAME = TOKEN | frozenset(".")  # characters of a setting name: db.password, DB_PASSWORD
+
+DIGIT = re.compile(r"\d")
+LOWER = re.compile(r"[a-z]")
+UPPER = re.compile(r"[A-Z]")
+LETTER = re.compile(r"[A-Za-z]")
+SYMBOL = re.compile(r"[^A-Za-z0-9]")
+REPEAT6 = re.compile(r"([A-Za-z0-9])\1{5}")  # 000000, aaaaaa (not the /// of AWS tokens)
+
+
+def placeholder(kind: str) -> str:
+    return f"[REDACTED:{kind}]"
+
+
+# --- look-alikes ---------------------------------------------------------------------------
+
+# Substrings of documentation values, not of credentials.
+FAKE_WORDS = ("example", "xxxx", "****", "your", "placeholder", "redacted", "changeme", "dummy")
+
+
+def ascending_share(s: str) -> float:
+    """Share of characters inside ascending runs of 4+ (abcd, 1234): hand-typed fillers."""
+    s = s.lower()
+    covered, run = 0, 1
+    for i in range(1, len(s) + 1):
+        if i < len(s) and ord(s[i]) == ord(s[i - 1]) + 1:
+            run += 1
+            continue
+        if run >= 4:
+            covered += run
+        run = 1
+    return covered / len(s) if s else 0.0
+
+
+def looks_fake(s: str) -> bool:
+    """Low-entropy or placeholder look-alike of a credential: AKIAXXXX..., sk_test_abcd1234..."""
+    if len(set(s)) < min(6, len(s) // 2):
+        return True
+    low = s.lower()
+    if any(w in low for w in FAKE_WORDS) or REPEAT6.search(s):
+        return True
+    return ascending_share(s) >= 0.6
+
+
+def is_complex(v: str) -> bool:
+    """A digit, both cases, or a symbol: what generated credentials look like."""
+    return bool(
+        DIGIT.search(v) or SYMBOL.search(v) or (LOWER.search(v) and UPPER.search(v))
+    )
+
+
+def token_start(text: str, i: int, chars=ALNUM) -> bool:
+    """True when position i starts a token: the previous character cannot continue it."""
+    return i == 0 or text[i - 1] not in chars
+
+
+def token_end(text: str, j: int, chars=ALNUM) -> bool:
+    return j >= len(text) or text[j] not in chars
+
+
