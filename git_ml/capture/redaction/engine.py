@@ -3,7 +3,9 @@
 import re
 
 from git_ml.capture.redaction.looks import placeholder
-from git_ml.capture.redaction.rules import generic, known
+from git_ml.capture.redaction.rules import connection, generic, known
+from git_ml.capture.redaction.rules.providers import TOKEN_ROWS
+from git_ml.capture.redaction.rules.tokens import TokenScanner
 
 __all__ = ["KINDS", "RULES", "redact"]
 
@@ -16,6 +18,8 @@ KINDS: tuple[str, ...] = (
     "slack-webhook",
     "slack-token",
     "stripe-key",
+    *dict.fromkeys(row[0] for row in TOKEN_ROWS if row[0] != "slack-token"),
+    "azure-client-secret",
     "aws-access-key",
     "aws-bedrock-key",
     "google-api-key",
@@ -32,6 +36,8 @@ _LARGE = 1 << 16
 
 
 class _Rule:
+    """A pattern rule: ``spans(text)`` yields (start, end, kind) of the matches its check accepts."""
+
     __slots__ = ("name", "literals", "source", "_pattern", "check", "direct_on_large")
 
     def __init__(self, name, literals, pattern, check):
@@ -50,18 +56,27 @@ class _Rule:
             self._pattern = re.compile(self.source)
         return self._pattern
 
+    def spans(self, text: str):
+        check = self.check
+        for m in self.pattern.finditer(text):
+            found = check(m, text)
+            if found is not None:
+                yield found
 
-RULES = tuple(_Rule(*row) for row in known.ROWS + generic.ROWS)
+
+# Specific rules first (see the package's docstring): blocks (private keys, JWTs), provider tokens, connection
+# strings, then the rules that go by context (URLs, assignments).
+RULES = (
+    *(_Rule(*row) for row in known.BLOCK_ROWS),
+    TokenScanner(),
+    *(_Rule(*row) for row in known.ROWS + connection.ROWS + generic.ROWS),
+)
 
 
-def _apply(rule: _Rule, text: str, counts: dict[str, int]) -> str:
+def _apply(rule, text: str, counts: dict[str, int]) -> str:
     """Replace the matches of one rule; the text itself when there are none."""
     pieces, pos = [], 0
-    for m in rule.pattern.finditer(text):
-        found = rule.check(m, text)
-        if found is None:
-            continue
-        start, end, kind = found
+    for start, end, kind in rule.spans(text):
         if start < pos:  # overlaps the previous replacement
             continue
         pieces += (text[pos:start], placeholder(kind))
@@ -87,7 +102,7 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     while step < stop:
         rule = RULES[step % n]
         step += 1
-        if not (large and rule.direct_on_large):
+        if rule.literals and not (large and rule.direct_on_large):
             for lit in rule.literals:
                 if lit in text:
                     break

@@ -65,3 +65,20 @@ def token_end(text: str, j: int, chars=ALNUM) -> bool:
     return j >= len(text) or text[j] not in chars
 
 
+
+
+def is_random(s: str, min_rate: float = 0.15) -> bool:
+    """Machine-made: the character class (upper, lower, digit, other) changes often along s.
+
+    Random base62 or hex changes class at about every second character; names made of words
+    (``BSA_V2_CONFIGURATION``, ``compute_session_token_length``) hardly ever.
+    """
+    if len(s) < 2:
+        return False
+    changes, prev = 0, None
+    for c in s:
+        cls = 0 if c.isdigit() else 1 if c.islower() else 2 if c.isupper() else 3
+        if cls != prev:
+            changes += 1
+            prev = cls
+    return (changes - 1) / (len(s) - 1) >= min_rate

@@ -7,8 +7,10 @@ from git_ml.capture.redaction.looks import (
     ALNUM,
     DIGIT,
     FAKE_WORDS,
+    LETTER,
     NAME,
     is_complex,
+    is_random,
     looks_fake,
     token_start,
 )
@@ -21,7 +23,9 @@ def _check_url(m, text):
     i = m.start()  # the match starts at "://"; a scheme must precede it
     while i > 0 and (text[i - 1] in ALNUM or text[i - 1] in "+.-"):
         i -= 1
-    if i == m.start() or not text[i].isalpha():
+    while i < m.start() and not text[i].isalpha():
+        i += 1  # "+mysql://..." on an added diff line, "-DATABASE_URL=..." on a removed one
+    if i == m.start():
         return None
     pw = m.group("pw")
     low = pw.lower()
@@ -53,6 +57,8 @@ _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # GITHUB_TOKEN: names 
 _DOTTED = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")  # self.password, os.environ
 _LINE_END = re.compile(r"[ \t]*(?:$|#|[\r\n,;}\])\"'`]|\\[nr\"'])", re.M)
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")  # db_password -> db; nextPage -> page
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names: lower, camelCase or PascalCase words, or parts joined by _ . - (not random text).
@@ -111,15 +117,25 @@ def _value_ok(value: str, secret: bool, quoted: bool, env_style: bool) -> bool:
     return quoted or env_style or (len(value) >= 6 and is_complex(value))
 
 
-def _check_assignment(m, text, stem: str):
-    """The keyword match may start mid-word (``ass`` of password); ``stem`` is the part before."""
+def _high_entropy(value: str) -> bool:
+    """A generated credential, not a word, hash or id: long, letters and digits, changing class often."""
+    if len(value) < 16 or not DIGIT.search(value) or not LETTER.search(value) or not is_random(value, 0.3):
+        return False
+    return not (_HEX.fullmatch(value) or _UUID.fullmatch(value))  # digests, commit hashes, ids
+
+
+def _check_assignment(m, text, stem: str, strict: bool = False):
+    """The keyword match may start mid-word (``ass`` of password); ``stem`` is the part before.
+
+    ``strict``: for names that hold keys and ids alike (``sort_key``, ``APP_KEY``), only high-entropy values.
+    """
     kw_start = m.start("kw") - len(stem)
     if kw_start < 0 or text[kw_start : m.start("kw")].lower() != stem:
         return None
     quoted = m.group("qv") is not None
     group = "qv" if quoted else "bv"
     value = m.group(group)
-    if len(value) < 3:
+    if len(value) < 3 or (strict and len(value) < 16):
         return None  # token = t, pw = x: cheapest reason first, this runs on every hit
     start, end = m.span(group)
     op = m.group("op").strip()
@@ -164,6 +180,8 @@ def _check_assignment(m, text, stem: str):
     env_style = name.lstrip("-$").isupper() and (m.group("op") == "=" or op == ":")
     if not _value_ok(value, kind != "password", quoted, env_style):
         return None
+    if strict and not _high_entropy(value):
+        return None
     return start, end, kind
 
 
@@ -200,13 +218,13 @@ _CLI_OPTION = (
 )
 
 
-def _assignment(literal: str, stem: str, keyword: str):
+def _assignment(literal: str, stem: str, keyword: str, strict: bool = False):
     """A table row for names ending in stem + keyword; the pattern starts at literal."""
     return (
         f"{stem.upper() if literal.isupper() else stem}{literal} = value",
         (literal,),
         f"(?P<kw>{keyword})" + _ASSIGN,
-        lambda m, text: _check_assignment(m, text, stem),
+        lambda m, text: _check_assignment(m, text, stem, strict),
     )
 
 
@@ -224,7 +242,7 @@ ROWS = (
     # password) so that one lower-case and one upper-case scan cover every spelling.
     _assignment("ass", "p", r"ass(?:word|wd|phrase)?"),
     _assignment("ASS", "p", r"ASS(?:WORD|WD|PHRASE)?"),
-    _assignment("pwd", "", r"pwd"),
+    _assignment("wd", "p", r"wd"),  # pwd, Pwd
     _assignment("PWD", "", r"PWD"),
     _assignment("ecret", "s", r"ecret(?:[_-]?(?:access[_-]?)?key|(?:Access)?Key)?"),
     _assignment("ECRET", "s", r"ECRET(?:_?(?:ACCESS_?)?KEY)?"),
@@ -232,6 +250,9 @@ ROWS = (
     _assignment("OKEN", "t", r"OKEN"),
     _assignment("pi", "a", r"pi[_-]?[kK]ey"),
     _assignment("PI", "a", r"PI[_-]?(?:KEY|Key)"),
+    # Any other name ending in key (APP_KEY, privateKey, access-key): high-entropy values only.
+    _assignment("ey", "k", r"ey", strict=True),
+    _assignment("EY", "k", r"EY", strict=True),
     ("--password value", ("--",), _CLI_OPTION, lambda m, text: _check_assignment(m, text, "")),
 )
 # fmt: on

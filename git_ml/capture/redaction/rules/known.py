@@ -1,4 +1,4 @@
-"""Rules for credentials with a fixed, documented shape: private keys, JWTs, OpenAI and Anthropic keys,
+"""Rules for credentials with a fixed, documented shape (``SCANNED`` run inside the provider-token scanner): private keys, JWTs, OpenAI and Anthropic keys,
 GitHub, Slack and Stripe tokens, AWS key ids, Google API keys, Amazon Bedrock keys."""
 
 import re
@@ -115,8 +115,8 @@ def _check_slack_token(m, text):
 
 
 def _check_stripe(m, text):
-    start, end = m.start() - 1, m.end()  # the match starts at "k_", the key at "sk_"/"rk_"
-    if start < 0 or text[start] not in "sr" or not token_start(text, start, TOKEN):
+    start, end = m.span()
+    if not token_start(text, start, TOKEN):
         return None  # task_test_...
     if not token_end(text, end) or looks_fake(m.group("body")):
         return None
@@ -143,7 +143,7 @@ _PEM = r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
 _PEM_END = r"-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
 
 # fmt: off
-ROWS = (
+BLOCK_ROWS = (
     # (name, literals: one occurs in every match, pattern: starts with a literal, check)
 
     # Whole block from header to footer; a truncated block: header and base64 lines after it.
@@ -154,15 +154,22 @@ ROWS = (
      _check_private_key),
     # A JWT, header.payload.signature (see _JWT): the pattern takes the whole run.
     ("jwt", ("eyJ",), r"eyJ[A-Za-z0-9_=-]*(?:\.[A-Za-z0-9_=-]*)*", _check_jwt),
-    ("anthropic or openai key", ("sk-",), r"sk-[A-Za-z0-9_-]{20,400}", _check_sk),
-    ("github token", ("gh", "github_pat_"),
-     r"g(?:h[pousr]_[A-Za-z0-9]{36,251}|ithub_pat_[A-Za-z0-9_]{22,255})", _check_github),
+)
+ROWS = (
     ("slack webhook", ("hooks.slack.com",),
      r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<path>[A-Za-z0-9+/]{20,128})",
      _check_slack_webhook),
+)
+
+# Tokens found by the provider-token scanner (tokens.py) at runs that start with one of the prefixes:
+# (prefixes, pattern from the prefix on, check).
+SCANNED = (
+    ("sk-", r"sk-[A-Za-z0-9_-]{20,400}", _check_sk),
+    ("ghp_ gho_ ghu_ ghs_ ghr_ github_pat_",
+     r"g(?:h[pousr]_[A-Za-z0-9]{36,251}|ithub_pat_[A-Za-z0-9_]{22,255})", _check_github),
     # bot and user; legacy bot; legacy xoxo/xoxs; legacy workspace; config access and
     # refresh tokens; app-level tokens.
-    ("slack token", ("xox", "xapp-"),
+    ("xoxb- xoxp- xoxe- xoxo- xoxs- xoxa- xoxr- xoxe. xapp-",
      r"x(?:ox(?:[bpe]-\d{8,14}-\d{8,14}(?:-\d{8,14})?-[A-Za-z0-9]{18,64}"
      r"|b-\d{8,14}-[A-Za-z0-9]{18,26}"
      r"|[os]-\d{1,20}-\d{1,20}-\d{1,20}-[A-Fa-f0-9]{1,128}"
@@ -171,12 +178,10 @@ ROWS = (
      r"|e-\d-[A-Za-z0-9]{100,200})"
      r"|app-\d-[A-Z0-9]{1,32}-\d{1,20}-[A-Za-z0-9]{1,128})",
      _check_slack_token),
-    # sk_live_, rk_test_, sk_prod_...; the pattern starts at "k_" so that re can skip ahead.
-    ("stripe key", ("k_live_", "k_test_", "k_prod_"),
-     r"k_(?:live|test|prod)_(?P<body>[A-Za-z0-9]{16,247})", _check_stripe),
-    # AKIA/ASIA/... key ids, AIza... Google keys, ABSK... Bedrock keys: one scan for the three.
-    ("aws key id, google or bedrock key",
-     ("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "AIza", "ABSK"),
+    ("sk_live_ sk_test_ sk_prod_ rk_live_ rk_test_ rk_prod_",
+     r"[sr]k_(?:live|test|prod)_(?P<body>[A-Za-z0-9]{16,247})", _check_stripe),
+    # AKIA/ASIA/... key ids, AIza... Google keys, ABSK... Bedrock keys.
+    ("AKIA ASIA ABIA ACCA A3T AIza ABSK",
      r"A(?:(?P<aws>(?:KIA|SIA|BIA|CCA|3T[A-Z0-9])[A-Z2-7]{16})"
      r"|(?P<google>Iza[A-Za-z0-9_-]{35})"
      r"|(?P<bedrock>BSK[A-Za-z0-9+/]{109,269}={0,2}))",
