@@ -71,14 +71,20 @@ def is_random(s: str, min_rate: float = 0.15) -> bool:
     """Machine-made: the character class (upper, lower, digit, other) changes often along s.
 
     Random base62 or hex changes class at about every second character; names made of words
+    and separators
     (``BSA_V2_CONFIGURATION``, ``compute_session_token_length``) hardly ever.
     """
-    if len(s) < 2:
-        return False
-    changes, prev = 0, None
+    changes, prev, n, digits = 0, None, 0, 0
     for c in s:
-        cls = 0 if c.isdigit() else 1 if c.islower() else 2 if c.isupper() else 3
+        cls = 0 if c.isdigit() else 1 if c.islower() else 2 if c.isupper() else None
+        if cls is None:
+            continue  # separators (_ - . /) do not count: BSA_V2_CONFIGURATION changes class twice
+        n += 1
+        digits += cls == 0
         if cls != prev:
             changes += 1
             prev = cls
-    return (changes - 1) / (len(s) - 1) >= min_rate
+    if n < 2:
+        return False
+    # One-case alphabets with digits (base32, [a-z0-9]) change class less often; they have many digits.
+    return (changes - 1) / (n - 1) >= min_rate or (digits >= max(2, n // 20) and n - digits >= n // 4)

@@ -1,5 +1,5 @@
 """Rules for passwords in connection strings that the other rules do not reach: ODBC passwords in braces
-(``PWD={pass;word}``). ``Password=...;`` and URLs with ``user:password@`` are rules of ``generic``; Azure
+(``PWD={...}``, which may hold ``;``). ``Password=...;`` and URLs with ``user:password@`` are rules of ``generic``; Azure
 ``AccountKey=``/``SharedAccessKey=``, SAS ``sig=`` and client secrets are found with the provider tokens."""
 
 from git_ml.capture.redaction.looks import NAME, looks_fake
@@ -21,7 +21,7 @@ def _check_braced_password(m, text):
 
 # fmt: off
 ROWS = (
-    # ODBC: PWD={pass;word} (braces let the value hold ; and =).
+    # ODBC: PWD={...} (braces let the value hold ; and =).
     ("odbc password", ("={",), r"=\{(?P<v>[^}\r\n]{1,200})\}", _check_braced_password),
 )
 # fmt: on

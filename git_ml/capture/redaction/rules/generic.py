@@ -1,5 +1,5 @@
 """Rules for secrets recognised by their context: credentials in URLs, Bearer tokens, values assigned to
-credential-like names (password = ..., API_KEY=..., "clientSecret": "...") and --password options."""
+credential-like names (password = ..., API_KEY=..., "clientSecret": "...") and options such as --password."""
 
 import re
 
@@ -178,6 +178,8 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
     # KEY=value of .env files and shells (no spaces around =) or YAML KEY: value. Not a
     # constant in code: PASS = ignore.
     env_style = name.lstrip("-$").isupper() and (m.group("op") == "=" or op == ":")
+    # Connection strings and query strings: user=sa;password=...; or ?user=me&password=...&
+    env_style = env_style or (m.group("op") == "=" and end < len(text) and text[end] in ";&")
     if not _value_ok(value, kind != "password", quoted, env_style):
         return None
     if strict and not _high_entropy(value):

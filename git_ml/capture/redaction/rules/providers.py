@@ -125,7 +125,7 @@ TOKEN_ROWS: tuple[tuple[str, str, str], ...] = (
     ("intra42-secret", "s-s4t2ud- s-s4t2af-", _HEX + "{64}"),
     ("adobe-secret", "p8e-", _AN + "{32}"),
     ("defined-networking-token", "dnkey-", _W + "{26}-" + _W + "{52}"),
-    ("dropbox-token", "sl.", "[A-Za-z0-9=_-]{135,}"),
+    ("dropbox-token", "sl.", _W + "{135,}"),
     ("mapbox-token", "sk.eyJ", _W + "{50,}\\." + _W + "{22}"),
     ("figma-token", "figd_", _W + "{38,42}"),
     ("segment-token", "sgp_", _AN + "{64}"),

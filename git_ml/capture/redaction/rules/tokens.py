@@ -21,7 +21,7 @@ from git_ml.capture.redaction.rules.providers import TOKEN_ROWS
 _RUN_MIN = 16
 _NEEDLE = b"a" * _RUN_MIN
 _RUN_CHARS = TOKEN | frozenset("+/%~")
-_LEADING = "-+/%~"  # not the start of a token: "+ghp_..." on an added diff line, "/path"
+_LEADING = "-+/%~"  # not the start of a token: a + or - before it on a diff line, the / of a path
 _STOPS = ".=:"  # a prefix may hold these (SG., dp.pt., sig=); the run of token characters starts after the last
 _AZURE_SECRET = re.compile(r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")
 
