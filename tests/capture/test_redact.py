@@ -550,11 +550,13 @@ def test_detect_secrets_config_ini():
     out, counts = redact(text)
     # Passwords go whatever they look like (the pragma is for scanners, not for us);
     # aws_secret_key = 23456789a1 stays: a key must look machine-made, this is a counting run.
+    # real_secret_which_isnt_an_i_d: a secret-bearing name (keyword inside it) with a high-entropy value.
     assert _lines_changed(text, out) == [
         "password = 123456789a1234",
         "password = 12345678901234  # pragma: allowlist secret",
+        "real_secret_which_isnt_an_i_d = vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG",
     ]
-    assert counts == {"password": 2}
+    assert counts == {"password": 2, "generic-secret": 1}
     assert "foreign_key_id = vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG" in out
 
 

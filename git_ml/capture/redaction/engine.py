@@ -9,7 +9,7 @@ from git_ml.capture.redaction.rules.tokens import TokenScanner
 
 __all__ = ["KINDS", "RULES", "redact"]
 
-KINDS: tuple[str, ...] = (
+KINDS: tuple[str, ...] = tuple(dict.fromkeys((
     "private-key",
     "jwt",
     "anthropic-key",
@@ -18,7 +18,7 @@ KINDS: tuple[str, ...] = (
     "slack-webhook",
     "slack-token",
     "stripe-key",
-    *dict.fromkeys(row[0] for row in TOKEN_ROWS if row[0] != "slack-token"),
+    *(row[0] for row in TOKEN_ROWS),
     "azure-client-secret",
     "aws-access-key",
     "aws-bedrock-key",
@@ -27,7 +27,7 @@ KINDS: tuple[str, ...] = (
     "aws-secret-key",
     "password",
     "generic-secret",
-)
+)))
 
 # On large text a rule with several literals skips the literal scans and runs its pattern
 # at once: re's one scan for the pattern's leading literal (g, x, k_, A) costs less than

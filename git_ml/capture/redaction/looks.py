@@ -57,8 +57,14 @@ def is_complex(v: str) -> bool:
 
 
 def token_start(text: str, i: int, chars=ALNUM) -> bool:
-    """True when position i starts a token: the previous character cannot continue it."""
-    return i == 0 or text[i - 1] not in chars
+    """True when position i starts a token: the previous character cannot continue it, or it is the + or - that
+    starts a line of a diff (also in a JSON string, after \\n)."""
+    if i == 0 or text[i - 1] not in chars:
+        return True
+    if text[i - 1] in "+-":
+        j = i - 1
+        return j == 0 or text[j - 1] in "\r\n" or text.startswith("\\n", j - 2)
+    return False
 
 
 def token_end(text: str, j: int, chars=ALNUM) -> bool:

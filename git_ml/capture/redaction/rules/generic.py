@@ -9,6 +9,7 @@ from git_ml.capture.redaction.looks import (
     FAKE_WORDS,
     LETTER,
     NAME,
+    ascending_share,
     is_complex,
     is_random,
     looks_fake,
@@ -57,6 +58,10 @@ _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # GITHUB_TOKEN: names 
 _DOTTED = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")  # self.password, os.environ
 _LINE_END = re.compile(r"[ \t]*(?:$|#|[\r\n,;}\])\"'`]|\\[nr\"'])", re.M)
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")  # db_password -> db; nextPage -> page
+_DESCRIPTIVE_TAILS = frozenset(
+    """id ids name names type types file files path paths dir size count counts len length url uri field column
+    prefix suffix format version ttl expiry expires timeout hash hashes env var header param label ref""".split()
+)
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
@@ -121,6 +126,8 @@ def _high_entropy(value: str) -> bool:
     """A generated credential, not a word, hash or id: long, letters and digits, changing class often."""
     if len(value) < 16 or not DIGIT.search(value) or not LETTER.search(value) or not is_random(value, 0.3):
         return False
+    if ascending_share(value):
+        return False  # a hand-typed filler: 1234, abcd
     return not (_HEX.fullmatch(value) or _UUID.fullmatch(value))  # digests, commit hashes, ids
 
 
@@ -132,6 +139,14 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
     kw_start = m.start("kw") - len(stem)
     if kw_start < 0 or text[kw_start : m.start("kw")].lower() != stem:
         return None
+    tail = m.group("tail") if "tail" in m.re.groupindex else ""
+    if tail:
+        # The keyword inside the name (VERY_SECRET_TOO, key_2): high-entropy values only, and not when the name
+        # ends in what describes a credential rather than holds it (foreign_key_id, secret_name, tokenCount).
+        words = _WORDS.findall(tail)
+        if words and words[-1].lower() in _DESCRIPTIVE_TAILS:
+            return None
+        strict = True
     quoted = m.group("qv") is not None
     group = "qv" if quoted else "bv"
     value = m.group(group)
@@ -163,7 +178,7 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
     name_start = kw_start
     while name_start > 0 and text[name_start - 1] in NAME:
         name_start -= 1
-    name = text[name_start : m.end("kw")]
+    name = text[name_start : m.end("tail") if "tail" in m.re.groupindex else m.end("kw")]
     words = [w.lower() for w in _WORDS.findall(text[name_start:kw_start])]
     if words and (words[-1] in _NOT_SECRET_NAMES or "public" in words):
         return None  # csrf_token, next_page_token, hashed_secret, publicKeyToken
@@ -185,6 +200,18 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
     if strict and not _high_entropy(value):
         return None
     return start, end, kind
+
+
+def _check_authorization(m, text):
+    kw = m.start() - 1  # the match starts at "uthorization"
+    if kw < 0 or text[kw] not in "Aa" or not token_start(text, kw):
+        return None
+    value = m.group("value")
+    if _TEMPLATE.search(value) or looks_fake(value) or not is_complex(value) or _is_reference(value):
+        return None  # Authorization: ${TOKEN}, a word, a name
+    if _DOTTED.fullmatch(value) or (m.end() < len(text) and text[m.end()] in "(["):
+        return None  # code: headers.get(...)
+    return m.start("value"), m.end("value"), "generic-secret"
 
 
 def _check_bearer(m, text):
@@ -225,7 +252,7 @@ def _assignment(literal: str, stem: str, keyword: str, strict: bool = False):
     return (
         f"{stem.upper() if literal.isupper() else stem}{literal} = value",
         (literal,),
-        f"(?P<kw>{keyword})" + _ASSIGN,
+        f"(?P<kw>{keyword})(?P<tail>[A-Za-z0-9_.-]{{0,20}}+)" + _ASSIGN,
         lambda m, text: _check_assignment(m, text, stem, strict),
     )
 
@@ -238,6 +265,12 @@ ROWS = (
     ("url credentials", ("://",),
      r"://(?P<user>[^\s:/@'\"<>\\\[\]]{0,128}):(?P<pw>[^\s/'\"<>\\]{1,256})@(?=[A-Za-z0-9\[])",
      _check_url),
+    # Authorization: <scheme> <credentials> (Bearer has its own rule) or the credentials alone, as in curl -H.
+    ("authorization header", ("uthorization",),
+     r"uthorization[\"']?[ \t]*:[ \t]*[\"']?"
+     r"(?:(?:Basic|Token|token|Digest|Bot|Key|ApiKey|SSWS|Negotiate|AWS4-HMAC-SHA256)[ \t]+)?"
+     r"(?P<value>[A-Za-z0-9._~+/:=-]{8,400})",
+     _check_authorization),
     ("bearer token", ("earer",),
      r"earer[ \t]+(?P<value>[A-Za-z0-9._~+/-]{16,400}={0,2})", _check_bearer),
     # Names ending in a keyword. Each pattern starts at a rare part of the keyword ("ass" of

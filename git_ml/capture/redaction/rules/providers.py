@@ -65,6 +65,7 @@ TOKEN_ROWS: tuple[tuple[str, str, str], ...] = (
     ("databricks-token", "dapi", _HEX + "{32}(?:-\\d)?"),
     ("vault-token", "hvs. hvb. hvr.", _W + "{24,300}"),
     ("doppler-token", "dp.pt. dp.st. dp.ct. dp.sa. dp.scim. dp.audit.", _AN + "{40,44}"),
+    ("aws-bedrock-key", "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t", "[A-Za-z0-9+/]{20,2000}={0,2}"),
     ("alibaba-key", "LTAI", _AN + "{20}"),
     ("heroku-key", "HRKU-AA", _W + "{58}"),
     ("fly-token", "fo1_", _W + "{43}"),
