@@ -3,7 +3,7 @@
 import re
 
 from git_ml.capture.redaction.looks import placeholder
-from git_ml.capture.redaction.rules import connection, generic, known
+from git_ml.capture.redaction.rules import generic, known
 from git_ml.capture.redaction.rules.providers import TOKEN_ROWS
 from git_ml.capture.redaction.rules.tokens import TokenScanner
 
@@ -69,7 +69,7 @@ class _Rule:
 RULES = (
     *(_Rule(*row) for row in known.BLOCK_ROWS),
     TokenScanner(),
-    *(_Rule(*row) for row in known.ROWS + connection.ROWS + generic.ROWS),
+    *(_Rule(*row) for row in known.ROWS + generic.ROWS),
 )
 
 

@@ -148,7 +148,11 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
             return None
         strict = True
     quoted = m.group("qv") is not None
-    group = "qv" if quoted else "bv"
+    braced = m.group("cv") is not None  # ODBC: PWD={pass;word}
+    if braced and not (m.group("op") == "=" and m.group("kw").lower().endswith(("ass", "word", "wd"))):
+        return None
+    group = "qv" if quoted else "cv" if braced else "bv"
+    quoted = quoted or braced
     value = m.group(group)
     if len(value) < 3 or (strict and len(value) < 16):
         return None  # token = t, pw = x: cheapest reason first, this runs on every hit
@@ -230,6 +234,7 @@ def _check_bearer(m, text):
 _END_OF_NAME = r"(?![A-Za-z0-9_.-])"  # the keyword ends the name: not password_file, tokens
 _VALUE = (
     r"(?:(?P<q>\\{0,3}[\"'`])(?P<qv>[^\s\"'`\\]{1,400})(?P=q)"
+    r"|\{(?P<cv>[^}\r\n]{1,200})\}"
     r"|(?P<bv>[^\s\"'`\\,;|()\[\]{}<>]{1,400}))"
 )
 _ASSIGN = (
