@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import pygit2
 
 from git_ml.capture.redaction import redact
+from git_ml.capture.redaction.records import redact_record
 from git_ml.schema import Commit, Diff, iso_from_unix
 
 DEFAULT_DIFF_LIMIT = 256 * 1024  # bytes of hunks kept per commit in refs/ml/local (ml.diffLimit)
@@ -39,16 +40,16 @@ def _totals(files: Sequence[tuple]) -> tuple[int, int]:
 def make_commit(*, oid: str, parents: list[str], author: str, author_email: str, author_time: int,
                 author_offset: int, committer: str, committer_time: int, committer_offset: int, message: str,
                 files: list[tuple], branch: str | None, source: str, patch_id: str | None = None) -> Commit:
-    clean, counts = redact(message.rstrip("\n"))
     timestamp, hour, weekday = _local_time_fields(author_time, author_offset)
     ins, dels = _totals(files)
-    return Commit(
-        id=oid, message=clean, author=author, author_email=author_email, timestamp=timestamp, time=author_time,
+    commit = Commit(
+        id=oid, message=message.rstrip("\n"), author=author, author_email=author_email, timestamp=timestamp, time=author_time,
         committer=committer, committed_at=iso_from_unix(committer_time, committer_offset), branch=branch,
         parents=parents, is_merge=len(parents) > 1, files=files, files_changed=len(files), insertions=ins,
-        deletions=dels, hour_of_day=hour, day_of_week=weekday, patch_id=patch_id, redactions=counts,
-        source=source,
+        deletions=dels, hour_of_day=hour, day_of_week=weekday, patch_id=patch_id, source=source,
     )
+    commit.redactions = redact_record(commit)  # the message, and file paths and the branch name
+    return commit
 
 
 # ----- one commit through pygit2 ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ _RUN_MIN = 16
 _NEEDLE = b"a" * _RUN_MIN
 _RUN_CHARS = TOKEN | frozenset("+/%~")
 _LEADING = "-+/%~"  # not the start of a token: a + or - before it on a diff line, the / of a path
+_INNER = re.compile(r"[/-]+")  # where a token may start inside a run
 _STOPS = ".=:"  # a prefix may hold these (SG., dp.pt., sig=); the run of token characters starts after the last
 _AZURE_SECRET = re.compile(r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")
 
@@ -100,12 +101,27 @@ class TokenScanner:
         body = text[start + 6 : end]
         return None if looks_fake(body) or not is_random(body) else end
 
+    def _at_head(self, text: str, s: int, run_end: int):
+        """The token that starts at s (after leading + - / % ~), or None."""
+        while s < run_end - 1 and text[s] in _LEADING:
+            s += 1
+        for prefix, pattern, kind in self.heads.get(text[s : s + 2], ()):
+            if text.startswith(prefix, s):
+                found = self._token(text, s, prefix, pattern, kind)
+                if found is not None:
+                    return found
+        if text.startswith("Q~", s + 4):
+            end = self._azure_secret(text, s)
+            if end is not None:
+                return s, end, "azure-client-secret"
+        return None
+
     def spans(self, text: str):
         if not self._built:
             self._build()
         marked = text.encode("ascii", "replace").translate(self.marks)
         find, needle, n = marked.find, _NEEDLE, len(text)
-        heads, after_stop, pos, s = self.heads, self.after_stop, 0, 0
+        after_stop, pos, s = self.after_stop, 0, 0
         while True:
             s = find(needle, s)
             if s < 0:
@@ -127,18 +143,12 @@ class TokenScanner:
                                 found = s, found[1], found[2]
                             break
             if found is None:
-                while text[s] in _LEADING and s < run_end - 1:
-                    s += 1
-                for prefix, pattern, kind in heads.get(text[s : s + 2], ()):
-                    if text.startswith(prefix, s):
-                        found = self._token(text, s, prefix, pattern, kind)
+                found = self._at_head(text, s, run_end)
+                if found is None:  # after a / or - inside the run: fix/glpat-..., wip-ghp_..., /v1/keys/sk-...
+                    for sep in _INNER.finditer(text, s + 1, run_end - _RUN_MIN // 2):
+                        found = self._at_head(text, sep.end(), run_end)
                         if found is not None:
                             break
-                else:
-                    if text.startswith("Q~", s + 4):
-                        end = self._azure_secret(text, s)
-                        if end is not None:
-                            found = s, end, "azure-client-secret"
             if found is not None and found[0] >= pos:
                 pos = found[1]
                 yield found
