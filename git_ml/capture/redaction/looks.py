@@ -25,9 +25,15 @@ def placeholder(kind: str) -> str:
 FAKE_WORDS = ("example", "xxxx", "****", "your", "placeholder", "redacted", "changeme", "dummy")
 
 
+# Every ascending run of 4 (0123 ... wxyz): without one of them there is no run to measure (a few C scans).
+_ASCENDING4 = tuple(a[i : i + 4] for a in ("0123456789", "abcdefghijklmnopqrstuvwxyz") for i in range(len(a) - 3))
+
+
 def ascending_share(s: str) -> float:
     """Share of characters inside ascending runs of 4+ (abcd, 1234): hand-typed fillers."""
     s = s.lower()
+    if not any(run in s for run in _ASCENDING4):
+        return 0.0
     covered, run = 0, 1
     for i in range(1, len(s) + 1):
         if i < len(s) and ord(s[i]) == ord(s[i - 1]) + 1:
@@ -71,26 +77,24 @@ def token_end(text: str, j: int, chars=ALNUM) -> bool:
     return j >= len(text) or text[j] not in chars
 
 
+# Character classes for is_random: digit 0, lower a, upper A; anything else is dropped.
+_CLASSES = {c: "0" for c in range(48, 58)} | {c: "a" for c in range(97, 123)} | {c: "A" for c in range(65, 91)}
+_CLASSES = {c: _CLASSES.get(c, " ") for c in range(128)}
+_CHANGES = ("0a", "a0", "0A", "A0", "aA", "Aa")
 
 
 def is_random(s: str, min_rate: float = 0.15) -> bool:
-    """Machine-made: the character class (upper, lower, digit, other) changes often along s.
+    """Machine-made: the character class (upper, lower, digit) changes often along s.
 
-    Random base62 or hex changes class at about every second character; names made of words
-    and separators
-    (``BSA_V2_CONFIGURATION``, ``compute_session_token_length``) hardly ever.
+    Random base62 or hex changes class at about every second character; names made of words and separators
+    (``BSA_V2_CONFIGURATION``, ``compute_session_token_length``) hardly ever. Separators and other characters do
+    not count.
     """
-    changes, prev, n, digits = 0, None, 0, 0
-    for c in s:
-        cls = 0 if c.isdigit() else 1 if c.islower() else 2 if c.isupper() else None
-        if cls is None:
-            continue  # separators (_ - . /) do not count: BSA_V2_CONFIGURATION changes class twice
-        n += 1
-        digits += cls == 0
-        if cls != prev:
-            changes += 1
-            prev = cls
+    classes = s.translate(_CLASSES).replace(" ", "")  # in C: one character per class
+    n = len(classes)
     if n < 2:
         return False
+    changes = sum(classes.count(pair) for pair in _CHANGES)
+    digits = classes.count("0")
     # One-case alphabets with digits (base32, [a-z0-9]) change class less often; they have many digits.
-    return (changes - 1) / (n - 1) >= min_rate or (digits >= max(2, n // 20) and n - digits >= n // 4)
+    return changes / (n - 1) >= min_rate or (digits >= max(2, n // 20) and n - digits >= n // 4)
