@@ -51,11 +51,12 @@ def _run(repo, name: str, args: list[str]) -> None:
         log(repo, f"{name}: hint: {hint}")
     if result.spooled:
         log(repo, f"{name}: store busy, {result.spooled} records spooled")
-    _after_capture(repo, store, result.records)
+    after_capture(repo, store, result.records)
 
 
-def _after_capture(repo, store, records) -> None:
-    """Follow-up work that must not cost the capture itself: model update and chat links."""
+def after_capture(repo, store, records) -> None:
+    """Follow-up work after a capture (hook or `git ml capture`) that must not cost the capture itself: the
+    prediction model's journal. Never raises: a failing step is logged to .git/ml/capture.log."""
     if not records:
         return
     from git_ml.store.spool import log

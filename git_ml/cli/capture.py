@@ -112,9 +112,9 @@ def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
         if not quiet:
             print(f"captured {result.captured} commits, {result.skipped} already captured")
     if result.records:
-        from git_ml.capture.git_hook import _after_capture
+        from git_ml.capture.git_hook import after_capture
 
-        _after_capture(repo, store, result.records)
+        after_capture(repo, store, result.records)
 
 
 def build_session_app():

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from git_ml.cli.common import run_typer
+from git_ml.errors import ExitCode
 
 PROG = "git ml install-hooks"
 
@@ -107,7 +108,7 @@ def install_hooks(
     repo = open_repository()
     if status:
         _status(repo, exec_dir)
-        return 0
+        return ExitCode.OK
 
     want_claude = claude or shared or local
     if uninstall:
@@ -120,7 +121,7 @@ def install_hooks(
                 _print_claude(uninstall_claude_hooks(repo, shared=True))
             elif has_our_hooks(repo, shared=True):
                 typer.echo("note: .claude/settings.json (shared) still has git-ml hooks; add --shared to remove them")
-        return 0
+        return ExitCode.OK
 
     if no_git and not want_claude:
         raise GitMlError("nothing to install: --no-git needs --claude")
@@ -134,7 +135,7 @@ def install_hooks(
             )
     if want_claude:
         _print_claude(install_claude_hooks(repo, shared=shared, exec_dir=exec_dir))
-    return 0
+    return ExitCode.OK
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from git_ml import __version__
 from git_ml.cli.verbs import VERBS
+from git_ml.errors import ExitCode
 
 SECTION = "1"
 MANUAL = "git-ml Manual"
@@ -202,12 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     if check:
         if stale or extra:
             print(f"stale man pages: {', '.join(stale + extra)}; run `python -m git_ml.cli.manpages`", file=sys.stderr)
-            return 1
-        return 0
+            return ExitCode.ERROR
+        return ExitCode.OK
     for name in extra:
         (target / name).unlink()
     print(f"wrote {len(stale)} of {len(pages)} pages to {target}" + (f", removed {extra}" if extra else ""))
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":
