@@ -19,6 +19,7 @@ from git_ml.predict.explain import reasons
 from git_ml.predict.gitdir import author_email, find_git_dirs, repo_path
 from git_ml.predict.lite_model import LiteModel, Unavailable
 
+
 def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: bool = False,
             start: str | None = None, when: float | None = None):
     """Ranked files as dicts, or None when the numpy path must take over."""
