@@ -242,7 +242,14 @@ def evaluate_app():
         predictions: str = typer.Option(None, "--predictions", metavar="FILE",
                                         help="Write one JSON line per scored commit (query, top 10, actual)."),
     ) -> int:
-        """Walk-forward evaluation over the captured history: MRR@10, P@1, R@5, R@10."""
+        """Walk-forward evaluation over the captured history: MRR@10, P@1, R@5, R@10.
+
+        Non-merge commits with files, in history order; the newest --split of them are the test part. Each test
+        commit is predicted from its subject line with the model of everything before it (online: it is learnt
+        after its turn), and scored when it changed 1 to 30 files (deleted ones excluded) and its subject is not
+        a bot's (release bumps, pre-commit autoupdates; --all-commits scores those too). MRR@10 is the mean of
+        1/rank of the first changed file in the top 10; R@5 and R@10 the share of changed files in the top 5/10.
+        """
         return do_evaluate(split, online, all_commits, as_json, predictions)
 
     return app
