@@ -28,10 +28,9 @@ def main() -> int:
     from git_ml.cli.common import run_typer
 
     if args[:1] in (["session"], ["import"]):
-        sys.argv = [sys.argv[0], *args[1:]]
         app = build_session_app() if args[0] == "session" else build_import_app()
-        return run_typer(f"{PROG} {args[0]}", app)
-    return run_typer(PROG, build_app())
+        return run_typer(f"{PROG} {args[0]}", app, args[1:])
+    return run_typer(PROG, build_app(), args)
 
 
 def _detached() -> bool:

@@ -64,14 +64,15 @@ class HookStatus(NamedTuple):
     hook: str
     path: Path
     # installed | missing | foreign | not-executable | stale-path (calls an executable that is gone) |
-    # other-install (calls another install's git-ml-capture) | team (a tracked hook that calls git-ml-capture)
+    # other-install (calls another install's git-ml-capture) | team (a tracked hook that calls git-ml-capture) |
+    # team-missing (core.hooksPath is tracked and this hook does not call git-ml-capture)
     state: str
     chained: bool  # a hook that was there before still runs (spliced, or kept in git-ml-chained/)
 
     @property
     def ours(self) -> bool:
         """git-ml's code is in this hook (what --uninstall would remove)."""
-        return self.state not in ("missing", "foreign", "team")
+        return self.state not in ("missing", "foreign", "team", "team-missing")
 
     @property
     def fix(self) -> str | None:
@@ -82,6 +83,8 @@ class HookStatus(NamedTuple):
             "not-executable": f"not executable: chmod +x {self.path}",
             "stale-path": "calls a git-ml-capture that is gone: run `git ml install-hooks`",
             "other-install": "calls another install's git-ml-capture: `git ml install-hooks` points it at this one",
+            "team-missing": "core.hooksPath is tracked by the repository: add the line `git ml install-hooks` "
+                            "prints to this file",
         }.get(self.state)
 
 
@@ -366,10 +369,12 @@ def hook_status(repo, exec_dir: str | os.PathLike | None = None) -> list[HookSta
         data = _read(path) if os.path.lexists(path) else None
         spliced = data is not None and find_block(data) is not None
         chained = spliced or os.path.lexists(_chained(path)) or os.path.lexists(path.with_name(name + ORIG_SUFFIX))
-        if not os.path.lexists(path):
+        if tracked and (data is None or MARKER.encode() not in data):
+            state = "team" if data is not None and f"--hook {name}".encode() in data else "team-missing"
+        elif not os.path.lexists(path):
             state = "missing"
         elif data is None or MARKER.encode() not in data:
-            state = "team" if tracked and data is not None and f"--hook {name}".encode() in data else "foreign"
+            state = "foreign"
         else:
             target = capture_path_in(data)
             if not os.access(path, os.X_OK):

@@ -5,8 +5,9 @@ overcommit or lefthook dispatch on ``basename "$0"``, and some source files next
 
 * **spliced** — the existing hook is a shell script: a block between :data:`BEGIN` and :data:`END` lines goes right
   after its ``#!`` line. The block reads stdin once (post-rewrite, pre-push), does git-ml's part, then gives the
-  very same bytes back as the script's stdin, so the rest of the script runs exactly as before; it never exits
-  except to refuse a push of ``refs/ml/local``. Removing the block restores the file byte for byte.
+  very same bytes back as the script's stdin (git ends every input line with a newline; a last line without one
+  would get one), so the rest of the script runs exactly as before; it never exits except to refuse a push of
+  ``refs/ml/local``. Removing the block restores the file byte for byte.
 * **standalone** — no hook there, or one that is not a shell script (Ruby, Python, a binary): our script takes the
   hook's place and the original, moved to ``git-ml-chained/<hook>`` (the same file name), runs first with the same
   arguments and stdin; its exit status is the hook's status.

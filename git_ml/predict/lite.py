@@ -15,7 +15,6 @@ import math
 import os
 
 from git_ml.predict import FOLD_AT, JOURNAL_FILE, MODEL_FILE, id_key
-from git_ml.predict.explain import reasons
 from git_ml.predict.gitdir import author_email, find_git_dirs, repo_path
 from git_ml.predict.lite_model import LiteModel, Unavailable
 
@@ -72,6 +71,8 @@ def predict(task: str, top: int = 10, seeds: list[str] | None = None, explain: b
     m = max(scores)
     ex = [math.exp(s - m) for s in scores]
     z = sum(ex)
+    if explain:
+        from git_ml.predict.explain import reasons
     for i in order:
         item = {"path": model.paths[cand[i]], "score": round(ex[i] / z, 4)}
         if explain:

@@ -763,7 +763,7 @@ def test_tracked_hooks_path_is_left_alone(env, monkeypatch, capsys):
     # a team hook with the line is reported as such
     write_hook(team / "post-commit", "#!/bin/sh\n" + team_line("post-commit") + "\n")
     rows = {r.hook: r.state for r in hook_status(open_repository(env.path))}
-    assert rows["post-commit"] == "team" and rows["pre-push"] == "foreign" and rows["post-merge"] == "missing"
+    assert rows["post-commit"] == "team" and rows["pre-push"] == rows["post-merge"] == "team-missing"
 
 
 def test_broken_install_never_blocks_a_push(env, remote):
