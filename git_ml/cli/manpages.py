@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
     args = [a for a in args if a != "--check"]
-    target = Path(args[0]) if args else Path(__file__).resolve().parents[1] / "man" / "man1"
+    target = Path(args[0]) if args else Path(__file__).resolve().parents[2] / "man" / "man1"
     pages = all_pages()
     stale = []
     for name, text in pages.items():
