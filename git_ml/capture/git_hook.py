@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from git_ml.errors import ExitCode
+
 
 def run_hook(args: list[str]) -> int:
     name = args[0] if args else ""
@@ -17,13 +19,13 @@ def run_hook(args: list[str]) -> int:
 
         repo = open_repository()
         if not collection_enabled(repo):
-            return 0
+            return ExitCode.OK
         _run(repo, name, args[1:])
     except BaseException as exc:  # a hook never fails the user's command
         from git_ml.store.spool import log
 
         log(repo, f"{name}: {type(exc).__name__}: {exc}")
-    return 0
+    return ExitCode.OK
 
 
 def _run(repo, name: str, args: list[str]) -> None:
@@ -97,10 +99,10 @@ def _pre_push(args: list[str]) -> int:
             log(None, f"pre-push: {exc}")
         except Exception:
             pass
-        return 0
+        return ExitCode.OK
     for message in messages:
         sys.stderr.write(message + "\n")
-    return 0 if ok else 1
+    return ExitCode.OK if ok else ExitCode.ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,8 @@
 import os
 import sys
 
+from git_ml.errors import ExitCode
+
 PROG = "git ml capture"
 
 
@@ -21,7 +23,7 @@ def main() -> int:
 
         event = sys.stdin.buffer.read()
         if _detached():
-            return 0  # the assistant's hook returns now; a child process does the capture
+            return ExitCode.OK  # the assistant's hook returns now; a child process does the capture
         from git_ml.capture.sessions import hook_main
 
         return hook_main(io.StringIO(event.decode("utf-8", "replace")))
