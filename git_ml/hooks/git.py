@@ -43,7 +43,7 @@ from git_ml.hooks.scripts import (
 )
 
 CAPTURE = "git-ml-capture"
-ORIG_SUFFIX = ".git-ml-orig"  # how versions before 0.x kept a replaced hook (converted on install)
+ORIG_SUFFIX = ".git-ml-orig"  # how earlier versions kept a replaced hook (converted on install)
 EXEC_DIR_ENV = "GIT_ML_EXEC_DIR"
 HOOK_NAMES = ("post-commit", "post-rewrite", "post-merge", "pre-push")
 ZERO_SHA_RE = re.compile(r"^0+$")
