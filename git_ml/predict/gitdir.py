@@ -69,7 +69,7 @@ def author_email(gitdir: str | None, work: str | None) -> str | None:
         except OSError:
             continue
         if "[include" in text.lower():
-            return ask_git(work)
+            return _ask_git(work)
         section = ""
         for raw in text.splitlines():
             line = raw.strip()
@@ -91,7 +91,7 @@ def author_email(gitdir: str | None, work: str | None) -> str | None:
     return email or None
 
 
-def ask_git(work: str | None) -> str | None:
+def _ask_git(work: str | None) -> str | None:
     import subprocess
 
     try:
