@@ -72,8 +72,8 @@ def run_typer(prog: str, app, args: list[str] | None = None) -> int:
     def body() -> int | None:
         try:
             return command.main(args=argv, prog_name=prog, standalone_mode=False)
-        except Abort:
-            raise KeyboardInterrupt from None
+        except Abort:  # a prompt answered no, or its input closed
+            return die(prog, "aborted")
         except TyperException as exc:  # click's ClickException: UsageError, BadParameter, ...
             ctx = getattr(exc, "ctx", None)
             where = ctx.command_path if ctx is not None else prog
