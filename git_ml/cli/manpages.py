@@ -68,6 +68,8 @@ def render_command(prog: str, command) -> list[str]:
         if record is None:
             continue
         label, text = record
+        # the framework names a repeatable argument's Python type ("<list[str]>"): not for readers
+        label = label.replace(" <list[str]>", "" if not label.startswith("-") else " TEXT")
         out += [".TP", f".B {roff_escape(label)}", roff_escape(" ".join(text.split()) or " ")]
     if _is_group(command):
         for name in command.list_commands(ctx):
