@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from git_ml.cli.common import Progress, run_typer
+from git_ml.errors import ExitCode
 
 PROG = "git ml chunk"
 CTX = {"help_option_names": ["-h", "--help"]}
@@ -155,7 +156,7 @@ def verify(ref: RefOpt = "all",
             print(f"{len(report.problems)} corrupt chunks of {report.chunks}: `git ml chunk repair` removes them "
                   "and says which records are lost")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.ERROR)
 
 
 @app.command(context_settings=CTX)
