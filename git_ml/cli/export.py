@@ -19,7 +19,7 @@ _SUFFIX_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".cs
 def export(
     output: Annotated[str, typer.Option("--output", "-o", metavar="PATH",
                                         help="Where to write: a file, a directory for --format hf or dataset, "
-                                             "or - for standard output (jsonl, csv).")],
+                                             "or - for standard output (jsonl, csv, agent-trace).")],
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT",
                                                help="jsonl, csv, parquet, hf (or huggingface: a Hugging Face "
                                                     "dataset directory), dataset (this repository's rows in a "

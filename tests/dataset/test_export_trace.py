@@ -66,6 +66,8 @@ def test_records_validate_and_attribute_lines(repo, traced, tmp_path):
     again = tmp_path / "again.jsonl"
     assert repo.run("git-ml-export", "--format", "agent-trace", "-o", str(again)).returncode == 0
     assert again.read_bytes() == out.read_bytes()
+    piped = repo.run("git-ml-export", "--format", "agent-trace", "-o", "-")
+    assert piped.returncode == 0 and piped.stdout.encode() == out.read_bytes()
     shown = repo.run("git-ml-show", app["url"])
     assert shown.returncode == 0, shown.stderr
     assert "add lines" in shown.stdout

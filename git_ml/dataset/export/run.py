@@ -62,8 +62,8 @@ def check_options(opts: ExportOptions, output: str) -> None:
         raise GitMlError(f"--min-rating must be bad, neutral or good (not {opts.min_rating!r})")
     if opts.since is not None and opts.until is not None and opts.since >= opts.until:
         raise GitMlError("--since must be earlier than --until")
-    if output == "-" and (opts.fmt not in ("jsonl", "csv") or (opts.splits and len(opts.splits) > 1)):
-        raise GitMlError("--output - (standard output) takes jsonl or csv without --split")
+    if output == "-" and (opts.fmt not in ("jsonl", "csv", "agent-trace") or (opts.splits and len(opts.splits) > 1)):
+        raise GitMlError("--output - (standard output) takes jsonl, csv or agent-trace without --split")
     if opts.fmt in ("dataset", "agent-trace") and opts.splits and len(opts.splits) > 1:
         raise GitMlError(f"--split does not apply to --format {opts.fmt}")
     if opts.fmt in ("parquet", "hf", "dataset"):
