@@ -219,3 +219,63 @@ def test_hostile_names_and_histories_never_stop_capture(repo, tmp_path):
     main_ids = set(git("rev-list", "main").split())
     recs = {r.id: r for r in Store(pygit2.Repository(str(shallow)), warn=lambda m: None).iter_records("commits")}
     assert main_ids <= set(recs) and not any(r.shallow for r in recs.values())
+
+
+# ----- hooks with hook managers and broken installs (issue 15, items 4 and 5) ------------------------------------------
+def _real_repo(tmp_path):
+    from conftest import Repo
+
+    path = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    repo = Repo(path)
+    repo.commit("one")
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    repo.git("remote", "add", "origin", str(bare))
+    return repo, bare
+
+
+@pytest.mark.parametrize("breakage", ["python-removed", "import-error"])
+def test_a_broken_install_never_blocks_a_push(tmp_path, breakage):
+    """git-ml-capture exists but cannot run: the push goes through (logged); refs/ml/local is still refused."""
+    from conftest import exec_dir
+
+    repo, bare = _real_repo(tmp_path)
+    broken = tmp_path / "broken-bin"
+    broken.mkdir()
+    exe = broken / "git-ml-capture"
+    interpreter = "/nonexistent/venv/bin/python3" if breakage == "python-removed" else (exec_dir() / "python3")
+    exe.write_text(f"#!{interpreter}\nimport git_ml_that_was_uninstalled\n")
+    exe.chmod(0o755)
+    out = repo.run(str(exec_dir() / "git-ml-install-hooks"), "--exec-dir", str(broken))
+    assert out.returncode == 0, out.stderr
+    repo.git("update-ref", "refs/ml/local", "HEAD")
+    (repo.path / ".git" / "ml").mkdir(exist_ok=True)
+    pushed = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.path, capture_output=True, timeout=60)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "push not blocked" in (repo.path / ".git" / "ml" / "capture.log").read_text()
+    refused = subprocess.run(["git", "push", "origin", "refs/ml/local"], cwd=repo.path, capture_output=True,
+                             timeout=60)
+    assert refused.returncode != 0 and b"refusing to push refs/ml/local" in refused.stderr
+    heads = subprocess.run(["git", "for-each-ref", "--format=%(refname)"], cwd=bare, capture_output=True, text=True)
+    assert heads.stdout.split() == ["refs/heads/main"]
+
+
+def test_a_basename_dispatching_hook_manager_still_gates_pushes(tmp_path):
+    """A husky/lefthook-style pre-push that dispatches on basename "$0" keeps running (and refusing) after
+    install-hooks, with the real git-ml-capture in the chain."""
+    from conftest import exec_dir
+
+    repo, bare = _real_repo(tmp_path)
+    hooks = repo.path / ".git" / "hooks"
+    gate = tmp_path / "gate"
+    (hooks / "pre-push").write_text('#!/bin/sh\ncase $(basename "$0") in\n  pre-push) echo "$(basename "$0")" >> '
+                                    f'"{gate}"; exit "${{GATE:-0}}" ;;\n  *) exit 0 ;;\nesac\n')
+    (hooks / "pre-push").chmod(0o755)
+    assert repo.run(str(exec_dir() / "git-ml-install-hooks")).returncode == 0
+    refused = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.path, capture_output=True,
+                             env={**os.environ, "GATE": "1"}, timeout=60)
+    assert refused.returncode != 0 and gate.read_text() == "pre-push\n"
+    ok = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.path, capture_output=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert gate.read_text() == "pre-push\npre-push\n"

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 import pygit2
 
 from git_ml.capture.redaction import redact
+from git_ml.capture.redaction.records import redact_record
 from git_ml.repo import common_dir
 from git_ml.schema import Commit, Diff, iso_from_unix
 
@@ -61,16 +62,20 @@ def make_commit(*, oid: str, parents: list[str], author: str, author_email: str,
                 author_offset: int, committer: str, committer_time: int, committer_offset: int, message: str,
                 files: list[tuple], branch: str | None, source: str, patch_id: str | None = None,
                 raw_paths: dict[str, str] | None = None, shallow: bool = False) -> Commit:
-    clean, counts = redact(message.rstrip("\n"))
     timestamp, hour, weekday = _local_time_fields(author_time, author_offset)
     ins, dels = _totals(files)
-    return Commit(
-        id=oid, message=clean, author=author, author_email=author_email, timestamp=timestamp, time=author_time,
+    commit = Commit(
+        id=oid, message=message.rstrip("\n"), author=author, author_email=author_email, timestamp=timestamp, time=author_time,
         committer=committer, committed_at=iso_from_unix(committer_time, committer_offset), branch=branch,
         parents=parents, is_merge=len(parents) > 1, files=files, files_changed=len(files), insertions=ins,
-        deletions=dels, hour_of_day=hour, day_of_week=weekday, patch_id=patch_id, redactions=counts,
-        source=source, raw_paths=raw_paths or {}, shallow=shallow,
+        deletions=dels, hour_of_day=hour, day_of_week=weekday, patch_id=patch_id, source=source,
+        raw_paths=raw_paths or {}, shallow=shallow,
     )
+    commit.redactions = redact_record(commit)  # the message, and file paths and the branch name
+    if commit.redactions and commit.raw_paths:  # a redacted path's exact bytes would carry the secret: drop them
+        kept = {f[1] for f in commit.files} | {f[4] for f in commit.files if len(f) > 4 and f[4]}
+        commit.raw_paths = {k: v for k, v in commit.raw_paths.items() if k in kept}
+    return commit
 
 
 # ----- one commit through pygit2 ---------------------------------------------------------------------------------

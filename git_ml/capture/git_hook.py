@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from git_ml.errors import ExitCode
+
 
 def run_hook(args: list[str]) -> int:
     name = args[0] if args else ""
@@ -18,13 +20,13 @@ def run_hook(args: list[str]) -> int:
         repo = open_repository()
         if not collection_enabled(repo):
             _note_skipped(repo, name, args[1:])
-            return 0
+            return ExitCode.OK
         _run(repo, name, args[1:])
     except BaseException as exc:  # a hook never fails the user's command
         from git_ml.store.spool import log
 
         log(repo, f"{name}: {type(exc).__name__}: {exc}")
-    return 0
+    return ExitCode.OK
 
 
 def _note_skipped(repo, name: str, args: list[str]) -> None:
@@ -67,7 +69,8 @@ def _run(repo, name: str, args: list[str]) -> None:
 
 
 def after_capture(repo, store, records) -> None:
-    """Follow-up work that must not cost the capture itself: model update and chat links."""
+    """Follow-up work after a capture (hook or `git ml capture`) that must not cost the capture itself: the
+    prediction model's journal. Never raises: a failing step is logged to .git/ml/capture.log."""
     if not records:
         return
     from git_ml.store.spool import log
@@ -108,10 +111,10 @@ def _pre_push(args: list[str]) -> int:
             log(None, f"pre-push: {exc}")
         except Exception:
             pass
-        return 0
+        return ExitCode.OK
     for message in messages:
         sys.stderr.write(message + "\n")
-    return 0 if ok else 1
+    return ExitCode.OK if ok else ExitCode.ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

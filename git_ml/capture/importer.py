@@ -13,7 +13,7 @@ from pathlib import Path
 import pygit2
 
 from git_ml.capture.links import find_links, iso_to_unix, session_links
-from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat
+from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat, prepare_session
 from git_ml.errors import GitMlError
 from git_ml.repo import workdir
 from git_ml.schema import Chat, Link, Session
@@ -140,6 +140,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[tuple[str, Pat
         for session in parsed.sessions:
             if kind == "claude":
                 session.transcript_path = str(path)
+            prepare_session(session)
             all_sessions.append(session)
             d = digest(session)
             if stored_sessions.get(session.id) != d:

@@ -20,7 +20,7 @@ import msgspec
 import pygit2
 
 from git_ml.capture.links import DEFAULT_WINDOW, find_links, iso_to_unix, session_links
-from git_ml.capture.redaction import redact
+from git_ml.capture.redaction.records import redact_record
 from git_ml.errors import GitMlError
 from git_ml.fsutil import atomic_write
 from git_ml.repo import config_bool, config_int, current_branch, ml_dir, open_repository, workdir
@@ -85,23 +85,23 @@ class TextPolicy:
 
 
 def prepare_chat(policy: TextPolicy, chat: Chat) -> Chat:
-    """Redact every text field, bound its size, and honour ``ml.captureResponses false`` (metadata only)."""
-    counts: dict[str, int] = {}
+    """Redact every text field and name (paths, tools, branch), bound the texts' size, and honour
+    ``ml.captureResponses false`` (metadata only)."""
     if not policy.keep_text:
         chat.query = ""
         chat.response = ""
+    chat.redactions = redact_record(chat)
     for name in ("query", "response"):
         text = getattr(chat, name)
-        if not text:
-            continue
-        clean, found = redact(text)
-        for kind, n in found.items():
-            counts[kind] = counts.get(kind, 0) + n
-        if policy.limit > 0 and len(clean) > policy.limit:
-            clean = clean[:policy.limit] + f"\n[truncated {len(clean) - policy.limit} characters]"
-        setattr(chat, name, clean)
-    chat.redactions = counts
+        if policy.limit > 0 and len(text) > policy.limit:
+            setattr(chat, name, text[:policy.limit] + f"\n[truncated {len(text) - policy.limit} characters]")
     return chat
+
+
+def prepare_session(session: Session) -> Session:
+    """Redact the names a session record carries (working directory, branch, transcript path)."""
+    redact_record(session)
+    return session
 
 
 # ----- state -----------------------------------------------------------------------------------------------------
@@ -313,6 +313,7 @@ def capture_claude_transcript(repo: pygit2.Repository, store: Store, state: Sess
     session.end_reason = state.end_reason or session.end_reason
     session.cwd = session.cwd or cwd
     session.branch = session.branch or current_branch(repo)
+    prepare_session(session)
 
     new_chats = []
     policy = TextPolicy.of(repo)

@@ -7,6 +7,8 @@
 import os
 import sys
 
+from git_ml.errors import ExitCode
+
 PROG = "git ml capture"
 
 
@@ -21,17 +23,16 @@ def main() -> int:
 
         event = sys.stdin.buffer.read()
         if _detached():
-            return 0  # the assistant's hook returns now; a child process does the capture
+            return ExitCode.OK  # the assistant's hook returns now; a child process does the capture
         from git_ml.capture.sessions import hook_main
 
         return hook_main(io.StringIO(event.decode("utf-8", "replace")))
     from git_ml.cli.common import run_typer
 
     if args[:1] in (["session"], ["import"]):
-        sys.argv = [sys.argv[0], *args[1:]]
         app = build_session_app() if args[0] == "session" else build_import_app()
-        return run_typer(f"{PROG} {args[0]}", app)
-    return run_typer(PROG, build_app())
+        return run_typer(f"{PROG} {args[0]}", app, args[1:])
+    return run_typer(PROG, build_app(), args)
 
 
 def _detached() -> bool:
