@@ -227,6 +227,8 @@ def test_commit_made_with_collection_off_is_never_taken_implicitly(repo, how):
     assert "0 commits captured" in out.stdout and "1 made with collection off left out" in out.stdout
     out = repo.run("git-ml-capture")
     assert off not in records(repo)
+    doctor = json.loads(repo.run("git-ml-doctor", "--json").stdout)
+    assert doctor["uncaptured"] == 0  # left out on purpose is not a gap
     out = repo.run("git-ml-capture", off)  # named explicitly: taken
     assert out.returncode == 0 and "captured 1 commits" in out.stdout
     assert off in records(repo)
