@@ -59,4 +59,7 @@ class History:
 
 
 def live_history(store: Store) -> History:
+    """The live history export applies. The store's resolution of recorded rewrites (``load_live_history`` of
+    ``git_ml.store.rewrites``) plugs in here: ``History(live.live, live.superseded)``; without it every commit is
+    live."""
     return History()
