@@ -91,6 +91,7 @@ def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
             print("capture is disabled (ML_COLLECTION_ENABLED=0 or ml.enabled=false); nothing recorded")
         return
     store = Store(repo)
+    _drain_spool(repo, store)
     if backfill:
         bar = Progress("Backfilling commits")
 
@@ -115,6 +116,18 @@ def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
         from git_ml.capture.git_hook import _after_capture
 
         _after_capture(repo, store, result.records)
+
+
+def _drain_spool(repo, store) -> None:
+    """Records a hook spooled while the store was busy go in first (a manual capture is a writer like any other).
+    Still busy: they stay spooled for the next writer."""
+    from git_ml.errors import StoreBusy
+    from git_ml.store.spool import drain
+
+    try:
+        drain(repo, store)
+    except StoreBusy:
+        pass
 
 
 def build_session_app():
