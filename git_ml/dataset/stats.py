@@ -14,6 +14,7 @@ import msgspec
 import pygit2
 
 from git_ml import schema
+from git_ml.dataset.feedback import latest_feedback
 from git_ml.store.core import Store, chunk_stored_size
 from git_ml.store.reader import current, hidden_from
 from git_ml.store.rewrites import load_live_history
@@ -128,13 +129,8 @@ def _store_stats(repo: pygit2.Repository, top: int) -> dict:
             tools.update(chat.tools_used)
     out["top_tools"] = [[name, n] for name, n in tools.most_common(top)]
 
-    ratings_by_chat: dict[str, tuple] = {}
-    for fb in live["feedback"].values():
-        key = (fb.time, fb.captured_at)
-        cur = ratings_by_chat.get(fb.chat_id)
-        if cur is None or key > cur[0]:
-            ratings_by_chat[fb.chat_id] = (key, fb.rating)
-    ratings = Counter(r for chat_id, (_k, r) in ratings_by_chat.items() if chat_id in live["chats"])
+    ratings_by_chat = latest_feedback(live["feedback"].values())
+    ratings = Counter(fb.rating for chat_id, fb in ratings_by_chat.items() if chat_id in live["chats"])
     out["ratings"] = {"good": ratings.get("good", 0), "neutral": ratings.get("neutral", 0),
                       "bad": ratings.get("bad", 0),
                       "unrated": sum(1 for cid in live["chats"] if cid not in ratings_by_chat)}
