@@ -165,3 +165,18 @@ def test_io_errors_are_told_from_lock_contention():
     assert io_error(pygit2.GitError("failed to write reference 'refs/ml/data': No space left on device"))
     assert io_error(OSError(errno.EDQUOT, "Disk quota exceeded"))
     assert not io_error(pygit2.GitError("failed to lock file '/r/.git/refs/ml/data.lock' for writing: "))
+
+
+def test_a_truncated_loose_store_tree_is_one_line_not_a_hang(repo):
+    store = Store(repo.open())
+    store.append("commits", [c(1)])
+    stream_tree = store.tree()["commits"].id  # libgit2 never returns from reading this tree once it is cut
+    f = loose_path(repo, stream_tree)
+    f.chmod(0o644)
+    data = f.read_bytes()
+    f.write_bytes(data[: len(data) // 2])
+    for args in (["stats", "--json"], ["chunk", "stats"], ["chunk", "verify"], ["chunk", "compact"]):
+        proc = repo.run("timeout", "60", "git", "ml", *args)
+        assert proc.returncode == 1, (args, proc.returncode, proc.stderr)
+        assert "Traceback" not in proc.stderr and "damaged store tree" in proc.stderr, args
+        assert len(proc.stderr.strip().splitlines()) == 1, args
