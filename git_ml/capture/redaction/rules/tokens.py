@@ -40,6 +40,9 @@ class TokenScanner:
     name = "provider tokens"
     literals: tuple[str, ...] = ()  # no literal prefilter: the one scan is the prefilter
     direct_on_large = True
+    # A later rule's placeholder ([REDACTED:kind]) ends runs of token characters, never joins or starts one, so it
+    # cannot expose a token to this scan: no second run after a replacement (the scan is the costliest rule).
+    rerun = False
 
     def __init__(self, rows=TOKEN_ROWS, checked=SCANNED):
         self.rows = rows
