@@ -154,8 +154,8 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
     group = "qv" if quoted else "cv" if braced else "bv"
     quoted = quoted or braced
     value = m.group(group)
-    if len(value) < 3 or (strict and len(value) < 16):
-        return None  # token = t, pw = x: cheapest reason first, this runs on every hit
+    if len(value) < 3 or (strict and len(value) < 16) or value.startswith("[REDACTED:"):
+        return None  # token = t, pw = x, a placeholder: cheapest reasons first, this runs on every hit
     start, end = m.span(group)
     op = m.group("op").strip()
     if quoted:

@@ -23,6 +23,7 @@ _NEEDLE = b"a" * _RUN_MIN
 _RUN_CHARS = TOKEN | frozenset("+/%~")
 _LEADING = "-+/%~"  # not the start of a token: a + or - before it on a diff line, the / of a path
 _INNER = re.compile(r"[/-]+")  # where a token may start inside a run
+_HEXISH = re.compile(r"[0-9a-fA-F-]+")  # UUIDs, hashes: no token starts inside them
 _STOPS = ".=:"  # a prefix may hold these (SG., dp.pt., sig=); the run of token characters starts after the last
 _AZURE_SECRET = re.compile(r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")
 
@@ -124,7 +125,8 @@ class TokenScanner:
             self._build()
         marked = text.encode("ascii", "replace").translate(self.marks)
         find, needle, n = marked.find, _NEEDLE, len(text)
-        after_stop, pos, s = self.after_stop, 0, 0
+        heads, after_stop, pos, s = self.heads, self.after_stop, 0, 0
+        plain: set[str] = set()  # runs already seen to hold no token (a session id, a cwd repeated on every line)
         while True:
             s = find(needle, s)
             if s < 0:
@@ -146,12 +148,21 @@ class TokenScanner:
                                 found = s, found[1], found[2]
                             break
             if found is None:
-                found = self._at_head(text, s, run_end)
-                if found is None:  # after a / or - inside the run: fix/glpat-..., wip-ghp_..., /v1/keys/sk-...
-                    for sep in _INNER.finditer(text, s + 1, run_end - _RUN_MIN // 2):
-                        found = self._at_head(text, sep.end(), run_end)
-                        if found is not None:
-                            break
+                run = text[s:run_end]
+                if run in plain:
+                    s = run_end
+                    continue
+                if run[:2] in heads or run[0] in _LEADING or run.startswith("Q~", 4):
+                    found = self._at_head(text, s, run_end)
+                # after a / or - inside the run: fix/glpat-..., wip-ghp_..., /v1/keys/sk-... (not in UUIDs and hashes)
+                if found is None and not _HEXISH.fullmatch(run):
+                    for sep in _INNER.finditer(run, 1, len(run) - _RUN_MIN // 2):
+                        if run[sep.end() : sep.end() + 2] in heads or run.startswith("Q~", sep.end() + 4):
+                            found = self._at_head(text, s + sep.end(), run_end)
+                            if found is not None:
+                                break
+                if found is None and len(plain) < 100_000:
+                    plain.add(run)
             if found is not None and found[0] >= pos:
                 pos = found[1]
                 yield found
