@@ -9,6 +9,7 @@ import msgspec
 from git_ml.store.core import Store
 from git_ml.store.objects import read_chunk
 from git_ml.store.reader import hidden_ids, newer
+from git_ml.store.rewrites import load_live_history
 
 __all__ = ["History", "Ties", "hidden_ids", "live_history"]
 
@@ -40,7 +41,7 @@ class Ties:
 
 
 class History:
-    """The live history of rewritten commits, as export uses it."""
+    """The live history of rewritten commits, as export uses it (without rewrites: every commit is live)."""
 
     def __init__(self, live=None, superseded=None):
         self._live = live
@@ -59,7 +60,6 @@ class History:
 
 
 def live_history(store: Store) -> History:
-    """The live history export applies. The store's resolution of recorded rewrites (``load_live_history`` of
-    ``git_ml.store.rewrites``) plugs in here: ``History(live.live, live.superseded)``; without it every commit is
-    live."""
-    return History()
+    """The store's recorded rewrites, resolved (``git_ml.store.rewrites``)."""
+    live = load_live_history(store)
+    return History(live.live, live.superseded) if live else History()
