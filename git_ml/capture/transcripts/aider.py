@@ -17,9 +17,11 @@ import datetime as _dt
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult
+from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, is_binary
 from git_ml.schema import Session
 
 ASSISTANT = "aider"
@@ -190,3 +192,37 @@ def parse_aider(path: str | os.PathLike[str], repo_root: str | None = None, *,
             response_tokens=sum(c.response_tokens for c in chats),
         ))
     return result
+
+
+# --- registry contract (registry.py) -----------------------------------------------------------------------------
+
+NAME = "aider"
+HISTORY = ".aider.chat.history.md"
+
+
+def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
+    return parse_aider(path, repo_root, **kw)
+
+
+def sniff(path: str | os.PathLike[str]) -> bool:
+    """A history file: a ``# aider chat started at`` header among its first lines."""
+    lines = head_lines(path, 40)
+    if not lines or is_binary(lines[0]):
+        return False
+    return any(_HEADER.match(line.decode("utf-8", "replace").rstrip("\r")) for line in lines)
+
+
+def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
+    return []  # aider writes its history into the project it runs in: see project_locations
+
+
+def project_locations(root: Path) -> list[Path]:
+    return [root / HISTORY]
+
+
+def candidates(location: Path) -> list[Path]:
+    return sorted(location.rglob(HISTORY))
+
+
+def project_of(path: str | os.PathLike[str]) -> str | None:
+    return str(Path(path).resolve().parent)

@@ -23,13 +23,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult
+from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects
 from git_ml.schema import Chat, Session
 
 ASSISTANT = "claude-code"
@@ -468,3 +469,53 @@ def _attach_agents(path: Path, session_id: str, chats: list[tuple[int, _ClaudeEx
             matched.append((rec.timestamp or "", str(p), target))
     for _, p, target in sorted(matched, key=lambda m: m[:2]):  # in the order the agents started
         target.merge(parse_claude_agent(p, repo_root).exchange)
+
+
+# --- registry contract (registry.py) -----------------------------------------------------------------------------
+
+NAME = "claude"
+_CLAUDE_TYPES = frozenset({"user", "assistant", "system", "summary", "file-history-snapshot", "custom-title",
+                           "agent-name", "ai-title", "last-prompt", "queue-operation", "attachment"})
+
+
+def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ClaudeParse:
+    return parse_claude(path, repo_root, **kw)
+
+
+def _is_agent_file(path: Path) -> bool:
+    return path.name.startswith("agent-") or path.parent.name == "subagents"
+
+
+def sniff(path: str | os.PathLike[str]) -> bool:
+    """A session transcript (not a sub-agent's file): JSON lines of Claude Code's types carrying ``uuid`` /
+    ``sessionId`` (or the ``summary`` / ``file-history-snapshot`` lines that may come first)."""
+    path = Path(path)
+    if _is_agent_file(path):
+        return False
+    for obj in json_objects(head_lines(path)):
+        kind = obj.get("type")
+        if not isinstance(kind, str) or kind not in _CLAUDE_TYPES or "payload" in obj:
+            return False
+        if "uuid" in obj and "sessionId" in obj or kind in ("summary", "file-history-snapshot") and (
+                "leafUuid" in obj or "messageId" in obj):
+            return True
+    return False
+
+
+def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
+    base = Path(env["CLAUDE_CONFIG_DIR"]) if env.get("CLAUDE_CONFIG_DIR") else home / ".claude"
+    return [base / "projects"]
+
+
+def candidates(location: Path) -> list[Path]:
+    """Session files below ``location``; sub-agent files (``agent-*.jsonl`` beside them or under
+    ``<session>/subagents/``) are merged into their sessions, never sessions of their own."""
+    return [p for p in sorted(location.rglob("*.jsonl")) if not _is_agent_file(p)]
+
+
+def project_of(path: str | os.PathLike[str]) -> str | None:
+    """The ``cwd`` of the first line that records one."""
+    for obj in json_objects(head_lines(path, 40, 1 << 20)):
+        if isinstance(obj.get("cwd"), str):
+            return obj["cwd"]
+    return None

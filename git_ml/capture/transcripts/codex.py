@@ -21,12 +21,13 @@ import os
 import posixpath
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, patch_files
+from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects, patch_files
 from git_ml.schema import Session
 
 ASSISTANT = "codex"
@@ -271,3 +272,33 @@ def codex_session_cwd(path: str | os.PathLike[str], max_lines: int = 20) -> str 
                 if found:
                     return found.group(1).strip()
     return None
+
+
+# --- registry contract (registry.py) -----------------------------------------------------------------------------
+
+NAME = "codex"
+
+
+def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
+    return parse_codex(path, repo_root)
+
+
+def sniff(path: str | os.PathLike[str]) -> bool:
+    """A rollout: the current envelope (``type`` + ``payload``) or the legacy bare header and items."""
+    for obj in json_objects(head_lines(path)):
+        kind, _, _ = _classify(obj)
+        return kind in ("meta", "item", "turn", "event") or obj.get("type") == "compacted"
+    return False
+
+
+def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
+    base = Path(env["CODEX_HOME"]) if env.get("CODEX_HOME") else home / ".codex"
+    return [base / "sessions", base / "archived_sessions"]
+
+
+def candidates(location: Path) -> list[Path]:
+    return sorted(location.rglob("rollout-*.jsonl"))
+
+
+def project_of(path: str | os.PathLike[str]) -> str | None:
+    return codex_session_cwd(path)
