@@ -48,8 +48,8 @@ from git_ml.capture.transcripts.tooluse import (
     apply_tool,
     from_uri,
     head_bytes,
-    iso_mtime,
     iso_ms,
+    iso_mtime,
     load_json,
 )
 from git_ml.schema import Session

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -31,6 +32,7 @@ _SHELL_KEYS = ("command", "cmd", "command_line", "commandLine")
 _CWD_KEYS = ("cwd", "workdir", "working_directory")
 
 JSON = msgspec.json.Decoder()
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
 def iso_ms(value: object) -> str | None:
@@ -66,7 +68,7 @@ def from_uri(value: object) -> str | None:
         return None
     if value.startswith("file://"):
         return unquote(urlsplit(value).path) or None
-    if "://" in value:
+    if "://" in value or _SCHEME.match(value):  # other URLs, data: URLs
         return None
     return value
 
