@@ -42,6 +42,7 @@ from git_ml.capture.transcripts.tooluse import (
     head_bytes,
     iso_ms,
     load_json,
+    paused_gc,
 )
 from git_ml.schema import Session
 
@@ -173,7 +174,8 @@ def parse_amp(path: str | os.PathLike[str], repo_root: str | None = None) -> Par
 # --- registry contract (registry.py) -----------------------------------------------------------------------------
 
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
-    return parse_amp(path, repo_root)
+    with paused_gc():
+        return parse_amp(path, repo_root)
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:

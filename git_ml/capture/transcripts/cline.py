@@ -33,7 +33,9 @@ work is merged into the chat that started it; parsed alone while its parent is p
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -53,6 +55,7 @@ from git_ml.capture.transcripts.tooluse import (
     head_bytes,
     iso_ms,
     load_json,
+    paused_gc,
 )
 from git_ml.schema import Session
 
@@ -182,44 +185,48 @@ class _Task:
         self.model: str | None = model if isinstance(model, str) and model else None
         self.chats: list[Exchange] = []
         self.times: list[int] = []  # ts (ms) of each chat's prompt message, 0 when unknown
+        self.ends: list[int] = []  # the last ts (ms) of each chat
         self.first_ts: int | None = None
         self.last_ts: int | None = None
 
-    def _seen(self, ts: object) -> str | None:
+    def _seen(self, ts: object) -> int | None:
         if not isinstance(ts, int) or isinstance(ts, bool):
             return None
-        self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
-        self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
-        return iso_ms(ts)
+        if self.first_ts is None or ts < self.first_ts:
+            self.first_ts = ts
+        if self.last_ts is None or ts > self.last_ts:
+            self.last_ts = ts
+        return ts
 
     def read(self) -> None:
         tid = self.folder.name
         failed = self._failed()
         model = self.env_model or self.model
         for i, msg in enumerate(self.api):
-            ts = self._seen(msg.get("ts"))
+            raw_ts = self._seen(msg.get("ts"))
             content = msg.get("content")
             if msg.get("role") == "user":
                 found = _MODEL.search(next((t for t in _texts(content) if "<environment_details>" in t), ""))
                 model = found.group(1) if found else model
                 query = None if msg.get("isSummary") else _prompt(content)
                 if query is None:
-                    if self.chats:
-                        self.chats[-1].seen(ts)
+                    self._end(-1, raw_ts)
                     if msg.get("isSummary") or not content:
                         self.skipped += 1
                     continue
-                key = str(msg["ts"]) if ts else str(i)
-                cur = Exchange(f"{tid}:{key}", tid, ts or "", query, key, self.cwd, None, self.repo_root)
+                key = str(raw_ts) if raw_ts else str(i)
+                cur = Exchange(f"{tid}:{key}", tid, iso_ms(raw_ts) or "", query, key, self.cwd, None,
+                               self.repo_root)
                 cur.model = model
                 self.chats.append(cur)
-                self.times.append(msg["ts"] if ts else 0)
+                self.times.append(raw_ts or 0)
+                self.ends.append(raw_ts or 0)
                 continue
             if msg.get("role") != "assistant" or not self.chats:
                 self.skipped += 1
                 continue
             cur = self.chats[-1]
-            cur.seen(ts)
+            self._end(-1, raw_ts)
             info = msg.get("modelInfo") if isinstance(msg.get("modelInfo"), dict) else {}
             if isinstance(info.get("modelId"), str):
                 model = cur.model = info["modelId"]
@@ -233,6 +240,13 @@ class _Task:
                 cur.add_usage(f"{self.folder.name}:metrics:{i}", [max(0, prompt - cached), out, cached, 0])
         self.model = model
         self._ui_tokens()
+        for ex, end in zip(self.chats, self.ends):
+            ex.seen(iso_ms(end))
+
+    def _end(self, k: int, ts: int | None) -> None:
+        """Chat ``k`` was active at ``ts`` (ms)."""
+        if ts and self.ends and ts > self.ends[k]:
+            self.ends[k] = ts
 
     def _assistant(self, cur: Exchange, content: object, failed: set[str], denied: bool, key: str) -> None:
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
@@ -271,14 +285,15 @@ class _Task:
         number, else by time."""
         if not self.chats:
             return
-        prompts = [i for i, m in enumerate(self.ui) if m.get("say") in ("task", "user_feedback")
-                   or (i == 0 and m.get("say") == "text")]
+        prompts = {i for i, m in enumerate(self.ui) if m.get("say") in ("task", "user_feedback")
+                   or (i == 0 and m.get("say") == "text")}
         by_order = len(prompts) == len(self.chats)
+        times = list(itertools.accumulate(self.times, max))  # chats without a ts keep the time before them
         requests = 0
         ordinal = -1
         for i, m in enumerate(self.ui):
             self._seen(m.get("ts"))
-            if prompts and i in prompts:
+            if i in prompts:
                 ordinal += 1
             if m.get("say") != "api_req_started" or not isinstance(m.get("text"), str):
                 continue
@@ -293,7 +308,7 @@ class _Task:
                 k = max(0, ordinal)
             else:
                 ts = m.get("ts") if isinstance(m.get("ts"), int) else 0
-                k = max(0, sum(1 for t in self.times if t and t <= ts) - 1)
+                k = max(0, bisect.bisect_right(times, ts) - 1)
             if requests == 0:  # the ui has the tokens: the history's metrics would count them twice
                 for ex in self.chats:
                     ex.usage.clear()
@@ -301,7 +316,7 @@ class _Task:
             values = [req.get(f) if isinstance(req.get(f), int) else 0
                       for f in ("tokensIn", "tokensOut", "cacheReads", "cacheWrites")]
             self.chats[k].add_usage(f"{self.folder.name}:ui:{i}", values)
-            self.chats[k].seen(iso_ms(m.get("ts")))
+            self._end(k, m.get("ts") if isinstance(m.get("ts"), int) else None)
 
 
 def _children(folder: Path, item: dict) -> list[Path]:
@@ -401,7 +416,8 @@ def task_project(path: str | os.PathLike[str]) -> str | None:
 # --- registry contract (registry.py) -----------------------------------------------------------------------------
 
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
-    return parse_task(path, repo_root, ASSISTANT, **kw)
+    with paused_gc():
+        return parse_task(path, repo_root, ASSISTANT, **kw)
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:

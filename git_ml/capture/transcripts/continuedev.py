@@ -51,6 +51,7 @@ from git_ml.capture.transcripts.tooluse import (
     iso_ms,
     iso_mtime,
     load_json,
+    paused_gc,
 )
 from git_ml.schema import Session
 
@@ -222,7 +223,8 @@ def parse_continue(path: str | os.PathLike[str], repo_root: str | None = None) -
 # --- registry contract (registry.py) -----------------------------------------------------------------------------
 
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
-    return parse_continue(path, repo_root)
+    with paused_gc():
+        return parse_continue(path, repo_root)
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:

@@ -35,7 +35,16 @@ from typing import Any
 import msgspec
 
 from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects
-from git_ml.capture.transcripts.tooluse import JSON, MODIFY, READ, SHELL, apply_tool, first_json_line, load_json
+from git_ml.capture.transcripts.tooluse import (
+    JSON,
+    MODIFY,
+    READ,
+    SHELL,
+    apply_tool,
+    first_json_line,
+    load_json,
+    paused_gc,
+)
 from git_ml.schema import Session
 
 ASSISTANT = "droid"
@@ -240,7 +249,8 @@ def _caller(chats: list[Exchange], worker: _Run) -> Exchange | None:
 # --- registry contract (registry.py) -----------------------------------------------------------------------------
 
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
-    return parse_droid(path, repo_root, **kw)
+    with paused_gc():
+        return parse_droid(path, repo_root, **kw)
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:

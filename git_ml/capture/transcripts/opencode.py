@@ -51,6 +51,7 @@ from git_ml.capture.transcripts.tooluse import (
     from_uri,
     head_bytes,
     iso_ms,
+    paused_gc,
 )
 from git_ml.schema import Session
 
@@ -127,41 +128,60 @@ def _read_db(path: Path) -> _Store:
 
 # --- reading storage/ --------------------------------------------------------------------------------------------
 
-def _json_files(folder: Path) -> list[Path]:
+def _json_names(folder: str) -> list[str]:
     try:
-        return sorted(p for p in folder.iterdir() if p.suffix == ".json")
+        return sorted(n for n in os.listdir(folder) if n.endswith(".json"))
     except OSError:
         return []
 
 
+def _read_bytes(path: str) -> bytes:
+    """A small file's bytes with plain system calls (no buffered file object: there is one file per part)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(fd, 1 << 16)]
+        while len(chunks[-1]) == 1 << 16:
+            chunks.append(os.read(fd, 1 << 16))
+    finally:
+        os.close(fd)
+    return b"".join(chunks) if len(chunks) > 1 else chunks[0]
+
+
 def _read_storage(root: Path) -> _Store:
+    """The JSON files of ``storage/`` (plain ``os`` calls: there is one small file per part)."""
     st = _Store()
-    for p in _json_files(root / "project"):
-        obj = st.decode(p.read_bytes())
+    base = str(root)
+    folder = os.path.join(base, "project")
+    for name in _json_names(folder):
+        obj = st.decode(_read_bytes(os.path.join(folder, name)))
         if obj is not None and isinstance(obj.get("worktree"), str):
-            st.roots[p.stem] = obj["worktree"]
-    for folder in sorted((root / "session").glob("*")):
-        for p in _json_files(folder):
-            obj = st.decode(p.read_bytes())
+            st.roots[name[:-5]] = obj["worktree"]
+    sessions = os.path.join(base, "session")
+    for project in sorted(os.listdir(sessions)) if os.path.isdir(sessions) else ():
+        folder = os.path.join(sessions, project)
+        for name in _json_names(folder):
+            obj = st.decode(_read_bytes(os.path.join(folder, name)))
             if obj is None:
                 continue
             t = obj.get("time") if isinstance(obj.get("time"), dict) else {}
-            st.sessions[p.stem] = {"parent": obj.get("parentID"), "directory": obj.get("directory"),
-                                   "project": obj.get("projectID", folder.name), "created": t.get("created"),
-                                   "updated": t.get("updated")}
+            st.sessions[name[:-5]] = {"parent": obj.get("parentID"), "directory": obj.get("directory"),
+                                      "project": obj.get("projectID", project), "created": t.get("created"),
+                                      "updated": t.get("updated")}
     st.sessions = dict(sorted(st.sessions.items(), key=lambda kv: (kv[1]["created"] or 0, kv[0])))
     for sid in st.sessions:
         msgs = []
-        for p in _json_files(root / "message" / sid):
-            obj = st.decode(p.read_bytes())
+        folder = os.path.join(base, "message", sid)
+        for name in _json_names(folder):
+            obj = st.decode(_read_bytes(os.path.join(folder, name)))
             if obj is not None:
                 t = obj.get("time") if isinstance(obj.get("time"), dict) else {}
                 created = t.get("created") if isinstance(t.get("created"), int) else 0
-                msgs.append((created, p.stem, obj))
+                msgs.append((created, name[:-5], obj))
         msgs.sort(key=lambda m: (m[0], m[1]))
         st.messages[sid] = [(mid, obj) for _, mid, obj in msgs]
         for _, mid, _ in msgs:
-            parts = [st.decode(p.read_bytes()) for p in _json_files(root / "part" / mid)]
+            folder = os.path.join(base, "part", mid)
+            parts = [st.decode(_read_bytes(os.path.join(folder, name))) for name in _json_names(folder)]
             st.parts[mid] = [p for p in parts if p is not None]
     return st
 
@@ -326,7 +346,8 @@ def parse_opencode(path: str | os.PathLike[str], repo_root: str | None = None) -
 # --- registry contract (registry.py) -----------------------------------------------------------------------------
 
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
-    return parse_opencode(path, repo_root)
+    with paused_gc():
+        return parse_opencode(path, repo_root)
 
 
 def _is_db(path: Path) -> bool:

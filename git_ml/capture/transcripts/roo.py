@@ -20,14 +20,15 @@ from typing import Any
 
 from git_ml.capture.transcripts.base import ParseResult
 from git_ml.capture.transcripts.cline import ROO_EXTENSION, flavour, parse_task, task_candidates, task_project
-from git_ml.capture.transcripts.tooluse import editor_storage
+from git_ml.capture.transcripts.tooluse import editor_storage, paused_gc
 
 ASSISTANT = "roo-code"
 NAME = "roo"
 
 
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
-    return parse_task(path, repo_root, ASSISTANT, **kw)
+    with paused_gc():
+        return parse_task(path, repo_root, ASSISTANT, **kw)
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:

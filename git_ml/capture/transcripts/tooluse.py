@@ -9,10 +9,13 @@ whatever the tool is called.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import functools
+import gc
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -32,6 +35,7 @@ _SHELL_KEYS = ("command", "cmd", "command_line", "commandLine")
 _CWD_KEYS = ("cwd", "workdir", "working_directory")
 
 JSON = msgspec.json.Decoder()
+_EPOCH = _dt.datetime(1970, 1, 1)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
@@ -45,11 +49,15 @@ def iso_ms(value: object) -> str | None:
             return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return None
+    return _iso_ms(int(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_ms(value: int) -> str | None:
     try:
-        t = _dt.datetime.fromtimestamp(value / 1000, _dt.timezone.utc)
-    except (OverflowError, OSError, ValueError):
+        return (_EPOCH + _dt.timedelta(milliseconds=value)).isoformat(timespec="milliseconds") + "Z"
+    except OverflowError:
         return None
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def iso_mtime(path: str | os.PathLike[str]) -> str | None:
@@ -66,6 +74,11 @@ def from_uri(value: object) -> str | None:
         value = value.get("fsPath") or value.get("path")
     if not isinstance(value, str) or not value:
         return None
+    return _from_uri(value)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few paths come back all through a transcript
+def _from_uri(value: str) -> str | None:
     if value.startswith("file://"):
         return unquote(urlsplit(value).path) or None
     if "://" in value or _SCHEME.match(value):  # other URLs, data: URLs
@@ -160,3 +173,17 @@ def head_bytes(path: str | os.PathLike[str], limit: int = 65536) -> bytes:
             return f.read(limit)
     except OSError:
         return b""
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a parse builds its many small objects, none of which form cycles
+    to collect: otherwise each collection rescans everything built so far, which halves parsing speed on large
+    transcripts. The previous state is restored."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

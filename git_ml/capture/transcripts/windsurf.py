@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects
-from git_ml.capture.transcripts.tooluse import JSON, MODIFY, READ, SHELL, apply_tool, iso_mtime
+from git_ml.capture.transcripts.tooluse import JSON, MODIFY, READ, SHELL, apply_tool, iso_mtime, paused_gc
 from git_ml.schema import Session
 
 ASSISTANT = "windsurf"
@@ -37,11 +37,43 @@ TOOLS = {"code_action": MODIFY, "write_to_file": MODIFY, "edit_file": MODIFY, "v
 _FAILED = frozenset({"error", "errored", "cancelled", "canceled"})
 
 
+class _Body(msgspec.Struct):
+    """The fields of a step's payload that are used (file contents such as ``new_content`` are skipped)."""
+
+    user_response: Any = None
+    response: Any = None
+    path: Any = None
+    file_path: Any = None
+    absolute_path_uri: Any = None
+    command: Any = None
+    command_line: Any = None
+    cwd: Any = None
+
+
+_STEPS = ("user_input", "planner_response", "code_action", "view_file", "view_code_item", "run_command",
+          "grep_search", "find", "list_directory", "write_to_file", "edit_file", "mcp_tool")
+_Line = msgspec.defstruct("_Line", [("type", Any, None), ("status", Any, None)]
+                          + [(name, "_Body | None", None) for name in _STEPS], module=__name__)
+_LINE = msgspec.json.Decoder(_Line)
+_FIELDS = _Body.__struct_fields__
+_EMPTY = _Body()
+
+
 def _step(obj: object) -> tuple[str, dict] | None:
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
         return None
     body = obj.get(obj["type"])
     return (obj["type"], body) if isinstance(body, dict) else (obj["type"], {})
+
+
+def _decode(raw: bytes) -> tuple[str, _Body, object] | None:
+    """(step type, payload, status) of one line; None when it is not a step. Payloads of step types not listed
+    in ``_STEPS`` are not read (such a step still counts as a tool)."""
+    line = _LINE.decode(raw)
+    if not isinstance(line.type, str):
+        return None
+    body = getattr(line, line.type, None) if line.type in _STEPS else None
+    return line.type, body or _EMPTY, line.status
 
 
 def parse_windsurf(path: str | os.PathLike[str], repo_root: str | None = None, *, model: str | None = None,
@@ -50,39 +82,37 @@ def parse_windsurf(path: str | os.PathLike[str], repo_root: str | None = None, *
     path = Path(path)
     sid = path.name.removesuffix(".jsonl")
     when = iso_mtime(path) or ""
-    steps: list[tuple[str, dict, object]] = []
+    steps: list[tuple[str, _Body, object]] = []
     malformed = skipped = 0
     for raw in path.read_bytes().split(b"\n"):
         if not raw.strip():
             continue
         try:
-            obj = JSON.decode(raw)
+            step = _decode(raw)
         except msgspec.DecodeError:
-            malformed += 1
-            continue
-        step = _step(obj)
+            step = None
         if step is None:
             malformed += 1
             continue
-        steps.append((step[0], step[1], obj.get("status")))
+        steps.append(step)
     if cwd is None:
-        cwd = next((b["cwd"] for _, b, _ in steps if isinstance(b.get("cwd"), str) and b["cwd"].startswith("/")),
-                   None)
+        cwd = next((b.cwd for _, b, _ in steps if isinstance(b.cwd, str) and b.cwd.startswith("/")), None)
     chats: list[Exchange] = []
     cur: Exchange | None = None
     for kind, body, status in steps:
         if kind == "user_input":
-            query = body.get("user_response") if isinstance(body.get("user_response"), str) else ""
+            query = body.user_response if isinstance(body.user_response, str) else ""
             cur = Exchange(f"{sid}:{len(chats)}", sid, when, query.strip(), str(len(chats)), cwd, None, repo_root)
             cur.model = model
             chats.append(cur)
         elif cur is None:
             skipped += 1
         elif kind == "planner_response":
-            if isinstance(body.get("response"), str) and body["response"]:
-                cur.texts.append(body["response"])
+            if isinstance(body.response, str) and body.response:
+                cur.texts.append(body.response)
         else:
-            apply_tool(cur, kind, body, TOOLS, None, failed=status in _FAILED)
+            args = {f: v for f in _FIELDS if (v := getattr(body, f)) is not None}
+            apply_tool(cur, kind, args, TOOLS, None, failed=status in _FAILED)
     out = [ex.to_chat(ASSISTANT) for ex in chats]
     session = Session(id=sid, assistant=ASSISTANT, started_at=when or None, ended_at=when or None, model=model,
                       cwd=cwd, transcript_path=str(path), chat_count=len(out))
@@ -92,7 +122,8 @@ def parse_windsurf(path: str | os.PathLike[str], repo_root: str | None = None, *
 # --- registry contract (registry.py) -----------------------------------------------------------------------------
 
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
-    return parse_windsurf(path, repo_root, **kw)
+    with paused_gc():
+        return parse_windsurf(path, repo_root, **kw)
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:
