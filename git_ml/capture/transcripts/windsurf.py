@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects
-from git_ml.capture.transcripts.tooluse import JSON, MODIFY, READ, SHELL, apply_tool, iso_mtime, paused_gc
+from git_ml.capture.transcripts.tooluse import MODIFY, READ, SHELL, apply_tool, iso_mtime, paused_gc
 from git_ml.schema import Session
 
 ASSISTANT = "windsurf"
