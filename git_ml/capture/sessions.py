@@ -206,6 +206,7 @@ class CaptureReport:
     skipped: int = 0
     malformed: int = 0
     files: int = 0
+    unchanged_files: int = 0  # import: units not read again (same size and mtime)
     errors: list[str] = field(default_factory=list)
 
 

@@ -399,7 +399,7 @@ def json_objects(lines: list[bytes]) -> list[dict]:
     for raw in lines:
         try:
             obj = _JSON.decode(raw)
-        except msgspec.DecodeError:
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
             continue
         if isinstance(obj, dict):
             out.append(obj)

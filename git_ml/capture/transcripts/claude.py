@@ -175,7 +175,7 @@ def _absorb_tool(ex: _ClaudeExchange, b: _Block, cwd: str | None) -> None:
         return
     try:
         inp = _INPUT.decode(b.input) if b.input else None
-    except msgspec.DecodeError:  # input is not an object
+    except ValueError:  # (incl. invalid UTF-8) input is not an object
         inp = None
     if inp is None:
         return
@@ -272,7 +272,7 @@ class _Reader:
                 try:
                     if line.toolUseResult:
                         agent = _TASK_RESULT.decode(line.toolUseResult).agentId
-                except msgspec.DecodeError:  # a string result, not an object
+                except ValueError:  # (incl. invalid UTF-8) a string result, not an object
                     pass
                 if not isinstance(agent, str):
                     m = _AGENT_ID.search(bytes(b.content))
@@ -360,7 +360,7 @@ def parse_claude(path: str | os.PathLike[str], repo_root: str | None = None, sta
         if raw.strip():
             try:
                 reader.feed(offset, _LINE.decode(raw))
-            except msgspec.DecodeError:
+            except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
                 if not complete:  # still being written: stop before it, it is not malformed
                     break
                 malformed += 1
@@ -390,7 +390,7 @@ def _head_record(path: Path) -> _Line | None:
     raw = _read_first_line(path)
     try:
         return _LINE.decode(raw) if raw else None
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
         return None
 
 
@@ -409,7 +409,7 @@ def agent_files(transcript: str | os.PathLike[str], session_id: str) -> list[Pat
 def _agent_prompt(rec: _Line) -> str:
     try:
         return _text_of(_MESSAGE.decode(rec.message).content).strip() if rec.message else ""
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
         return ""
 
 
@@ -426,7 +426,7 @@ def parse_claude_agent(path: str | os.PathLike[str], repo_root: str | None = Non
         try:
             line = _LINE.decode(raw)
             msg = _MESSAGE.decode(line.message) if line.type in ("user", "assistant") and line.message else None
-        except msgspec.DecodeError:
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
             malformed += complete
             continue
         if msg is None:
@@ -495,6 +495,8 @@ def sniff(path: str | os.PathLike[str]) -> bool:
     for obj in json_objects(head_lines(path)):
         kind = obj.get("type")
         if not isinstance(kind, str) or kind not in _CLAUDE_TYPES or "payload" in obj:
+            return False
+        if obj.get("isSidechain") is True and obj.get("agentId"):  # a sub-agent's file, merged into its session
             return False
         if "uuid" in obj and "sessionId" in obj or kind in ("summary", "file-history-snapshot") and (
                 "leafUuid" in obj or "messageId" in obj):

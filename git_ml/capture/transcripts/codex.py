@@ -111,7 +111,7 @@ def _tool(ex: Exchange, p: dict, cwd: str | None) -> None:
         return
     try:
         args = _DECODER.decode(raw)
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
         return
     if not isinstance(args, dict):
         return
@@ -144,7 +144,7 @@ def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None) -> P
             continue
         try:
             obj = _DECODER.decode(raw)
-        except msgspec.DecodeError:
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
             malformed += i < len(lines) - 1  # a last line without newline may still be being written
             continue
         if not isinstance(obj, dict):
@@ -263,7 +263,7 @@ def codex_session_cwd(path: str | os.PathLike[str], max_lines: int = 20) -> str 
                 break
             try:
                 kind, _, p = _classify(_DECODER.decode(raw))
-            except msgspec.DecodeError:
+            except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
                 continue
             if kind in ("meta", "turn") and isinstance(p.get("cwd"), str):
                 return p["cwd"]
