@@ -18,9 +18,9 @@ from conftest import SHARED
 
 from git_ml.capture.transcripts.aider import parse_aider
 from git_ml.capture.transcripts.base import Exchange, shell_file_hints
-from git_ml.capture.transcripts.paths import ProjectPaths
 from git_ml.capture.transcripts.claude import needs_restart, parse_claude, parse_claude_agent
 from git_ml.capture.transcripts.codex import codex_session_cwd, parse_codex
+from git_ml.capture.transcripts.paths import ProjectPaths
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "transcripts"
 SAMPLES = SHARED / "samples" / "transcripts"
