@@ -1,0 +1,48 @@
+"""Parsers on the hand-written fixtures of each assistant (tests/capture/fixtures/transcripts/<name>/README.md says
+what each exercises and which public source its structure was checked against)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from git_ml.capture.transcripts import claude, codex, registry
+
+FIX = Path(__file__).parent / "fixtures" / "transcripts"
+CLAUDE = FIX / "claude" / ".claude" / "projects"
+CODEX = FIX / "codex" / ".codex" / "sessions" / "2026" / "03" / "14"
+REPO = "/home/me/demo"  # this checkout; the fixtures were recorded in /home/dev/projects/demo
+
+
+def test_registry_lists_every_assistant():
+    assert registry.NAMES == ("claude", "codex", "gemini", "copilot", "cursor", "opencode", "amp", "cline", "roo",
+                              "windsurf", "continue", "droid", "aider")
+    for module in registry.available():
+        assert module.NAME in registry.NAMES and module.ASSISTANT
+        assert callable(module.parse) and callable(module.sniff) and callable(module.locations)
+
+
+def test_claude_prompts_are_what_a_person_typed():
+    path = CLAUDE / "-home-dev-projects-demo" / "3f6a2b1c-9d8e-4f70-a1b2-c3d4e5f60718.jsonl"
+    r = claude.parse(path, REPO)
+    queries = [c.query for c in r.chats]
+    assert len(queries) == 4  # no compaction summary, interruption, /exit echo, caveat, title line
+    assert not any("continued from a previous conversation" in q or "interrupted" in q for q in queries)
+    assert queries[1].startswith("Use the Write tool instead") and r.chats[1].images == 1
+    assert r.chats[0].files_modified == ["src/header.css", "docs/header.md"]  # absolute and relative: both relative
+    assert "Grep" in r.chats[1].tools_used  # the sub-agent's work, merged
+    assert r.session.chat_count == 4 and r.malformed == 0
+
+
+def test_codex_newer_rollout_and_subagent():
+    main = CODEX / "rollout-2026-03-14T10-00-00-019d0a11-2b3c-7d4e-8f50-6a7b8c9d0e1f.jsonl"
+    child = CODEX / "rollout-2026-03-14T10-02-16-019d0a14-5e6f-7a8b-9c0d-1e2f3a4b5c6d.jsonl"
+    r = codex.parse(main, REPO)
+    assert [c.query[:20] for c in r.chats] == ["Make the header matc", "rename .header to .s", "ok, do the rename bu"]
+    first, _, third = r.chats
+    assert first.images == 1 and "<image" not in first.query
+    assert first.files_modified == ["src/header.css", "docs/header.md"]  # relative and absolute apply_patch paths
+    assert "exec_command" in third.tools_used and third.files_referenced == ["src/header.css"]  # the sub-agent's
+    alone = codex.parse(child, REPO)
+    assert alone.sessions == [] and alone.chats == []  # a sub-agent rollout is never a session of its own
+    assert codex.sniff(main) and not claude.sniff(main) and claude.sniff(
+        CLAUDE / "-home-dev-projects-demo" / "3f6a2b1c-9d8e-4f70-a1b2-c3d4e5f60718.jsonl")
