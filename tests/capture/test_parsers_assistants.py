@@ -46,3 +46,43 @@ def test_codex_newer_rollout_and_subagent():
     assert alone.sessions == [] and alone.chats == []  # a sub-agent rollout is never a session of its own
     assert codex.sniff(main) and not claude.sniff(main) and claude.sniff(
         CLAUDE / "-home-dev-projects-demo" / "3f6a2b1c-9d8e-4f70-a1b2-c3d4e5f60718.jsonl")
+
+
+GEMINI = FIX / "gemini" / "home" / ".gemini" / "tmp"
+
+
+def test_gemini_jsonl_rewind_compression_subagent_image():
+    from git_ml.capture.transcripts import gemini
+
+    path = GEMINI / "demo" / "chats" / "session-2026-05-04T09-12-ebc39812.jsonl"
+    assert gemini.sniff(path) and not claude.sniff(path) and not codex.sniff(path)
+    r = gemini.parse(path, REPO)
+    # m-u1 (its typed text, not the @file expansion), m-u2 (image), m-u3, m-u6; m-u4 rewound, /compress and the
+    # <state_snapshot> summary are no prompts; the truncated last line is malformed
+    assert [c.query for c in r.chats] == ["@src/cli.py add a --verbose flag and tell me what changed",
+                                          "Here is a screenshot of the current help text; does anything else "
+                                          "print progress?", "write a short docs/USAGE.md", "thanks, that's all"]
+    first, second, third, _ = r.chats
+    assert r.malformed == 1 and r.session.cwd == "/home/dev/projects/demo"  # from .project_root
+    assert first.files_modified == ["src/cli.py"] and first.files_referenced == ["src/cli.py"]
+    assert first.tools_used == ["read_file", "replace"] and first.model == "gemini-2.5-pro"
+    # input includes cached; a message id written three times counts once (its last copy)
+    assert (first.query_tokens, first.cache_read_tokens) == (9120, 16100)
+    assert second.images == 1 and "grep_search" in second.tools_used  # the sub-agent's call, merged
+    assert third.files_modified == [] and third.response == ""  # cancelled write; the summary's reply is not its
+    assert r.session.id == "ebc39812-a947-4a42-9b0f-701477494459" and r.session.chat_count == 4
+    # the sub-agent's own file is no session
+    [sub] = (GEMINI / "demo" / "chats" / r.session.id).glob("*.jsonl")
+    assert gemini.parse(sub, REPO).sessions == []
+
+
+def test_gemini_legacy_json_in_a_hash_folder():
+    from git_ml.capture.transcripts import gemini
+
+    [path] = GEMINI.glob("db5f*/chats/session-*.json")
+    assert gemini.sniff(path)
+    r = gemini.parse(path, "/home/dev/projects/demo")  # sha256 of this root is the folder's projectHash
+    assert r.session.cwd == "/home/dev/projects/demo"
+    assert [c.files_modified for c in r.chats] == [[], ["NOTES.md"]]
+    assert r.chats[0].files_referenced == ["src/cli.py"]  # the older absolute_path argument
+    assert gemini.parse(path, "/elsewhere").session.cwd is None
