@@ -20,8 +20,16 @@ def main() -> int:
         import io
 
         event = sys.stdin.buffer.read()
+        source = args[args.index("--from") + 1] if "--from" in args[:-1] else "claude"
+        if source in ("gemini", "cursor"):  # they read the hook's stdout as JSON: an empty answer changes nothing
+            sys.stdout.write("{}\n")
+            sys.stdout.flush()
         if _detached():
             return 0  # the assistant's hook returns now; a child process does the capture
+        if source != "claude":
+            from git_ml.capture.live import hook_main as live_main
+
+            return live_main(source, event.decode("utf-8", "replace"))
         from git_ml.capture.sessions import hook_main
 
         return hook_main(io.StringIO(event.decode("utf-8", "replace")))
@@ -118,18 +126,26 @@ def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
 
 
 def build_session_app():
+    from typing import Annotated
+
     import typer
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
     @app.command(context_settings={"help_option_names": ["-h", "--help"]})
-    def session() -> None:
-        """Record an assistant session from a Claude Code hook event read on stdin.
+    def session(
+        source: Annotated[str, typer.Option(
+            "--from", metavar="NAME", help="The assistant whose hook calls: claude (default), gemini, cursor, "
+            "copilot.")] = "claude",
+    ) -> None:
+        """Record an assistant session from a hook event read on stdin (Claude Code by default).
 
         The event is JSON with session_id, transcript_path, cwd and hook_event_name. SessionStart records the
         session; Stop, SubagentStop and SessionEnd read the transcript from where the last capture of that session
         stopped and store the new or changed chats; SessionEnd closes the session. Always exits 0: errors go to
-        .git/ml/capture.log. Installed by `git ml install-hooks --claude`.
+        .git/ml/capture.log. Installed by `git ml install-hooks --claude`. With --from gemini, cursor or copilot
+        the event is that assistant's (installed by `git ml install-hooks --gemini`, `--cursor`, `--copilot`):
+        the session's transcript is read and what changed is stored the same way.
         """
 
     return app

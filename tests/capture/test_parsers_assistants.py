@@ -86,3 +86,34 @@ def test_gemini_legacy_json_in_a_hash_folder():
     assert [c.files_modified for c in r.chats] == [[], ["NOTES.md"]]
     assert r.chats[0].files_referenced == ["src/cli.py"]  # the older absolute_path argument
     assert gemini.parse(path, "/elsewhere").session.cwd is None
+
+
+COPILOT = FIX / "copilot" / "home" / ".copilot" / "session-state"
+
+
+def test_copilot_events_subagent_abort_compaction_image():
+    from git_ml.capture.transcripts import copilot
+
+    path = COPILOT / "7b1f0c2e-4d5a-4e8b-9c6d-2a3b4c5d6e7f" / "events.jsonl"
+    assert copilot.sniff(path) and not any(m.sniff(path) for m in (claude, codex))
+    r = copilot.parse(path, REPO)
+    assert [c.query for c in r.chats] == ["add a --verbose flag to src/cli.py", "does the help output in this "
+                                          "screenshot look right? see @README.md too", "ok, create docs/USAGE.md again"]
+    first, second, third = r.chats
+    assert first.files_modified == ["src/cli.py"] and first.files_referenced == ["src/cli.py"]
+    assert (first.query_tokens, first.response_tokens, first.cache_read_tokens) == (140, 48, 11000)
+    assert second.images == 1 and second.files_referenced == ["README.md"] and "grep" in second.tools_used
+    assert second.files_modified == []  # the create was cancelled by the abort
+    assert "Help text comes from" not in second.response  # the sub-agent's text is not the reply
+    assert third.files_modified == ["docs/USAGE.md"] and third.model == "gpt-5"
+    assert r.session.cwd == "/home/dev/projects/demo" and r.malformed == 1
+
+
+def test_copilot_older_bare_layout():
+    from git_ml.capture.transcripts import copilot
+
+    path = COPILOT / "0c9d8e7f-1a2b-4c3d-8e9f-112233445566.jsonl"
+    r = copilot.parse(path, REPO)
+    assert r.session.cwd == "/home/dev/projects/demo"  # from the trust notice
+    assert r.chats[0].files_referenced == ["README.md"]  # arguments as a JSON string
+    assert copilot.candidates(COPILOT) == [COPILOT / "7b1f0c2e-4d5a-4e8b-9c6d-2a3b4c5d6e7f" / "events.jsonl", path]

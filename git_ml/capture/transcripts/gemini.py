@@ -310,3 +310,11 @@ def candidates(location: Path) -> list[Path]:
 def project_of(path: str | os.PathLike[str]) -> str | None:
     """The recorded root, when the project folder names it (a hash folder is matched after parsing)."""
     return recorded_root(Path(path))
+
+
+def from_hook(event: Mapping[str, Any], home: Path, env: Mapping[str, str]) -> tuple[Any, Path | None, Any, bool]:
+    """(session id, chat file, project directory, ended) of a hook event (AfterAgent, SessionEnd, ...)."""
+    path = event.get("transcript_path")
+    cwd = event.get("cwd") or env.get("GEMINI_PROJECT_DIR")
+    return (event.get("session_id") or env.get("GEMINI_SESSION_ID"), Path(path) if isinstance(path, str) and path
+            else None, cwd, event.get("hook_event_name") == "SessionEnd")
