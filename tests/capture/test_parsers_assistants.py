@@ -117,3 +117,49 @@ def test_copilot_older_bare_layout():
     assert r.session.cwd == "/home/dev/projects/demo"  # from the trust notice
     assert r.chats[0].files_referenced == ["README.md"]  # arguments as a JSON string
     assert copilot.candidates(COPILOT) == [COPILOT / "7b1f0c2e-4d5a-4e8b-9c6d-2a3b4c5d6e7f" / "events.jsonl", path]
+
+
+def cursor_fixtures(tmp_path: Path) -> Path:
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(FIX / "cursor" / "make_cursor_fixtures.py"), str(tmp_path)], check=True,
+                   capture_output=True)
+    return tmp_path
+
+
+def test_cursor_editor_database(tmp_path):
+    from git_ml.capture.transcripts import cursor
+
+    db = cursor_fixtures(tmp_path) / "Cursor" / "User" / "globalStorage" / "state.vscdb"
+    assert cursor.sniff(db) and not any(m.sniff(db) for m in (claude, codex))
+    r = cursor.parse(db, REPO)
+    by_id = {s.id[:8]: s for s in r.sessions}
+    assert by_id["3c1d8e2a"].cwd == "/home/dev/projects/demo"  # workspaceIdentifier
+    assert by_id["9a7f0b3c"].cwd == "/home/dev/projects/other"  # legacy row: via workspaceStorage
+    first = next(c for c in r.chats if c.session_id.startswith("3c1d8e2a"))
+    assert first.query.startswith("Make the retry delay configurable") and first.images == 1
+    assert first.files_modified == ["src/net.py", "README.md"]  # edit_file_v2 absolute, search_replace relative
+    assert first.files_referenced == ["src/net.py"] and first.model == "claude-4.5-sonnet-thinking"
+    assert (first.query_tokens, first.response_tokens) == (18234, 412)
+    only = cursor.parse(db, REPO, only={by_id["3c1d8e2a"].id})
+    assert [s.id for s in only.sessions] == [by_id["3c1d8e2a"].id]
+
+
+def test_cursor_agent_transcript_and_cli_store(tmp_path):
+    from git_ml.capture.transcripts import cursor
+
+    root = cursor_fixtures(tmp_path) / "dot-cursor"
+    [transcript] = (root / "projects").glob("*/agent-transcripts/*/*.jsonl")
+    r = cursor.parse(transcript, REPO)
+    [chat] = r.chats  # the injected "<user_query>The above subagent result..." is no prompt
+    assert chat.query == "add a /health route like in the screenshot" and chat.images == 1
+    assert chat.timestamp == "2026-06-02T07:15:00Z"  # 9:15 AM (UTC+2)
+    assert chat.files_modified == ["src/routes.py", "README.md"] and "Glob" in chat.tools_used  # sub-agent merged
+    assert r.session.cwd == "/home/dev/projects/demo"  # the folder's slug matched to the paths it names
+    [store] = (root / "chats").glob("*/*/store.db")
+    assert cursor.sniff(store)
+    s = cursor.parse(store, REPO)
+    assert [c.query for c in s.chats] == ["bump the version in pyproject.toml to 0.3.0"]  # <user_info> injected
+    assert s.chats[0].files_modified == ["pyproject.toml"] and s.session.cwd == "/home/dev/projects/other"
+    assert s.session.model == "gpt-5"
