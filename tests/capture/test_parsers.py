@@ -18,9 +18,9 @@ from conftest import SHARED
 
 from git_ml.capture.transcripts.aider import parse_aider
 from git_ml.capture.transcripts.base import Exchange, shell_file_hints
-from git_ml.capture.transcripts.paths import ProjectPaths
 from git_ml.capture.transcripts.claude import needs_restart, parse_claude, parse_claude_agent
 from git_ml.capture.transcripts.codex import codex_session_cwd, parse_codex
+from git_ml.capture.transcripts.paths import ProjectPaths
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "transcripts"
 SAMPLES = SHARED / "samples" / "transcripts"
@@ -163,7 +163,7 @@ def test_claude_files_relative_to_repo_root():
     assert parse_claude(BASIC).chats[0].files_modified[1] == "build/old.txt"
     # this repository nested below the recorded project: its files relative to this repository
     nested = parse_claude(BASIC, repo_root="/repo/src").chats
-    assert nested[0].files_referenced == ["app.py", "src"] and "build/old.txt" in nested[0].files_modified
+    assert nested[0].files_referenced == ["app.py"] and "build/old.txt" in nested[0].files_modified
 
 
 def test_claude_tokens_counted_once_per_message_id():

@@ -63,6 +63,7 @@ class Exchange:
         self.timestamp = timestamp
         self.ended_at: str | None = timestamp or None
         self.query = query
+        self.images = 0  # images attached to the prompt
         self.prompt_uuid = prompt_uuid
         self.cwd = cwd
         self.branch = branch
@@ -171,6 +172,7 @@ class Exchange:
             duration_ms=duration_ms(self.timestamp, self.ended_at),
             prompt_uuid=self.prompt_uuid,
             query=self.query,
+            images=self.images,
             response="\n\n".join(t for t in self.texts if t),
             files_referenced=list(self.referenced),
             files_modified=list(self.modified),
@@ -399,7 +401,7 @@ def json_objects(lines: list[bytes]) -> list[dict]:
     for raw in lines:
         try:
             obj = _JSON.decode(raw)
-        except msgspec.DecodeError:
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
             continue
         if isinstance(obj, dict):
             out.append(obj)

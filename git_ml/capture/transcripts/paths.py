@@ -11,8 +11,8 @@ The recorded project's root is, in this order:
 1. the root the transcript or the assistant's metadata names (Gemini CLI's ``.project_root``, Cursor's workspace
    folder, Copilot CLI's ``git_root``, ...), passed as ``recorded_root``;
 2. this repository's root, when the recorded working directory lies inside it;
-3. the repository root above the working directory when that directory exists on this machine (the nearest parent
-   holding ``.git``, a directory or a linked worktree's ``.git`` file);
+3. the repository root above the working directory on this machine (the nearest parent holding ``.git``, a
+   directory or a linked worktree's ``.git`` file);
 4. for a working directory of another machine: the part of it up to the last component named like this
    repository's root (``/Users/someone/projects/demo/web`` with this repository at ``/home/me/demo`` gives
    ``/Users/someone/projects/demo``), since clones keep their project's name;
@@ -46,10 +46,8 @@ def _clean(path: str | None) -> str | None:
 
 @functools.lru_cache(maxsize=256)
 def _local_root(cwd: str) -> str | None:
-    """The nearest directory at or above ``cwd`` on this machine holding ``.git`` (None if there is none or ``cwd``
-    does not exist here)."""
-    if not os.path.isdir(cwd):
-        return None
+    """The nearest directory at or above ``cwd`` on this machine holding ``.git`` (None if there is none; ``cwd``
+    itself may be gone, a subdirectory deleted since)."""
     d = cwd
     while True:
         if os.path.exists(os.path.join(d, ".git")):

@@ -68,7 +68,7 @@ def info(name: str) -> Assistant:
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise GitMlError(f"unknown assistant {name!r} (one of: {', '.join(NAMES)}, auto)") from None
+        raise GitMlError(f"--from must be one of {', '.join(NAMES)}, auto (not {name!r})") from None
 
 
 def load(name: str) -> ModuleType | None:
