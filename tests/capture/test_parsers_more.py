@@ -74,6 +74,7 @@ def test_opencode_database(opencode_data):
     assert tokens(second) == (7300 + 2900, 220 + 80, 5100, 0)
     assert all("## Goal" not in c.response for c in r.chats)  # the compaction summary is nobody's response
     image = chats[OPENCODE_QUERIES[2]]
+    assert (image.images, first.images) == (1, 0)
     assert image.model == "gpt-5"
     assert image.files_modified == ["README.md", "docs/usage.md"]  # apply_patch, multiedit
     assert image.files_referenced == []  # the image is no file; the failed read touched nothing
@@ -150,6 +151,7 @@ def test_amp_thread():
     assert tokens(first) == (9 + 6 + 5, 60 + 110 + 20, 14200 + 14500, 14200 + 300 + 250)
     assert first.timestamp == "2026-05-07T10:00:05.000Z" and first.ended_at == "2026-05-07T10:00:14.000Z"
     assert first.response == "Adding the option.\n\n`--verbose` is now accepted by src/cli.py."
+    assert (first.images, image.images) == (0, 1)
     assert image.tools_used == ["Task", "create_file"]
     assert image.files_modified == []  # the create_file call was cancelled
     assert after.files_modified == ["docs/USAGE.md"]
@@ -233,7 +235,7 @@ def test_roo_task_subtask_condense_image():
     assert [c.query for c in r.chats] == ["Rename main() to run() in src/app.py and document it in docs/usage.md",
                                           "thanks, also mention run() in README.md"]
     first, second = r.chats
-    assert first.assistant == "roo-code"
+    assert first.assistant == "roo-code" and (first.images, second.images) == (1, 0)
     assert first.files_modified == ["src/app.py", "docs/usage.md"]
     assert first.files_referenced == ["src/app.py"]
     # the new_task sub-task ran execute_command; its tokens are the chat's too
@@ -300,7 +302,7 @@ def test_continue_cli_session_with_compaction(continue_sessions):
 def test_continue_ide_session_image_and_context(continue_sessions):
     r = continuedev.parse(continue_sessions / "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d.json")
     [chat] = r.chats
-    assert chat.query == "Make the footer look like this"
+    assert chat.query == "Make the footer look like this" and chat.images == 1
     assert chat.files_referenced == ["src/footer.css"]  # the attached file: context, not query
     assert chat.files_modified == ["src/footer.css", "src/footer.test.css"]
     assert chat.tools_used == ["edit_existing_file", "create_new_file"]
@@ -360,6 +362,7 @@ def test_droid_session_worker_compaction_image():
     assert first.id == "4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d:u1"
     assert first.files_modified == ["src/cli.py"] and first.tools_used == ["Read", "Edit"]
     assert first.model == "claude-sonnet-4-5-20250929"  # from the .settings.json
+    assert (first.images, image.images) == (0, 1)
     assert image.tools_used == ["Task", "Create", "Grep"]  # the worker's Grep is the calling chat's
     assert image.files_modified == []  # Create was cancelled
     assert after.files_modified == ["docs/USAGE.md"] and after.tools_used == ["ApplyPatch"]
@@ -381,18 +384,43 @@ def test_droid_flat_layout_and_locations():
 
 # --- detection across formats ------------------------------------------------------------------------------------
 
+MINE = ("opencode", "amp", "cline", "roo", "windsurf", "continue", "droid")
+
+
 @pytest.fixture
-def units(opencode_data) -> dict[str, Path]:
-    return {"opencode": opencode_data / "opencode.db", "amp": AMP_THREAD, "cline": CLINE_TASK, "roo": ROO_TASK,
-            "windsurf": FIXTURES / "windsurf/.windsurf/transcripts/b3f1c2d4-0a9e-4e7b-9c11-2d3e4f5a6b7c.jsonl",
-            "continue": FIXTURES / "continue/.continue/sessions/5f0e8d3a-1c2b-4d5e-8f90-a1b2c3d4e5f6.json",
-            "droid": DROID_MAIN, "claude": FIXTURES / "claude_basic.jsonl", "codex": FIXTURES / "codex_current.jsonl"}
+def units(opencode_data, tmp_path) -> dict[str, list[Path]]:
+    """Units of every assistant's fixtures, by --from name."""
+    subprocess.run([sys.executable, str(FIXTURES / "cursor" / "make_cursor_fixtures.py"), str(tmp_path)], check=True,
+                   capture_output=True)
+    gemini = FIXTURES / "gemini/home/.gemini/tmp"
+    copilot = FIXTURES / "copilot/home/.copilot/session-state"
+    return {
+        "opencode": [opencode_data / "opencode.db", opencode_data / "storage", opencode_data],
+        "amp": [AMP_THREAD, *(AMP / ".config/Code/User/globalStorage/sourcegraph.amp/threads3").glob("*.json")],
+        "cline": [CLINE_TASK, CLINE_TASK / "api_conversation_history.json"],
+        "roo": [ROO_TASK, ROO_CHILD],
+        "windsurf": [FIXTURES / "windsurf/.windsurf/transcripts/b3f1c2d4-0a9e-4e7b-9c11-2d3e4f5a6b7c.jsonl"],
+        "continue": sorted(p for p in (FIXTURES / "continue/.continue/sessions").glob("*.json")
+                           if p.name != "sessions.json"),
+        "droid": [DROID_MAIN, DROID / "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f.jsonl"],
+        "claude": [FIXTURES / "claude_basic.jsonl"],
+        "codex": [FIXTURES / "codex_current.jsonl", FIXTURES / "codex_legacy.jsonl"],
+        "aider": [FIXTURES / "aider_history.md"],
+        "gemini": sorted(gemini.rglob("session-*.json*")),
+        "copilot": sorted(copilot.rglob("*.jsonl")),
+        "cursor": [tmp_path / "Cursor" / "User" / "globalStorage" / "state.vscdb"],
+        "none": [FIXTURES / "continue/.continue/sessions/sessions.json", FIXTURES / "opencode" / "README.md",
+                 FIXTURES / "opencode" / "make_opencode_fixtures.py", CLINE_TASK / "task_metadata.json"],
+    }
 
 
 def test_each_sniff_accepts_only_its_own_format(units):
-    for name in ("opencode", "amp", "cline", "roo", "windsurf", "continue", "droid"):
+    assert all(units.values())
+    for name in MINE:
         module = registry.require(name)
-        assert (module.NAME, hasattr(module, "ASSISTANT")) == (name, True)
-        for other, path in units.items():
-            assert module.sniff(path) == (other == name), (name, other)
-        assert registry.detect(units[name]) is module
+        assert module.NAME == name and isinstance(module.ASSISTANT, str)
+        for other, paths in units.items():
+            for path in paths:
+                assert module.sniff(path) == (other == name), (name, path)
+        for path in units[name]:
+            assert registry.detect(path) is module, path  # no earlier parser claims it under --from auto

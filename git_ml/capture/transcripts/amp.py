@@ -28,8 +28,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from git_ml.capture.transcripts.base import Exchange, ParseResult, is_binary
 from git_ml.capture.transcripts.tooluse import (
     MODIFY,
@@ -99,7 +97,7 @@ def parse_amp(path: str | os.PathLike[str], repo_root: str | None = None) -> Par
     path = Path(path)
     try:
         thread = load_json(path)
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8
         return ParseResult(malformed=1)
     if not isinstance(thread, dict) or not isinstance(thread.get("messages"), list):
         return ParseResult(malformed=1)
@@ -156,6 +154,7 @@ def parse_amp(path: str | os.PathLike[str], repo_root: str | None = None) -> Par
                 skipped += 1  # info (compaction summaries), unknown roles, empty messages
             continue
         cur = Exchange(f"{sid}:{key}", sid, ts or last or "", query, key, cwd, None, repo_root, root)
+        cur.images = sum(1 for b in blocks if b.get("type") == "image")
         cur.model = model
         chats.append(cur)
     traces = thread.get("meta", {}).get("traces") if isinstance(thread.get("meta"), dict) else None

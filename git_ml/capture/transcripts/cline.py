@@ -42,8 +42,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from git_ml.capture.transcripts.base import Exchange, ParseResult
 from git_ml.capture.transcripts.tooluse import (
     JSON,
@@ -91,7 +89,7 @@ def _load_list(path: Path) -> tuple[list, int]:
         data = load_json(path)
     except FileNotFoundError:
         return [], 0
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8
         return [], 1
     if not isinstance(data, list):
         return [], 1
@@ -104,7 +102,7 @@ def _history(path: str, mtime_ns: int) -> dict[str, dict]:
     """task id -> HistoryItem of a ``taskHistory.json`` or ``_index.json`` (cached per modification time)."""
     try:
         data = load_json(path)
-    except (OSError, msgspec.DecodeError):
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
         return {}
     entries = data.get("entries") if isinstance(data, dict) else data
     return {e["id"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)} \
@@ -118,7 +116,7 @@ def history_item(folder: Path) -> dict:
         own = load_json(folder / "history_item.json")
         if isinstance(own, dict):
             return own
-    except (OSError, msgspec.DecodeError):
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
         pass
     for index in (folder.parent.parent / "state" / "taskHistory.json", folder.parent / "_index.json"):
         try:
@@ -218,6 +216,8 @@ class _Task:
                 cur = Exchange(f"{tid}:{key}", tid, iso_ms(raw_ts) or "", query, key, self.cwd, None,
                                self.repo_root)
                 cur.model = model
+                cur.images = sum(1 for b in content if isinstance(b, dict) and b.get("type") == "image") \
+                    if isinstance(content, list) else 0
                 self.chats.append(cur)
                 self.times.append(raw_ts or 0)
                 self.ends.append(raw_ts or 0)
@@ -299,7 +299,7 @@ class _Task:
                 continue
             try:
                 req = JSON.decode(m["text"])
-            except msgspec.DecodeError:
+            except ValueError:  # msgspec.DecodeError, or invalid UTF-8
                 self.malformed += 1
                 continue
             if not isinstance(req, dict):
@@ -337,9 +337,9 @@ def _spawner(chats: list[Exchange], child: _Task) -> Exchange | None:
 
 
 def task_folder(path: str | os.PathLike[str]) -> Path:
-    """A task folder from itself or one of its files."""
+    """A task folder from itself or its conversation files."""
     path = Path(path)
-    return path.parent if path.is_file() else path
+    return path.parent if path.name in (API, UI) and path.is_file() else path
 
 
 def parse_task(path: str | os.PathLike[str], repo_root: str | None = None, assistant: str = ASSISTANT, *,

@@ -37,8 +37,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from git_ml.capture.transcripts.base import Exchange, ParseResult, is_binary
 from git_ml.capture.transcripts.tooluse import (
     JSON,
@@ -64,7 +62,8 @@ TOOLS = {name: MODIFY for name in ("edit_existing_file", "single_find_and_replac
 TOOLS.update({name: READ for name in ("read_file", "read_file_range", "read", "ls", "list", "view_subdirectory")})
 TOOLS.update({"run_terminal_command": SHELL, "bash": SHELL})
 _FAILED = frozenset({"errored", "canceled", "cancelled"})
-_SESSION_HEAD = re.compile(rb'^\s*\{\s*"sessionId"\s*:|"history"\s*:\s*\[')
+_HISTORY = re.compile(rb'"history"\s*:\s*\[')
+_SESSION_ID = re.compile(rb'"sessionId"\s*:\s*"')
 _WORKSPACE = re.compile(rb'"workspaceDirectory"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 
@@ -119,7 +118,7 @@ def _index(path: str, mtime_ns: int) -> dict[str, str]:
     """sessionId -> ISO start time, from a ``sessions.json`` (cached per modification time)."""
     try:
         entries = load_json(path)
-    except (OSError, msgspec.DecodeError):
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
         return {}
     out = {}
     for e in entries if isinstance(entries, list) else ():
@@ -144,7 +143,7 @@ def parse_continue(path: str | os.PathLike[str], repo_root: str | None = None) -
     path = Path(path)
     try:
         session = load_json(path)
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8
         return ParseResult(malformed=1)
     if not isinstance(session, dict) or not isinstance(session.get("history"), list):
         return ParseResult(malformed=1)
@@ -174,6 +173,9 @@ def parse_continue(path: str | os.PathLike[str], repo_root: str | None = None) -
             repeats[digest] = repeats.get(digest, 0) + 1
             key = digest if repeats[digest] == 1 else f"{digest}-{repeats[digest]}"
             cur = Exchange(f"{sid}:{key}", sid, started or "", query, key, cwd, None, repo_root)
+            content = msg.get("content")
+            cur.images = sum(1 for p in content if isinstance(p, dict) and p.get("type") == "imageUrl") \
+                if isinstance(content, list) else 0
             cur.model = model
             chats.append(cur)
             for ctx in item.get("contextItems") or ():
@@ -201,7 +203,7 @@ def parse_continue(path: str | os.PathLike[str], repo_root: str | None = None) -
             if isinstance(args, str):
                 try:
                     args = JSON.decode(args)
-                except msgspec.DecodeError:
+                except ValueError:  # msgspec.DecodeError, or invalid UTF-8
                     args = None
             tid = call.get("id") if isinstance(call.get("id"), str) else None
             apply_tool(cur, name, args, TOOLS, tid, failed=tid in failed)
@@ -228,10 +230,11 @@ def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any)
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:
-    """A session: a JSON object with ``sessionId`` and ``history`` (the ``sessions.json`` index is an array)."""
+    """A session: a JSON object with ``sessionId`` and a ``history`` array (the ``sessions.json`` index is an
+    array; Gemini CLI's older session files have ``sessionId`` and ``messages``)."""
     head = head_bytes(path)
-    return (bool(head) and not is_binary(head) and head.lstrip().startswith(b"{") and b'"sessionId"' in head
-            and bool(_SESSION_HEAD.search(head)))
+    return (bool(head) and not is_binary(head) and head.lstrip().startswith(b"{")
+            and bool(_SESSION_ID.search(head)) and bool(_HISTORY.search(head)))
 
 
 def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
@@ -249,5 +252,5 @@ def project_of(path: str | os.PathLike[str]) -> str | None:
         return None
     try:
         return from_uri(JSON.decode(m.group(1)))
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8
         return None

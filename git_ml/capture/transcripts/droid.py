@@ -32,8 +32,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects
 from git_ml.capture.transcripts.tooluse import (
     JSON,
@@ -98,7 +96,7 @@ def _read(path: Path, repo_root: str | None) -> _Run:
             continue
         try:
             obj = JSON.decode(raw)
-        except msgspec.DecodeError:
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8
             run.malformed += 1
             continue
         if not isinstance(obj, dict):
@@ -152,8 +150,7 @@ def _read(path: Path, repo_root: str | None) -> _Run:
         texts = [_REMINDER.sub("", b["text"]).strip() for b in blocks
                  if b.get("type") == "text" and isinstance(b.get("text"), str)]
         query = "\n\n".join(t for t in texts if t)
-        image = any(b.get("type") == "image" for b in blocks)
-        if not query and not image:  # tool results, or only injected context
+        if not query and not any(b.get("type") == "image" for b in blocks):  # tool results, or only injected context
             if cur is not None:
                 cur.seen(ts)
             if not any(b.get("type") == "tool_result" for b in blocks):
@@ -161,6 +158,7 @@ def _read(path: Path, repo_root: str | None) -> _Run:
             continue
         mid = obj.get("id") if isinstance(obj.get("id"), str) else str(len(run.chats))
         cur = Exchange(f"{run.sid}:{mid}", run.sid, ts or "", query, mid, run.cwd, None, repo_root)
+        cur.images = sum(1 for b in blocks if b.get("type") == "image")
         run.chats.append(cur)
     return run
 
@@ -168,7 +166,7 @@ def _read(path: Path, repo_root: str | None) -> _Run:
 def _settings(path: Path) -> dict:
     try:
         obj = load_json(path.with_name(path.name.removesuffix(".jsonl") + ".settings.json"))
-    except (OSError, msgspec.DecodeError):
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
         return {}
     return obj if isinstance(obj, dict) else {}
 

@@ -38,8 +38,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import msgspec
-
 from git_ml.capture.transcripts.base import Exchange, ParseResult
 from git_ml.capture.transcripts.tooluse import (
     JSON,
@@ -77,7 +75,7 @@ class _Store:
     def decode(self, raw: object) -> dict | None:
         try:
             obj = JSON.decode(raw) if isinstance(raw, str | bytes) else None
-        except msgspec.DecodeError:
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8
             obj = None
         if not isinstance(obj, dict):
             self.malformed += 1
@@ -193,6 +191,10 @@ def _is_typed(part: dict) -> bool:
             and isinstance(part.get("text"), str) and bool(part["text"].strip()))
 
 
+def _is_image(part: dict) -> bool:
+    return isinstance(part.get("mime"), str) and part["mime"].startswith("image/")
+
+
 def _prompt(parts: list[dict]) -> str | None:
     """The typed text of a user message, None when it is not a prompt."""
     if any(p.get("type") == "compaction" for p in parts):
@@ -200,7 +202,7 @@ def _prompt(parts: list[dict]) -> str | None:
     typed = "\n\n".join(p["text"].strip() for p in parts if _is_typed(p))
     if typed:
         return typed
-    if any(p.get("type") == "file" and str(p.get("mime", "")).startswith("image/") for p in parts):
+    if any(p.get("type") == "file" and _is_image(p) for p in parts):
         return ""
     sub = next((p for p in parts if p.get("type") == "subtask" and isinstance(p.get("command"), str)), None)
     return f"/{sub['command']}" if sub else None
@@ -250,6 +252,7 @@ class _Builder:
                     self.skipped += 1  # compaction requests, synthetic-only turns (auto-continue)
                     continue
                 cur = Exchange(f"{sid}:{mid}", sid, ts or "", query, mid, cwd, None, self.repo_root, root)
+                cur.images = sum(1 for p in parts if p.get("type") == "file" and _is_image(p))
                 cur.model = model
                 chats.append(cur)
                 for p in parts:
@@ -379,7 +382,8 @@ def sniff(path: str | os.PathLike[str]) -> bool:
     if any(_is_db(p) for p in _databases(path)):
         return True
     storage = path / "storage" if (path / "storage").is_dir() else path
-    return (storage / "session").is_dir() and (storage / "message").is_dir()
+    return all((storage / d).is_dir() for d in ("session", "message")) and \
+        any((storage / d).is_dir() for d in ("part", "project"))
 
 
 def locations(home: Path, env: Mapping[str, str]) -> list[Path]:

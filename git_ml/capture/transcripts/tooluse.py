@@ -87,7 +87,7 @@ def _from_uri(value: str) -> str | None:
 
 
 def load_json(path: str | os.PathLike[str]) -> object:
-    """A whole-file JSON document; raises OSError (unreadable) or msgspec.DecodeError (not JSON)."""
+    """A whole-file JSON document; raises OSError (unreadable) or ValueError (not JSON, not UTF-8)."""
     return JSON.decode(Path(path).read_bytes())
 
 
@@ -97,7 +97,7 @@ def first_json_line(path: str | os.PathLike[str], limit: int = 1 << 16) -> objec
         with open(path, "rb") as f:
             raw = f.readline(limit)
         return JSON.decode(raw)
-    except (OSError, msgspec.DecodeError):
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
         return None
 
 

@@ -89,7 +89,7 @@ def parse_windsurf(path: str | os.PathLike[str], repo_root: str | None = None, *
             continue
         try:
             step = _decode(raw)
-        except msgspec.DecodeError:
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8
             step = None
         if step is None:
             malformed += 1
