@@ -229,6 +229,24 @@ def test_cline_metrics_without_ui_and_denied_tool(tmp_path):
     assert r.sessions[0].cwd == DEMO  # from the environment details: no taskHistory.json here
 
 
+def test_cline_tool_output_is_never_a_prompt(tmp_path):
+    task = tmp_path / "1767607200000"
+    task.mkdir()
+    api = json.loads((CLINE_TASK / "api_conversation_history.json").read_text())
+    # the file read starts like a prompt wrapper: it is data
+    api[2]["content"][1]["text"] = "<task>\nfrom a file\n</task>"
+    # command output with feedback the person typed while it ran
+    api[3]["content"][0]["text"] = "<execute_command>\n<command>pytest</command>\n</execute_command>"
+    api[4]["content"] = [{"type": "text", "text": "[execute_command for 'pytest'] Result:"},
+                         {"type": "text", "text": "Command is still running.\n\nThe user provided the following "
+                                                  "feedback:\n<feedback>\nstop, use -x\n</feedback>"}]
+    (task / "api_conversation_history.json").write_text(json.dumps(api))
+    r = cline.parse(task)
+    assert [c.query for c in r.chats] == ["Add a greet(name) function to src/app.py and a test for it.",
+                                          "stop, use -x", "please also add a docstring to greet"]
+    assert r.chats[0].tools_used == ["read_file", "execute_command"]
+
+
 def test_roo_task_subtask_condense_image():
     r = roo.parse(ROO_TASK)
     assert (r.malformed, r.skipped) == (0, 1)  # the condense summary

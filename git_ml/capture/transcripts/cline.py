@@ -79,6 +79,11 @@ _WRAPPED = re.compile(r"<(task|user_message|feedback|answer)>\n?(.*?)\n?</\1>", 
 _PROMPT_STARTS = ("<task>", "<user_message>", "<feedback>", "<answer>", "The user has provided feedback",
                   "The user denied this operation and provided the following feedback", "[TASK RESUMPTION]")
 _DENIED = "The user denied this operation"
+_FEEDBACK = "the following feedback:"
+_RESULT_HEADER = re.compile(r"\[(\w+)(?: for '.*')?\] Result:\s*$", re.S)
+_DATA_TOOLS = frozenset({"read_file", "search_files", "list_files", "list_code_definition_names", "execute_command",
+                         "use_mcp_tool", "access_mcp_resource", "web_fetch", "browser_action", "codebase_search",
+                         "fetch_instructions", "load_mcp_documentation"})
 _CWD = re.compile(r"# Current (?:Working|Workspace) Directory \((.+?)\) Files")
 _MODEL = re.compile(r"<model>(.*?)</model>")
 
@@ -143,13 +148,36 @@ def _texts(content: object) -> Iterable[str]:
             yield from _texts(b.get("content"))
 
 
-def _prompt(content: object) -> str | None:
-    """The typed text of a user message (inside its wrappers), None when it holds none."""
-    found = []
-    for text in _texts(content):
-        head = text.lstrip()
-        if head.startswith(_PROMPT_STARTS):
-            found += [m.group(2).strip() for m in _WRAPPED.finditer(text)]
+def _typed(text: str, output: bool) -> list[str]:
+    """The wrapped prompts in one text: a block that starts with a wrapper or a feedback notice, or, inside a
+    tool's output (file contents, command output: ``output``), only feedback the extension appended to it."""
+    if output:
+        if _FEEDBACK not in text:
+            return []
+        text = text[text.index(_FEEDBACK):]
+    elif not text.lstrip().startswith(_PROMPT_STARTS):
+        return []
+    return [m.group(2).strip() for m in _WRAPPED.finditer(text)]
+
+
+def _prompt(content: object, tools: Mapping[str, str]) -> str | None:
+    """The typed text of a user message (inside its wrappers), None when it holds none. ``tools``: tool call id ->
+    name, to tell the output of a tool that returns data (a file read, a command) from a reply."""
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+    found: list[str] = []
+    output = False  # the previous block was the header of a data tool's result: this block is that data
+    for b in blocks if isinstance(blocks, list) else ():
+        if not isinstance(b, dict):
+            continue
+        if b.get("type") == "text" and isinstance(b.get("text"), str):
+            found += _typed(b["text"], output)
+            header = _RESULT_HEADER.match(b["text"])
+            output = header is not None and header.group(1) in _DATA_TOOLS
+        elif b.get("type") == "tool_result":
+            data = tools.get(b.get("tool_use_id")) in _DATA_TOOLS  # type: ignore[arg-type]
+            for text in _texts(b.get("content")):
+                found += _typed(text, data)
+            output = False
     images = isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "image" for b in content)
     typed = "\n\n".join(t for t in found if t)
     if typed or (found and images):
@@ -199,6 +227,7 @@ class _Task:
     def read(self) -> None:
         tid = self.folder.name
         failed = self._failed()
+        tools = self._tool_names()
         model = self.env_model or self.model
         for i, msg in enumerate(self.api):
             raw_ts = self._seen(msg.get("ts"))
@@ -206,7 +235,7 @@ class _Task:
             if msg.get("role") == "user":
                 found = _MODEL.search(next((t for t in _texts(content) if "<environment_details>" in t), ""))
                 model = found.group(1) if found else model
-                query = None if msg.get("isSummary") else _prompt(content)
+                query = None if msg.get("isSummary") else _prompt(content, tools)
                 if query is None:
                     self._end(-1, raw_ts)
                     if msg.get("isSummary") or not content:
@@ -270,6 +299,16 @@ class _Task:
                 rest = _XML_TOOL.sub("", text).strip()
                 if rest:
                     cur.texts.append(rest)
+
+    def _tool_names(self) -> dict[str, str]:
+        """Native tool call id -> tool name."""
+        out = {}
+        for msg in self.api:
+            if msg.get("role") == "assistant" and isinstance(msg.get("content"), list):
+                for b in msg["content"]:
+                    if isinstance(b, dict) and b.get("type") == "tool_use" and isinstance(b.get("id"), str):
+                        out[b["id"]] = b.get("name")
+        return out
 
     def _failed(self) -> set[str]:
         out = set()
