@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
+import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,7 +28,7 @@ from git_ml.capture.transcripts import registry
 from git_ml.capture.transcripts.paths import belongs_to
 from git_ml.errors import GitMlError
 from git_ml.fsutil import atomic_write
-from git_ml.repo import ml_dir, workdir
+from git_ml.repo import common_dir, ml_dir, workdir
 from git_ml.schema import Chat, Link, Session
 from git_ml.store.core import Store
 
@@ -44,21 +44,22 @@ def claude_project_slug(path: str | os.PathLike) -> str:
 
 
 def worktree_roots(repo: pygit2.Repository) -> tuple[str, ...]:
-    """This repository's checkouts: its work tree and every linked worktree (and the main one from a linked one)."""
+    """This repository's checkouts: its work tree, the main one and every linked worktree."""
     roots: dict[str, None] = {}
     root = workdir(repo)
     if root is not None:
         roots[str(root)] = None
+    common = common_dir(repo)
+    if common.name == ".git":
+        roots.setdefault(str(common.parent), None)
     try:
-        out = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=repo.path, capture_output=True,
-                             text=True, timeout=10, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        out = ""
-    for line in out.splitlines():
-        if line.startswith("worktree "):
-            p = line[len("worktree "):]
-            if not p.endswith("/.git") and os.path.isdir(p):
-                roots[str(Path(p).resolve())] = None
+        main = pygit2.Repository(str(common))
+        for name in main.list_worktrees():
+            path = main.lookup_worktree(name).path
+            if os.path.isdir(path):
+                roots.setdefault(str(Path(path).resolve()), None)
+    except (pygit2.GitError, OSError, ValueError):
+        pass
     return tuple(roots)
 
 
@@ -70,7 +71,7 @@ def default_sources(repo: pygit2.Repository, names: Sequence[str], home: Path | 
     that write into the project). Which of them belong to this repository is decided on import."""
     home = home if home is not None else Path(os.path.expanduser("~"))
     env = env if env is not None else os.environ
-    found: dict[Path, Source] = {}
+    found: dict[str, Source] = {}
     roots = [Path(r) for r in worktree_roots(repo)]
     for name in names:
         module = registry.load(name)
@@ -83,7 +84,7 @@ def default_sources(repo: pygit2.Repository, names: Sequence[str], home: Path | 
                 places += in_project(root)
         for place in places:
             for unit in registry.candidates(module, place):
-                found.setdefault(unit, (module, unit))
+                found.setdefault(str(unit), (module, unit))
     return list(found.values())
 
 
@@ -154,21 +155,23 @@ def _sniff(module: ModuleType, path: Path) -> bool:
 def fingerprint(path: Path) -> list[int] | None:
     """[size, mtime in ns] of a file; of a folder, over the files directly in it; a database's ``-wal`` counts."""
     try:
-        if path.is_dir():
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
             size = mtime = 0
             with os.scandir(path) as it:
                 for entry in it:
                     if entry.is_file():
-                        st = entry.stat()
-                        size += st.st_size
-                        mtime = max(mtime, st.st_mtime_ns)
+                        est = entry.stat()
+                        size += est.st_size
+                        mtime = max(mtime, est.st_mtime_ns)
             return [size, mtime]
-        st = path.stat()
         size, mtime = st.st_size, st.st_mtime_ns
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists():
-            w = wal.stat()
-            size, mtime = size + w.st_size, max(mtime, w.st_mtime_ns)
+        if path.suffix in (".vscdb", ".db", ".sqlite"):
+            try:
+                w = os.stat(f"{path}-wal")
+                size, mtime = size + w.st_size, max(mtime, w.st_mtime_ns)
+            except OSError:
+                pass
         return [size, mtime]
     except OSError:
         return None

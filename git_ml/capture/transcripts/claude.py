@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects
+from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, json_objects
 from git_ml.capture.transcripts.claude_lines import INPUT, LINE, MESSAGE, TASK_RESULT, Block, Line, Message
 from git_ml.schema import Chat, Session
 
@@ -461,7 +461,8 @@ def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
 def candidates(location: Path) -> list[Path]:
     """Session files below ``location``; sub-agent files (``agent-*.jsonl`` beside them or under
     ``<session>/subagents/``) are merged into their sessions, never sessions of their own."""
-    return [p for p in sorted(location.rglob("*.jsonl")) if not _is_agent_file(p)]
+    return find_files(location, lambda n: n.endswith(".jsonl") and not n.startswith("agent-"),
+                      lambda d: d == "subagents")
 
 
 def project_of(path: str | os.PathLike[str]) -> str | None:

@@ -39,7 +39,7 @@ from typing import Any
 
 import msgspec
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects, patch_files
+from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, json_objects, patch_files
 from git_ml.schema import Session
 
 ASSISTANT = "codex"
@@ -380,7 +380,7 @@ def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
 
 
 def candidates(location: Path) -> list[Path]:
-    return sorted(location.rglob("rollout-*.jsonl"))
+    return find_files(location, lambda n: n.startswith("rollout-") and n.endswith(".jsonl"))
 
 
 def project_of(path: str | os.PathLike[str]) -> str | None:

@@ -258,9 +258,20 @@ def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
 
 
 def candidates(location: Path) -> list[Path]:
-    folders = sorted(location.glob("*/events.jsonl"))
-    have = {p.parent.name for p in folders}
-    return folders + [p for p in sorted(location.glob("*.jsonl")) if p.stem not in have]
+    folders, bare = [], []
+    try:
+        with os.scandir(location) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    events = os.path.join(e.path, "events.jsonl")
+                    if os.path.isfile(events):
+                        folders.append(events)
+                elif e.name.endswith(".jsonl"):
+                    bare.append(e.path)
+    except OSError:
+        return []
+    have = {os.path.basename(os.path.dirname(p)) for p in folders}
+    return [Path(p) for p in sorted(folders)] + [Path(p) for p in sorted(bare) if Path(p).stem not in have]
 
 
 def project_of(path: str | os.PathLike[str]) -> str | None:

@@ -38,7 +38,7 @@ from typing import Any
 
 import msgspec
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects
+from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, json_objects
 from git_ml.schema import Session
 
 ASSISTANT = "gemini-cli"
@@ -107,10 +107,12 @@ class _Chat:
         if not isinstance(obj, dict):
             self.malformed += 1
         elif isinstance(obj.get("$rewindTo"), str):
-            ids = list(self.messages)
-            cut = ids.index(obj["$rewindTo"]) if obj["$rewindTo"] in ids else 0
-            for i in ids[cut:]:
-                del self.messages[i]
+            target = obj["$rewindTo"]
+            if target not in self.messages:
+                self.messages.clear()
+            while self.messages:  # drop from the end back to the target (insertion order is message order)
+                if self.messages.popitem()[0] == target:
+                    break
         elif isinstance(obj.get("$set"), dict):
             for k, v in obj["$set"].items():
                 if k == "messages" and isinstance(v, list):
@@ -302,7 +304,8 @@ def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
 def candidates(location: Path) -> list[Path]:
     """``<project>/chats/session-*.json[l]``; sub-agent chats (in ``chats/<parent>/``) belong to their parent.
     A ``.json`` resumed by a newer version has a ``.jsonl`` beside it holding the whole session: only that one."""
-    found = sorted(location.glob("*/chats/session-*.json*"))
+    found = find_files(location, lambda n: n.startswith("session-") and n.endswith((".json", ".jsonl")),
+                       lambda d: d in ("checkpoints", "logs", "memory", "plans", "tasks", "tracker"))
     names = {p.name for p in found}
     return [p for p in found if p.suffix == ".jsonl" or p.name + "l" not in names]
 
