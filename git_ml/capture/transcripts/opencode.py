@@ -21,7 +21,9 @@ input, metadata}``), ``patch`` (``files[]`` changed in a step), ``compaction``, 
 
 A prompt is a user message with a typed text part (neither synthetic nor ignored) or an image; a message holding a
 ``compaction`` part (the request to summarise) or only synthetic text is not, and the summary that answers it is
-not a chat's response. Chat ids are ``<session id>:<message id>``.
+not a chat's response. Chat ids are ``<session id>:<message id>``. A ``/command`` is stored as the user message of
+its expanded template (the typed command line is not recorded), so that template is the chat's query; a command
+run as a sub-agent (``subtask`` part only) is ``/<command>``.
 
 Files: ``edit``/``write``/``multiedit`` (``filePath``), ``patch``/``apply_patch`` (``patchText``) and ``patch``
 parts modify; ``read``/``list``/``glob``/``grep`` and attached files read; ``bash`` runs ``command``. A tool whose
