@@ -1,7 +1,7 @@
 """Roo Code tasks: the Cline task-folder format (see ``cline.py``, which reads both), with Roo's differences.
 
 Where: ``User/globalStorage/rooveterinaryinc.roo-cline/tasks/<uuid>/`` of the VS Code family of editors (the
-``roo-cline.customStoragePath`` setting may move the whole folder). Each task has its own ``history_item.json``
+``roo-cline.customStoragePath`` setting may move the whole folder: not followed, name it as PATH). Each task has its own ``history_item.json``
 (also gathered in ``tasks/_index.json``): ``workspace`` is the project, ``parentTaskId``/``childIds`` link a
 ``new_task`` sub-task to the task that started it. Prompts are wrapped in ``<user_message>`` (the first one and
 every later one, including answers and feedback); the environment details name ``# Current Workspace Directory``
