@@ -307,7 +307,7 @@ def test_continue_cli_session_with_compaction(continue_sessions):
     assert tokens(first) == (5400 - 4800, 140, 4800, 0)
     assert "Summary:" not in first.response + second.response
     assert first.timestamp == "2026-01-07T12:46:40.000Z"  # dateCreated of sessions.json
-    assert second.ended_at == "2026-01-08T10:00:00.000Z"  # the file's modification time
+    assert first.ended_at == second.ended_at == "2026-01-08T10:00:00.000Z"  # the file's modification time
     [s] = r.sessions
     assert (s.cwd, s.query_tokens, s.response_tokens) == (DEMO, 11200 - 9600, 420)
     # compaction rewrites the history: the remaining prompt keeps its id

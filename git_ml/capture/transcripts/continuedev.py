@@ -16,9 +16,9 @@ this summary item).
 
 A prompt is a ``user`` message: its typed text comes from ``editorState`` (mentions kept as ``@name``), else from
 its text parts; ``contextItems`` are injected context (their files count as referenced, their text is never the
-query); the compaction summary item is not a prompt. The file records no times: chats take the index's
-``dateCreated`` (else the file's modification time) and the last chat ends at the modification time, sharpened by
-any ``reasoning`` times. Compaction rewrites the history, so chat ids cannot be positions: they are
+query); the compaction summary item is not a prompt. The file records no times per message: every chat spans the
+session as far as it is known, from the index's ``dateCreated`` (else the file's modification time) to the file's
+modification time, so that linking sees the commits made during the session. Compaction rewrites the history, so chat ids cannot be positions: they are
 ``<session id>:<hash of the prompt>`` (``-2``, ``-3``… for repeats).
 
 Files: ``edit_existing_file``/``single_find_and_replace``/``multi_edit``/``create_new_file`` (IDE, ``filepath``)
@@ -210,8 +210,8 @@ def parse_continue(path: str | os.PathLike[str], repo_root: str | None = None) -
         tokens = _tokens(msg.get("usage"))
         if tokens:
             cur.add_usage(str(i), tokens)
-    if chats:
-        chats[-1].seen(mtime)
+    for ex in chats:  # no times per message: each chat spans the session as far as it is known
+        ex.seen(mtime)
     out = [ex.to_chat(ASSISTANT) for ex in chats]
     totals = _tokens(session.get("usage"))
     session_rec = Session(
