@@ -10,7 +10,6 @@ and a second run (nothing changed) ≤ 1 s; the post-commit capture's incrementa
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sqlite3

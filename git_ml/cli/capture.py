@@ -177,8 +177,11 @@ def build_import_app():
         Aider.
 
         Without PATH every assistant's usual places are searched (~/.claude/projects, ~/.codex/sessions,
-        ~/.gemini/tmp, ~/.copilot/session-state, the editors' globalStorage, ...; see the README) and only the
-        sessions whose project is this repository, or one of its worktrees, are imported. A named PATH is imported
+        ~/.gemini/tmp, ~/.copilot/session-state, Cursor's User/globalStorage/state.vscdb and ~/.cursor, OpenCode's
+        ~/.local/share/opencode, Amp's threads, Cline's and Roo Code's task folders in the editor's globalStorage,
+        ~/.windsurf/transcripts, ~/.continue/sessions, ~/.factory/sessions, and .aider.chat.history.md in the
+        repository) and only the sessions whose project is this repository, or one of its worktrees, are
+        imported. A named PATH is imported
         whatever its project; with --from NAME a file of another format is refused and nothing is stored.
         Idempotent: importing twice stores nothing new, and files unchanged since the last import (same size and
         modification time) are not read again. Chats are linked to the captured commits they produced; malformed

@@ -156,3 +156,82 @@ def test_default_search_keeps_this_repository_and_its_worktrees(repo, tmp_path, 
     assert [c.files_modified for c in chats.values()] == [["a"], ["a"]], [(c.cwd, c.files_modified) for c in chats.values()]
     second = json.loads(repo.run("git-ml-capture", "import", "--json").stdout)
     assert second["files"] == 0 and second["unchanged_files"] == 3
+
+
+# --- every assistant, end to end --------------------------------------------------------------------------------------
+
+def test_import_every_assistant_stats_and_export(repo, tmp_path):
+    repo.commit("initial", {"a": "a\n"})
+    gemini = FIXTURES / "gemini" / "home" / ".gemini" / "tmp" / "demo" / "chats" / \
+        "session-2026-05-04T09-12-ebc39812.jsonl"
+    copilot = FIXTURES / "copilot" / "home" / ".copilot" / "session-state"
+    codex = FIXTURES / "codex" / ".codex"
+    out = repo.run("git-ml-capture", "import", "--json", str(gemini), str(copilot), str(codex))
+    assert out.returncode == 0, out.stderr
+    stats = json.loads(repo.run("git-ml-stats", "--json").stdout)
+    assert stats["chats_by_assistant"] == {"gemini-cli": 4, "copilot-cli": 5, "codex": 3}
+    assert "chats by assistant: copilot-cli 5, gemini-cli 4, codex 3" in repo.run("git-ml-stats").stdout
+    rows = [json.loads(line) for line in repo.run("git-ml-export", "-t", "chat", "-o", "-").stdout.splitlines()]
+    assert {r["context"]["assistant"] for r in rows} == {"gemini-cli", "copilot-cli", "codex"}
+    # secrets in any assistant's text are redacted the same way
+    secret = tmp_path / "session-2026-05-04T09-12-ebc39812.jsonl"
+    secret.write_text(gemini.read_text().replace("thanks, that's all", "thanks, key AKIAZ3MMQ7RTP4XW2KQF"))
+    assert repo.run("git-ml-capture", "import", "--from", "gemini", str(secret)).returncode == 0
+    [chat] = [c for c in stored(repo, "chats").values() if c.query.startswith("thanks, key")]
+    assert "AKIAZ3MMQ7RTP4XW2KQF" not in chat.query and chat.redactions.get("aws-access-key") == 1
+
+
+def test_gemini_and_cursor_hooks_install_capture_uninstall(repo, tmp_path, sealed_env):
+    repo.commit("initial", {"src/cli.py": "a\n"})
+    out = repo.run("git-ml-install-hooks", "--gemini", "--cursor", "--copilot")
+    assert out.returncode == 0, out.stderr
+    settings = json.loads((repo.path / ".gemini" / "settings.json").read_text())
+    [group] = settings["hooks"]["AfterAgent"]
+    assert group["hooks"][0]["command"].endswith("session --from gemini")
+    cursor_hooks = json.loads((repo.path / ".cursor" / "hooks.json").read_text())
+    assert cursor_hooks["version"] == 1 and cursor_hooks["hooks"]["stop"][0]["command"].endswith("--from cursor")
+    assert (repo.path / ".github" / "hooks" / "git-ml.json").exists()
+    assert repo.git("status", "--porcelain") == ""  # created by us: kept out of git (info/exclude)
+    again = repo.run("git-ml-install-hooks", "--gemini", "--no-git")
+    assert "already installed" in again.stdout
+    # an AfterAgent event: the chat file is read and stored
+    chat = tmp_path / "chat" / "session-2026-05-04T09-12-ebc39812.jsonl"
+    chat.parent.mkdir()
+    src = FIXTURES / "gemini" / "home" / ".gemini" / "tmp" / "demo" / "chats" / chat.name
+    chat.write_text(src.read_text().replace("/home/dev/projects/demo", str(repo.path)))
+    event = {"session_id": "ebc39812-a947-4a42-9b0f-701477494459", "transcript_path": str(chat),
+             "cwd": str(repo.path), "hook_event_name": "AfterAgent"}
+    res = repo.run("git-ml-capture", "session", "--from", "gemini", input=json.dumps(event),
+                   env={"GIT_ML_HOOK_SYNC": "1"})
+    assert res.returncode == 0 and res.stdout.strip() == "{}"
+    chats = stored(repo, "chats")
+    assert len(chats) == 4 and all(c.assistant == "gemini-cli" for c in chats.values())
+    assert any(c.files_modified == ["src/cli.py"] for c in chats.values())
+    tip = repo.git("rev-parse", DATA_REF)
+    repo.run("git-ml-capture", "session", "--from", "gemini", input=json.dumps(event), env={"GIT_ML_HOOK_SYNC": "1"})
+    assert repo.git("rev-parse", DATA_REF) == tip  # nothing new
+    # garbage on stdin never fails the assistant
+    bad = repo.run("git-ml-capture", "session", "--from", "cursor", input="not json", env={"GIT_ML_HOOK_SYNC": "1"})
+    assert bad.returncode == 0
+    # doctor's view
+    from git_ml.hooks import assistants
+
+    status = assistants.status(repo.open())
+    assert status["gemini"] == status["cursor"] == status["copilot"] == "installed"
+    assert status["codex"] == "no hooks" and status["claude"] == "missing"
+    out = repo.run("git-ml-install-hooks", "--uninstall")
+    assert out.returncode == 0, out.stderr
+    assert not (repo.path / ".gemini" / "settings.json").exists()
+    assert not (repo.path / ".cursor" / "hooks.json").exists()
+    assert not (repo.path / ".github" / "hooks" / "git-ml.json").exists()
+
+
+def test_uninstall_keeps_other_hooks(repo):
+    repo.commit("initial", {"a": "a\n"})
+    other = {"hooks": {"AfterAgent": [{"matcher": "*", "hooks": [{"type": "command", "command": "notify"}]}]},
+             "theme": "dark"}
+    (repo.path / ".gemini").mkdir()
+    (repo.path / ".gemini" / "settings.json").write_text(json.dumps(other))
+    assert repo.run("git-ml-install-hooks", "--gemini", "--no-git").returncode == 0
+    assert repo.run("git-ml-install-hooks", "--uninstall", "--no-git").returncode == 0
+    assert json.loads((repo.path / ".gemini" / "settings.json").read_text()) == other

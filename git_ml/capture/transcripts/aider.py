@@ -50,8 +50,9 @@ def _is_utf8(raw: bytes) -> bool:
 
 def _utc(stamp: str, tz: _dt.tzinfo | None) -> str:
     """The header's local time as ISO-8601 UTC; ``tz`` defaults to this machine's zone (usually the writer's)."""
-    try:
-        local = _dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    try:  # the header's fixed layout, read without strptime (which costs more than the rest of a session)
+        local = _dt.datetime(int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]),
+                             int(stamp[14:16]), int(stamp[17:19]))
     except ValueError:  # e.g. month 13
         return ""
     aware = local.replace(tzinfo=tz) if tz is not None else local.astimezone()
@@ -116,7 +117,9 @@ def _split(text: str, tz: _dt.tzinfo | None) -> tuple[list[_Session], int]:
 
 def _edited_files(reply: list[str]) -> list[str]:
     """Files named before SEARCH/REPLACE blocks: the path line precedes the fence (diff) or the marker (fenced)."""
-    found = []
+    found: list[str] = []
+    if not any(_SEARCH in line for line in reply):
+        return found
     for i, line in enumerate(reply):
         if line.strip() == _SEARCH and i > 0:
             j = i - 1

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from git_ml.capture.transcripts.paths import ProjectPaths
+from git_ml.capture.transcripts.paths import ProjectPaths, project_paths
 from git_ml.schema import Chat, Session
 
 
@@ -113,7 +113,7 @@ class Exchange:
     def paths(self) -> ProjectPaths:
         """The path rule of this chat's project (rebuilt if its cwd was learnt late)."""
         if self._paths is None or self._paths.cwd != (self.cwd or None):
-            self._paths = ProjectPaths(self.project_root, self.cwd, self.repo_root)
+            self._paths = project_paths(self.project_root, self.cwd, self.repo_root)
         return self._paths
 
     def reference(self, path: object, cwd: str | None = None) -> None:

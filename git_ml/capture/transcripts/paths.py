@@ -148,3 +148,9 @@ def belongs_to(directory: str | None, roots: tuple[str, ...]) -> bool:
     except (OSError, ValueError):
         return False
     return real != d and any(_inside(real, os.path.realpath(r)) for r in roots if r)
+
+
+@functools.lru_cache(maxsize=1024)
+def project_paths(recorded_root: str | None, cwd: str | None, repo_root: str | None) -> ProjectPaths:
+    """A shared ``ProjectPaths`` per (root, cwd, repository): every chat of a transcript has the same."""
+    return ProjectPaths(recorded_root, cwd, repo_root)

@@ -18,7 +18,13 @@ Optional:
   ``sniff`` accepts). Sub-agent files that belong to a parent session must not be listed;
 - ``project_of(path) -> str | None`` — the project directory a unit recorded, read cheaply (a header line), so a
   search of the default locations parses only this repository's sessions (default: parse and read the sessions'
-  ``cwd``). Units holding several projects (databases) return None and are filtered after parsing.
+  ``cwd``). Units holding several projects (databases) return None and are filtered after parsing;
+- ``project_locations(root: Path) -> list[Path]`` — places inside a checkout (Aider writes its history there);
+- ``from_hook(event, home, env) -> (session id, transcript path, project directory, ended)`` — for assistants whose
+  hooks call ``git-ml-capture session --from NAME`` (``capture/live.py``); ``parse`` then also receives
+  ``only={session id}`` (a database may use it to read that conversation only).
+
+Module names: the ``module`` column below (``continue`` is a Python keyword: its module is ``continuedev.py``).
 
 The order of ``ASSISTANTS`` is the order ``--from auto`` tries ``sniff`` in: the more specific formats first.
 ``hooks`` names the ``install-hooks`` option giving live capture, None when the assistant is read on import only
