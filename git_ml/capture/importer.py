@@ -23,7 +23,7 @@ import msgspec
 import pygit2
 
 from git_ml.capture.links import find_links, iso_to_unix, session_links
-from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat
+from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat, prepare_session
 from git_ml.capture.transcripts import registry
 from git_ml.capture.transcripts.paths import belongs_to
 from git_ml.errors import GitMlError
@@ -263,6 +263,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
             stored[0][chat.id] = d
             new_chats.append(chat)
         for session in sessions:
+            prepare_session(session)
             d = digest(session)
             if stored[1].get(session.id) != d:
                 stored[1][session.id] = d
@@ -276,7 +277,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
         existing = store.ids("links")
         window = link_window(repo)
         spans = _closed_spans(new_sessions, all_chats)
-        candidates = find_links(commits, new_chats, window) + session_links(commits, spans, window)
+        candidates = find_links(commits, new_chats, window) + session_links(commits, spans)
         links = [lk for lk in candidates if lk.id not in existing]
     batches = {"chats": new_chats, "sessions": new_sessions, "links": links}
     if any(batches.values()):
@@ -336,7 +337,7 @@ def link_all(repo: pygit2.Repository) -> int:
     window = link_window(repo)
     existing = store.ids("links")
     spans = _closed_spans(sessions, chats)
-    links = [lk for lk in find_links(commits, chats, window) + session_links(commits, spans, window)
+    links = [lk for lk in find_links(commits, chats, window) + session_links(commits, spans)
              if lk.id not in existing]
     if links:
         store.append("links", links, message="link chats to commits")
