@@ -23,7 +23,7 @@ import msgspec
 import pygit2
 
 from git_ml.capture.links import find_links, iso_to_unix, session_links
-from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat
+from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat, prepare_session
 from git_ml.capture.transcripts import registry
 from git_ml.capture.transcripts.paths import belongs_to
 from git_ml.errors import GitMlError
@@ -194,11 +194,12 @@ def parse_unit(module: ModuleType, path: Path, root: str | None):
 
 def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, only_this_repository: bool = False,
                        rescan: bool = False, progress: Callable[[int], None] | None = None,
-                       deadline: float | None = None) -> CaptureReport:
+                       deadline: float | None = None, max_bytes: int | None = None) -> CaptureReport:
     """Import units idempotently: chats and sessions identical to stored ones are not stored again; units unchanged
     since the last import are not read (``rescan`` reads them anyway). With ``only_this_repository`` only the
     sessions whose recorded project is one of this repository's checkouts are kept (the default search). Past
-    ``deadline`` (a ``time.monotonic()`` value) the remaining units are left for the next run."""
+    ``deadline`` (a ``time.monotonic()`` value) the remaining units are left for the next run; units larger than
+    ``max_bytes`` are left to an explicit import."""
     report = CaptureReport()
     root = workdir(repo)
     roots = worktree_roots(repo) if only_this_repository else ()
@@ -220,6 +221,8 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
             report.unchanged_files += 1
             if progress is not None:
                 progress(1)
+            continue
+        if max_bytes is not None and fp is not None and fp[0] > max_bytes:
             continue
         if only_this_repository:
             project_of = getattr(module, "project_of", None)
@@ -263,6 +266,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
             stored[0][chat.id] = d
             new_chats.append(chat)
         for session in sessions:
+            prepare_session(session)
             d = digest(session)
             if stored[1].get(session.id) != d:
                 stored[1][session.id] = d
@@ -276,7 +280,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
         existing = store.ids("links")
         window = link_window(repo)
         spans = _closed_spans(new_sessions, all_chats)
-        candidates = find_links(commits, new_chats, window) + session_links(commits, spans, window)
+        candidates = find_links(commits, new_chats, window) + session_links(commits, spans)
         links = [lk for lk in candidates if lk.id not in existing]
     batches = {"chats": new_chats, "sessions": new_sessions, "links": links}
     if any(batches.values()):
@@ -298,9 +302,14 @@ def hooked_assistants(repo: pygit2.Repository) -> set[str]:
     return {name for name, state in assistants.status(repo).items() if state == "installed"}
 
 
+ON_COMMIT_MAX_BYTES = 64 << 20
+
+
 def import_on_commit(repo: pygit2.Repository, budget: float = 0.5) -> CaptureReport | None:
     """The post-commit capture's incremental import: new or grown sessions of this repository, for every assistant
-    whose live hooks are not installed here, within ``budget`` seconds. Off with ``ml.importOnCommit false``."""
+    whose live hooks are not installed here, within ``budget`` seconds (a unit started is finished). Units over
+    64 MB (an editor's database of every project, rewritten all the time) are left to `git ml capture import` or
+    the assistant's hooks. Off with ``ml.importOnCommit false``."""
     from git_ml.repo import config_bool
 
     if not config_bool(repo, "ml.importOnCommit", True):
@@ -310,7 +319,8 @@ def import_on_commit(repo: pygit2.Repository, budget: float = 0.5) -> CaptureRep
     sources = default_sources(repo, names)
     if not sources:
         return None
-    return import_transcripts(repo, sources, only_this_repository=True, deadline=time.monotonic() + budget)
+    return import_transcripts(repo, sources, only_this_repository=True, deadline=time.monotonic() + budget,
+                              max_bytes=ON_COMMIT_MAX_BYTES)
 
 
 def _closed_spans(sessions: Sequence[Session], chats: Sequence[Chat]) -> list[Session]:
@@ -336,7 +346,7 @@ def link_all(repo: pygit2.Repository) -> int:
     window = link_window(repo)
     existing = store.ids("links")
     spans = _closed_spans(sessions, chats)
-    links = [lk for lk in find_links(commits, chats, window) + session_links(commits, spans, window)
+    links = [lk for lk in find_links(commits, chats, window) + session_links(commits, spans)
              if lk.id not in existing]
     if links:
         store.append("links", links, message="link chats to commits")

@@ -235,3 +235,22 @@ def test_uninstall_keeps_other_hooks(repo):
     assert repo.run("git-ml-install-hooks", "--gemini", "--no-git").returncode == 0
     assert repo.run("git-ml-install-hooks", "--uninstall", "--no-git").returncode == 0
     assert json.loads((repo.path / ".gemini" / "settings.json").read_text()) == other
+
+
+def test_cursor_stop_hook_reads_the_editor_database(repo, tmp_path, sealed_env):
+    import subprocess
+    import sys
+
+    repo.commit("initial", {"src/net.py": "a\n"})
+    out = tmp_path / "cur"
+    subprocess.run([sys.executable, str(FIXTURES / "cursor" / "make_cursor_fixtures.py"), str(out)], check=True,
+                   capture_output=True)
+    shutil.copytree(out / "Cursor", sealed_env / ".config" / "Cursor")
+    event = json.loads((out / "dot-cursor" / "hook-payloads" / "stop.json").read_text())
+    event["workspace_roots"] = [str(repo.path)]
+    res = repo.run("git-ml-capture", "session", "--from", "cursor", input=json.dumps(event))
+    assert res.returncode == 0 and res.stdout.strip() == "{}"
+    chats = stored(repo, "chats")
+    assert [c.session_id for c in chats.values()] == [event["conversation_id"]]  # that conversation only
+    [chat] = chats.values()
+    assert chat.assistant == "cursor" and chat.files_modified == ["src/net.py", "README.md"]

@@ -395,7 +395,8 @@ def project_of(path: str | os.PathLike[str]) -> str | None:
 
 
 def from_hook(event: Mapping[str, Any], home: Path, env: Mapping[str, str]) -> tuple[Any, Path | None, Any, bool]:
-    """(conversation id, the database holding it or the agent transcript, workspace root, ended)."""
+    """(conversation id, where it is complete — the editor's database, the cursor-agent store, else the agent
+    transcript —, workspace root, ended)."""
     sid = event.get("conversation_id")
     roots = event.get("workspace_roots")
     cwd = roots[0] if isinstance(roots, list) and roots and isinstance(roots[0], str) else event.get("cwd")
@@ -405,6 +406,11 @@ def from_hook(event: Mapping[str, Any], home: Path, env: Mapping[str, str]) -> t
                 return sid, db, cwd, False
         except OSError:
             continue
+    ended = event.get("hook_event_name") == "sessionEnd"
+    if isinstance(sid, str) and sid:
+        dot = Path(env["CURSOR_CONFIG_DIR"]) if env.get("CURSOR_CONFIG_DIR") else home / ".cursor"
+        store = next(iter(sorted((dot / "chats").glob(f"*/{sid}/store.db"))), None)
+        if store is not None:
+            return sid, store, cwd, ended
     path = event.get("transcript_path")
-    return sid, Path(path) if isinstance(path, str) and path else None, cwd, event.get("hook_event_name") == \
-        "sessionEnd"
+    return sid, Path(path) if isinstance(path, str) and path else None, cwd, ended
