@@ -53,6 +53,15 @@ _CONTEXT_PREFIXES = ("<environment_context>", "<user_instructions>", "# AGENTS.m
 _SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 _CWD_TAG = re.compile(r"<cwd>(.*?)</cwd>", re.S)
 _REQUEST = "## My request for Codex:"
+_UNUSED_ITEM = re.compile(rb'\{\s*"timestamp":\s*"[^"]*",\s*"type":\s*"response_item",\s*"payload":\s*\{\s*"type":\s*'
+                          rb'"(function_call_output|custom_tool_call_output|reasoning)"')
+
+
+class _Envelope(msgspec.Struct):
+    timestamp: Any = None
+
+
+_ENVELOPE_ONLY = msgspec.json.Decoder(_Envelope)
 _IMAGE_TAG = re.compile(r"</?image\b[^>]*>")
 _FILE_UUID = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
@@ -235,7 +244,13 @@ def _read(path: Path, repo_root: str | None) -> _Rollout:
     for i, raw in enumerate(lines):
         if not raw.strip():
             continue
+        unused = _UNUSED_ITEM.match(raw, 0, 200)
         try:
+            if unused is not None:  # a tool's output or reasoning: validated, not built (most of a rollout's bytes)
+                env = _ENVELOPE_ONLY.decode(raw)
+                records.append(("item", env.timestamp if isinstance(env.timestamp, str) else None,
+                                {"type": unused.group(1).decode()}))
+                continue
             obj = _DECODER.decode(raw)
         except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
             malformed += i < len(lines) - 1  # a last line without newline may still be being written
