@@ -26,13 +26,14 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON
            errors: Annotated[int, typer.Option("--errors", metavar="N",
                                                help="How many recent log lines to show.")] = 5) -> int:
     """Show which hooks are installed, how many commits behind HEAD are not captured, records waiting in the
-    spool, and the last lines of .git/ml/capture.log. Each finding that needs action says what to run; the exit
+    spool, how each assistant's sessions reach the store (live hooks, or import by the post-commit capture for the
+    assistants without hooks), and the last lines of .git/ml/capture.log. Each finding that needs action says what to run; the exit
     status is 1 when there is any. The uncaptured count examines the newest 20000 commits behind HEAD (every
     commit reachable from it, not only those above the last captured one) and says so when history goes further.
 
     --json prints {"enabled", "bare", "hooks": [{"hook", "path", "state", "chained", "fix"}], "claude_hooks":
     [{"event", "path", "state", "fix"}], "uncaptured", "opted_out", "uncaptured_examined", "uncaptured_truncated",
-    "spooled_files", "recent_log", "findings": [{"what", "fix"}]}."""
+    "assistants": {name: "installed"|"missing"|"no hooks"}, "assistant_lines", "spooled_files", "recent_log", "findings": [{"what", "fix"}]}."""
     data = diagnose(errors)
     if json_out:
         import json
@@ -61,6 +62,11 @@ def render(data: dict) -> str:
                  + ("  -> run `git ml capture --backfill`" if lag else ""))
     if data["opted_out"]:
         lines.append(f"made with collection off (left out on purpose): {data['opted_out']}")
+    hookless = [line.split(":", 1)[0] for line in data.get("assistant_lines", []) if "has no hooks" in line]
+    lines += [f"assistant {line}" for line in data.get("assistant_lines", []) if "has no hooks" not in line]
+    if hookless:
+        lines.append(f"assistants without hooks (imported by the post-commit capture and `git ml capture import`): "
+                     f"{', '.join(hookless)}")
     lines.append(f"spooled files waiting: {data['spooled_files']}"
                  + ("  (the next capture stores them)" if data["spooled_files"] else ""))
     if data["recent_log"]:
@@ -109,6 +115,8 @@ def _claude_fix(state: str) -> str | None:
 def diagnose(log_lines: int = 5) -> dict:
     from git_ml.capture.optout import skipped_ids
     from git_ml.capture.pipeline import CapturedIndex
+    from git_ml.hooks.assistants import lines as assistant_lines
+    from git_ml.hooks.assistants import status as assistant_status
     from git_ml.hooks.claude import claude_hook_status
     from git_ml.hooks.git import hook_status
     from git_ml.repo import collection_enabled, open_repository
@@ -142,6 +150,8 @@ def diagnose(log_lines: int = 5) -> dict:
         "opted_out": opted_out,
         "uncaptured_examined": examined,
         "uncaptured_truncated": truncated,
+        "assistants": {} if repo.is_bare else assistant_status(repo),
+        "assistant_lines": [] if repo.is_bare else assistant_lines(repo),
         "spooled_files": len(spool.pending(repo)),
         "recent_log": spool.recent_log(repo, log_lines),
         "findings": findings,
