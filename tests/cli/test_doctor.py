@@ -95,3 +95,16 @@ def test_sha256_repository_is_one_clear_line(tmp_path, repo):
         out = repo.run(exe, cwd=path)
         assert out.returncode == 1 and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1 and "SHA-256" in out.stderr, out.stderr
+
+
+def test_doctor_says_how_each_assistant_is_captured(repo):
+    """Live hooks where installed; the others are imported by the post-commit capture (never a finding)."""
+    repo.commit("one")
+    assert repo.run("git-ml-install-hooks", "--gemini").returncode == 0
+    data = json.loads(doctor(repo, "--json").stdout)
+    assert data["assistants"]["gemini"] == "installed"
+    assert data["assistants"]["claude"] == "missing" and data["assistants"]["codex"] == "no hooks"
+    assert not any("Gemini" in f["what"] or "Codex" in f["what"] for f in data["findings"])
+    text = doctor(repo).stdout
+    assert "assistant Gemini CLI: live capture (hooks installed)" in text
+    assert "assistants without hooks" in text and "Codex CLI" in text
