@@ -1,0 +1,83 @@
+"""The full-text side of the explore index: a contentless FTS5 table ``docs`` (prompt, response, message).
+
+What is indexed is not the raw text but predict's tokens of it (``text.doc_text``: stems, identifier parts, stop
+words dropped), so SQLite only splits on spaces and every query goes through the same tokenizer. The table keeps
+the postings only (``content=''``): the tokens of a document are computed again from its record when they are
+needed (rescoring a search's candidates, or removing a document, which a contentless table is told with the values
+it was given). Computing them is deterministic, and a change of the tokenizer changes the index version.
+
+Row ids tie a document to its record: a commit's document is ``2 * commits.rowid``, a chat's ``2 * chats.rowid + 1``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+import msgspec
+
+from git_ml.explore.db import Codec, load_codecs
+from git_ml.explore.text import doc_text
+
+DOC_STREAMS = ("chats", "commits")
+CREATE = ("CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(prompt, response, message, content='', "
+          "tokenize='unicode61')")
+_INSERT = "INSERT INTO docs(rowid, prompt, response, message) VALUES(?,?,?,?)"
+_DELETE = "INSERT INTO docs(docs, rowid, prompt, response, message) VALUES('delete',?,?,?,?)"
+
+
+class ChatText(msgspec.Struct):
+    id: str = ""
+    query: str = ""
+    response: str = ""
+    timestamp: str = ""
+    session_id: str = ""
+
+
+class CommitText(msgspec.Struct):
+    id: str = ""
+    message: str = ""
+    timestamp: str = ""
+    author: str = ""
+
+
+CHAT = msgspec.json.Decoder(ChatText)
+COMMIT = msgspec.json.Decoder(CommitText)
+
+
+def doc_rowid(stream: str, rowid: int) -> int:
+    return 2 * rowid + (1 if stream == "chats" else 0)
+
+
+def doc_values(stream: str, line: bytes) -> tuple[str, str, str]:
+    """(prompt, response, message) tokens of a record line, as the table holds them."""
+    try:
+        if stream == "chats":
+            c = CHAT.decode(line)
+            return doc_text(c.query), doc_text(c.response), ""
+        return "", "", doc_text(COMMIT.decode(line).message)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return "", "", ""
+
+
+def _docs(stream: str, codec: Codec, rows: Iterable[tuple[int, bytes]]) -> list[tuple]:
+    return [(doc_rowid(stream, rowid), *doc_values(stream, codec.unpack(rec))) for rowid, rec in rows]
+
+
+def build_docs(db: sqlite3.Connection) -> None:
+    """(Re)create the table from every commit and chat of the index."""
+    db.execute("DROP TABLE IF EXISTS docs")
+    db.execute(CREATE)
+    codecs = load_codecs(db)
+    for stream in DOC_STREAMS:
+        db.executemany(_INSERT, _docs(stream, codecs[stream], db.execute(f"SELECT rowid, rec FROM {stream}")))
+
+
+def add_docs(db: sqlite3.Connection, stream: str, codec: Codec, rows: Iterable[tuple[int, bytes]]) -> None:
+    """Index the records ``rows`` ((rowid, packed record)) of ``stream``."""
+    db.executemany(_INSERT, _docs(stream, codec, rows))
+
+
+def remove_docs(db: sqlite3.Connection, stream: str, codec: Codec, rows: Iterable[tuple[int, bytes]]) -> None:
+    """Take the records ``rows`` ((rowid, packed record), as they were indexed) out of the table."""
+    db.executemany(_DELETE, _docs(stream, codec, rows))
