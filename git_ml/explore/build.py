@@ -14,19 +14,19 @@ import pygit2
 
 from git_ml.errors import CorruptChunk
 from git_ml.explore.db import (
-    DICT_BYTES,
     KEPT,
     SCHEMA,
     STREAMS,
     VERSION,
     Codec,
+    Records,
     connect,
     iso_unix,
     line_digest,
     load_codecs,
     make_dictionary,
     meta,
-    path_stats,
+    put_lines,
     shape_of,
 )
 from git_ml.explore.docs import DOC_STREAMS, add_docs, build_docs, remove_docs
@@ -111,8 +111,7 @@ def _upsert(table: str, columns: tuple[str, ...]) -> str:
 
 
 _INSERT = {
-    "commits": _upsert("commits", ("id", "captured_at", "digest", "time", "patch_id", "shape", "author", "paths",
-                                   "rec")),
+    "commits": _upsert("commits", ("id", "captured_at", "digest", "time", "patch_id", "shape", "author", "rec")),
     "chats": _upsert("chats", ("id", "captured_at", "digest", "session_id", "uuid", "time", "rec")),
     "sessions": _upsert("sessions", ("id", "captured_at", "digest", "rec")),
     "feedback": _upsert("feedback", ("id", "captured_at", "digest", "chat_id", "time", "rec")),
@@ -124,40 +123,71 @@ _INSERT = {
 _HIDEABLE = ("commits", "chats", "sessions", "feedback", "links", "rewrites")
 
 
-def _rows(stream: str, lines: list[bytes], codec: Codec | None) -> list[tuple]:
+def _decode(stream: str, lines: list[bytes]) -> tuple[list, list[bytes]]:
+    """The light records of ``lines`` and the lines they came from (malformed lines are left out)."""
     try:
-        recs = _DECODERS[stream].decode(b"[" + b",".join(lines) + b"]")
+        return _DECODERS[stream].decode(b"[" + b",".join(lines) + b"]"), lines
     except (msgspec.DecodeError, msgspec.ValidationError):
-        recs = []
-        ok = []
-        one = _ONE[stream]
-        for line in lines:
-            try:
-                recs.append(one.decode(line))
-                ok.append(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue
-        lines = ok
-    digests = [line_digest(line) for line in lines]
-    packed = [codec.pack(line) for line in lines] if codec is not None else lines
-    both = zip(recs, digests, packed)
-    if stream == "commits":
-        return [(r.id, r.captured_at, d, r.time, r.patch_id, shape_of(r.files),
-                 f"{r.author} <{r.author_email}>" if r.author_email else r.author, path_stats(r.files), p)
-                for r, d, p in both]
-    if stream == "chats":
-        return [(r.id, r.captured_at, d, r.session_id, r.prompt_uuid or r.id.rpartition(":")[2],
-                 iso_unix(r.timestamp), p) for r, d, p in both]
-    if stream == "sessions":
-        return [(r.id, r.captured_at, d, p) for r, d, p in both]
-    if stream == "feedback":
-        return [(r.id, r.captured_at, d, r.chat_id, r.time, p) for r, d, p in both]
-    if stream == "links":
-        return [(r.id, r.captured_at, d, r.commit, r.chat_id or None, r.session_id, r.reason, r.score, r.seconds)
-                for r, d, _ in both]
-    if stream == "rewrites":
-        return [(r.id, r.captured_at, d, r.old, r.new, r.kind, r.time) for r, d, _ in both]
-    return [(r.id, r.captured_at, d, r.stream, r.target) for r, d, _ in both]
+        pass
+    recs, ok = [], []
+    one = _ONE[stream]
+    for line in lines:
+        try:
+            recs.append(one.decode(line))
+            ok.append(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+    return recs, ok
+
+
+class _Writer:
+    """Turns decoded records into rows: digests, lines stored in blocks, authors numbered."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        self.codecs = load_codecs(db)
+        self.authors: dict[str, int] | None = None
+
+    def author(self, name: str) -> int:
+        if self.authors is None:
+            self.authors = dict(self.db.execute("SELECT name, id FROM authors"))
+        n = self.authors.get(name)
+        if n is None:
+            n = self.authors[name] = self.db.execute("INSERT INTO authors(name) VALUES(?)", (name,)).lastrowid
+        return n
+
+    def codec(self, stream: str, lines: list[bytes]) -> Codec:
+        """The stream's codec; its dictionary is sampled from the first lines stored in an empty table."""
+        codec = self.codecs[stream]
+        if codec.zdict or self.db.execute(f"SELECT 1 FROM {stream} LIMIT 1").fetchone():
+            return codec
+        zdict = make_dictionary(lines)
+        self.db.execute("INSERT OR REPLACE INTO dictionaries VALUES(?, ?)", (stream, zdict))
+        self.codecs[stream] = Codec(zdict)
+        return self.codecs[stream]
+
+    def rows(self, stream: str, lines: list[bytes]) -> list[tuple]:
+        recs, lines = _decode(stream, lines)
+        digests = [line_digest(line) for line in lines]
+        refs = put_lines(self.db, self.codec(stream, lines), lines) if stream in KEPT and lines else digests
+        both = zip(recs, digests, refs)
+        if stream == "commits":
+            return [(r.id, r.captured_at, d, r.time, r.patch_id, shape_of(r.files),
+                     self.author(f"{r.author} <{r.author_email}>" if r.author_email else r.author), p)
+                    for r, d, p in both]
+        if stream == "chats":
+            return [(r.id, r.captured_at, d, r.session_id, r.prompt_uuid or r.id.rpartition(":")[2],
+                     iso_unix(r.timestamp), p) for r, d, p in both]
+        if stream == "sessions":
+            return [(r.id, r.captured_at, d, p) for r, d, p in both]
+        if stream == "feedback":
+            return [(r.id, r.captured_at, d, r.chat_id, r.time, p) for r, d, p in both]
+        if stream == "links":
+            return [(r.id, r.captured_at, d, r.commit, r.chat_id or None, r.session_id, r.reason, r.score,
+                     r.seconds) for r, d, _ in both]
+        if stream == "rewrites":
+            return [(r.id, r.captured_at, d, r.old, r.new, r.kind, r.time) for r, d, _ in both]
+        return [(r.id, r.captured_at, d, r.stream, r.target) for r, d, _ in both]
 
 
 def _note(message: str) -> None:
@@ -182,18 +212,6 @@ def _chunk_lines(store: Store, chunk: Chunk, quiet: bool = False) -> list[bytes]
     return [line for line in lines if line.strip()]
 
 
-def _codec(db: sqlite3.Connection, codecs: dict[str, Codec], stream: str, lines: list[bytes]) -> Codec:
-    """The stream's codec; its dictionary is made from the first chunk applied to an empty table."""
-    codec = codecs[stream]
-    if codec.zdict or db.execute(f"SELECT 1 FROM {stream} LIMIT 1").fetchone():
-        return codec
-    step = max(1, sum(map(len, lines)) // DICT_BYTES)
-    zdict = make_dictionary(lines[::step][::-1])
-    db.execute("INSERT OR REPLACE INTO dictionaries VALUES(?, ?)", (stream, zdict))
-    codecs[stream] = Codec(zdict)
-    return codecs[stream]
-
-
 def _by_id(db: sqlite3.Connection, stream: str, ids: list[str]) -> dict[str, tuple]:
     out: dict[str, tuple] = {}
     for i in range(0, len(ids), 500):
@@ -204,15 +222,15 @@ def _by_id(db: sqlite3.Connection, stream: str, ids: list[str]) -> dict[str, tup
     return out
 
 
-def _upsert_indexed(db: sqlite3.Connection, stream: str, rows: list[tuple], codec: Codec) -> None:
+def _upsert_indexed(db: sqlite3.Connection, stream: str, rows: list[tuple], records: Records) -> None:
     """Upsert rows of a stream with documents and keep the full-text table in step with the versions that won."""
     ids = list(dict.fromkeys(r[0] for r in rows))
     before = _by_id(db, stream, ids)
     db.executemany(_INSERT[stream], rows)
     after = _by_id(db, stream, ids)
     changed = [i for i in ids if before.get(i, (None, None))[1] != after[i][1]]
-    remove_docs(db, stream, codec, [(before[i][0], before[i][2]) for i in changed if i in before])
-    add_docs(db, stream, codec, [(after[i][0], after[i][2]) for i in changed])
+    remove_docs(db, stream, records, [(before[i][0], before[i][2]) for i in changed if i in before])
+    add_docs(db, stream, records, [(after[i][0], after[i][2]) for i in changed])
 
 
 def _apply(db: sqlite3.Connection, store: Store, chunks: Iterable[Chunk], search: bool) -> None:
@@ -221,16 +239,17 @@ def _apply(db: sqlite3.Connection, store: Store, chunks: Iterable[Chunk], search
     for chunk in chunks:
         if chunk.stream in _INSERT:
             by_stream.setdefault(chunk.stream, []).append(chunk)
-    codecs = load_codecs(db)
+    writer = _Writer(db)
+    records = Records(db)
     for stream in STREAMS:
         for chunk in by_stream.get(stream, ()):
             lines = _chunk_lines(store, chunk)
             if not lines:
                 continue
-            codec = _codec(db, codecs, stream, lines) if stream in KEPT else None
-            rows = _rows(stream, lines, codec)
+            rows = writer.rows(stream, lines)
             if search and stream in DOC_STREAMS:
-                _upsert_indexed(db, stream, rows, codec)
+                records.codecs = writer.codecs
+                _upsert_indexed(db, stream, rows, records)
             else:
                 db.executemany(_INSERT[stream], rows)
     # Tombstones hide their targets, also records appended after their tombstone (a union merge).
@@ -241,7 +260,8 @@ def _apply(db: sqlite3.Connection, store: Store, chunks: Iterable[Chunk], search
             continue
         dead = f"FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)"
         if search and stream in DOC_STREAMS:
-            remove_docs(db, stream, codecs[stream], db.execute(f"SELECT rowid, rec {dead}", (stream,)).fetchall())
+            records.codecs = writer.codecs
+            remove_docs(db, stream, records, db.execute(f"SELECT rowid, rec {dead}", (stream,)).fetchall())
         db.execute(f"DELETE {dead}", (stream,))
 
 
@@ -258,7 +278,6 @@ def _rebuild(repo: pygit2.Repository, store: Store, path: Path, tip: pygit2.Oid 
     except OSError:
         pass
     db = connect(tmp)
-    db.execute("PRAGMA page_size=16384")  # ~1 KB records pack better than in 4 KB pages (-11% on git.git)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.executescript(SCHEMA)

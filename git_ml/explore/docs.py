@@ -2,7 +2,8 @@
 
 What is indexed is not the raw text but predict's tokens of it (``text.doc_text``: stems, identifier parts, stop
 words dropped), so SQLite only splits on spaces and every query goes through the same tokenizer. The table keeps
-the postings only (``content=''``): the tokens of a document are computed again from its record when they are
+the postings only (``content=''``: no copy of the text; positions are kept, as FTS5's BM25 needs them in a
+contentless table). The tokens of a document are computed again from its record when they are
 needed (rescoring a search's candidates, or removing a document, which a contentless table is told with the values
 it was given). Computing them is deterministic, and a change of the tokenizer changes the index version.
 
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from git_ml.explore.db import Codec, load_codecs
+from git_ml.explore.db import Records
 from git_ml.explore.text import doc_text
 
 DOC_STREAMS = ("chats", "commits")
@@ -60,24 +61,25 @@ def doc_values(stream: str, line: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
-def _docs(stream: str, codec: Codec, rows: Iterable[tuple[int, bytes]]) -> list[tuple]:
-    return [(doc_rowid(stream, rowid), *doc_values(stream, codec.unpack(rec))) for rowid, rec in rows]
+def _docs(stream: str, records: Records, rows: Iterable[tuple[int, int]]) -> list[tuple]:
+    return [(doc_rowid(stream, rowid), *doc_values(stream, records.get(stream, rec))) for rowid, rec in rows]
 
 
 def build_docs(db: sqlite3.Connection) -> None:
     """(Re)create the table from every commit and chat of the index."""
     db.execute("DROP TABLE IF EXISTS docs")
     db.execute(CREATE)
-    codecs = load_codecs(db)
+    records = Records(db)
     for stream in DOC_STREAMS:
-        db.executemany(_INSERT, _docs(stream, codecs[stream], db.execute(f"SELECT rowid, rec FROM {stream}")))
+        rows = db.execute(f"SELECT rowid, rec FROM {stream} ORDER BY rowid").fetchall()
+        db.executemany(_INSERT, _docs(stream, records, rows))
 
 
-def add_docs(db: sqlite3.Connection, stream: str, codec: Codec, rows: Iterable[tuple[int, bytes]]) -> None:
-    """Index the records ``rows`` ((rowid, packed record)) of ``stream``."""
-    db.executemany(_INSERT, _docs(stream, codec, rows))
+def add_docs(db: sqlite3.Connection, stream: str, records: Records, rows: Iterable[tuple[int, int]]) -> None:
+    """Index the records ``rows`` ((rowid, rec reference)) of ``stream``."""
+    db.executemany(_INSERT, _docs(stream, records, rows))
 
 
-def remove_docs(db: sqlite3.Connection, stream: str, codec: Codec, rows: Iterable[tuple[int, bytes]]) -> None:
-    """Take the records ``rows`` ((rowid, packed record), as they were indexed) out of the table."""
-    db.executemany(_DELETE, _docs(stream, codec, rows))
+def remove_docs(db: sqlite3.Connection, stream: str, records: Records, rows: Iterable[tuple[int, int]]) -> None:
+    """Take the records ``rows`` ((rowid, rec reference), as they were indexed) out of the table."""
+    db.executemany(_DELETE, _docs(stream, records, rows))

@@ -28,7 +28,7 @@ import sqlite3
 from pathlib import Path
 
 from git_ml.errors import GitMlError
-from git_ml.explore.db import FILE_NAME, STREAMS, Codec, connect, load_codecs, meta, parse_path_stats
+from git_ml.explore.db import FILE_NAME, STREAMS, Records, connect, meta, parse_path_stats, path_stats
 
 DATA_REF = "refs/ml/data"
 EMPTY_STORE = ("the git-ml store is empty: run `git ml capture --backfill` to import the commits and "
@@ -43,7 +43,7 @@ class Index:
         self.db = db
         self.tip = tip
         self.path = path
-        self._codecs: dict[str, Codec] | None = None
+        self.records = Records(db)
 
     # ----- opening and updating -----------------------------------------------------------------------------------
     @classmethod
@@ -101,11 +101,9 @@ class Index:
             raise
 
     # ----- queries ----------------------------------------------------------------------------------------------
-    def record(self, stream: str, packed: bytes) -> bytes:
-        """The JSON line of a record of ``stream`` from its packed form in the index (a ``rec`` column)."""
-        if self._codecs is None:
-            self._codecs = load_codecs(self.db)
-        return self._codecs[stream].unpack(packed)
+    def record(self, stream: str, ref: int) -> bytes:
+        """The JSON line of a record of ``stream`` by its reference (a ``rec`` column)."""
+        return self.records.get(stream, ref)
 
     def _one(self, sql: str, stream: str, args: tuple) -> bytes | None:
         row = self.db.execute(sql, args).fetchone()
@@ -123,8 +121,15 @@ class Index:
 
     def commit_paths(self, oid: str) -> dict[str, int] | None:
         """path -> lines added, of a captured commit (None when not captured)."""
-        row = self.db.execute("SELECT paths FROM commits WHERE id=?", (oid,)).fetchone()
-        return parse_path_stats(row[0]) if row else None
+        data = self.commit_json(oid)
+        return self._paths(data) if data is not None else None
+
+    @staticmethod
+    def _paths(data: bytes) -> dict[str, int]:
+        import json
+
+        files = json.loads(data).get("files") or []
+        return parse_path_stats(path_stats(files))
 
     def chat_json(self, chat_id: str) -> bytes | None:
         return self._one("SELECT rec FROM chats WHERE id=?", "chats", (chat_id,))
@@ -180,9 +185,9 @@ class Index:
     def linked_commits_between(self, t0: int, t1: int) -> list[tuple[str, int, dict[str, int]]]:
         """(id, time, {path: lines added}) of the commits linked to chats, authored between t0 and t1."""
         rows = self.db.execute(
-            "SELECT c.id, c.time, c.paths FROM commits c WHERE c.time BETWEEN ? AND ? AND EXISTS "
-            "(SELECT 1 FROM links l WHERE l.commit_id = c.id AND l.chat_id IS NOT NULL)", (t0, t1)).fetchall()
-        return [(cid, t, parse_path_stats(p)) for cid, t, p in rows]
+            "SELECT c.id, c.time, c.rec FROM commits c WHERE c.id IN (SELECT commit_id FROM links WHERE chat_id IS "
+            "NOT NULL) AND c.time BETWEEN ? AND ? ORDER BY c.rec", (t0, t1)).fetchall()
+        return [(cid, t, self._paths(self.record("commits", ref))) for cid, t, ref in rows]
 
     def computed_patch_id(self, oid: str) -> tuple[bool, str | None]:
         """(known, patch id) of a commit whose patch id an earlier command computed (the store had none)."""

@@ -1,9 +1,10 @@
 """`git ml search`: ranked full-text search over prompts, responses and commit messages.
 
 Documents live in the contentless FTS5 table of the explore index (``docs.py``), as predict's tokens of the text
-(stems, identifier parts, stop words dropped), so that every query goes through the same tokenizer. Ranking is two-stage: FTS5's BM25 (k1 1.2, b 0.75; term statistics of this store; column weights prompt
-2.0, commit message 1.5, response 1.0) picks the candidates, then each is rescored by the share of distinct query
-terms it holds and a bonus when the query's tokens occur in it consecutively (the phrase itself):
+(stems, identifier parts, stop words dropped), so that every query goes through the same tokenizer. Ranking is
+two-stage: FTS5's BM25 (k1 1.2, b 0.75; term statistics of this store; column weights prompt 2.0, commit message 1.5, response 1.0) picks the candidates,
+then each is rescored by the share of distinct query terms it holds and a bonus when the query's tokens occur in it
+consecutively (the phrase itself):
 
     score = bm25 * (0.5 + 0.5 * coverage) * (1.5 if phrase else 1.0)
 
@@ -143,7 +144,7 @@ def search(ix, phrase: str, *, where: str = "all", since: str | None = None, aut
             sub.append("time >= ?")
             params.append(since_t)
         if like:
-            sub.append("author LIKE ?")
+            sub.append("author IN (SELECT id FROM authors WHERE name LIKE ?)")
             params.append(like)
         if sub:
             c += f" AND d.rowid / 2 IN (SELECT rowid FROM commits WHERE {' AND '.join(sub)})"
@@ -156,7 +157,7 @@ def search(ix, phrase: str, *, where: str = "all", since: str | None = None, aut
             params.append(since_t)
         if like:
             sub.append("id IN (SELECT l.chat_id FROM links l JOIN commits c ON c.id = l.commit_id "
-                       "WHERE c.author LIKE ?)")
+                       "WHERE c.author IN (SELECT id FROM authors WHERE name LIKE ?))")
             params.append(like)
         if sub:
             c += f" AND (d.rowid - 1) / 2 IN (SELECT rowid FROM chats WHERE {' AND '.join(sub)})"
