@@ -28,8 +28,10 @@ import pytest
 from conftest import HISTORY, backfilled, bench_env
 
 from git_ml.schema import Commit
-from git_ml.store import chunks
+from git_ml.store import compact as compact_mod
+from git_ml.store import reconstruct as reconstruct_mod
 from git_ml.store import repair as repair_mod
+from git_ml.store import stats as stats_mod
 from git_ml.store.core import DATA_REF, Store
 from git_ml.store.sync import sync
 
@@ -71,11 +73,11 @@ def legacy_bytes(lines: list[bytes]) -> tuple[int, int]:
 
 
 def test_compact_time_and_ratio(store_repo, benchmark):
-    before = chunks.reachable_bytes(store_repo)
-    results = benchmark.pedantic(lambda: chunks.compact(store_repo, refs=[DATA_REF]), rounds=1, iterations=1)
+    before = stats_mod.reachable_bytes(store_repo)
+    results = benchmark.pedantic(lambda: compact_mod.compact(store_repo, refs=[DATA_REF]), rounds=1, iterations=1)
     seconds = benchmark.stats.stats.max
-    stored = chunks.reachable_bytes(store_repo)
-    lines = chunks.live_lines(store_repo, "commits")
+    stored = stats_mod.reachable_bytes(store_repo)
+    lines = reconstruct_mod.live_lines(store_repo, "commits")
     raw = sum(len(x) + 1 for x in lines)
     legacy, legacy_deflated = legacy_bytes(lines)
     t = results[0].totals()
@@ -95,15 +97,15 @@ def test_compact_time_and_ratio(store_repo, benchmark):
 
 def test_compact_best(store_repo, benchmark):
     """`compact --best` (zstd 19): how much further a slower setting goes."""
-    benchmark.pedantic(lambda: chunks.compact(store_repo, refs=[DATA_REF], best=True), rounds=1, iterations=1)
-    stored = chunks.reachable_bytes(store_repo)
-    raw = sum(len(x) + 1 for x in chunks.live_lines(store_repo, "commits"))
+    benchmark.pedantic(lambda: compact_mod.compact(store_repo, refs=[DATA_REF], best=True), rounds=1, iterations=1)
+    stored = stats_mod.reachable_bytes(store_repo)
+    raw = sum(len(x) + 1 for x in reconstruct_mod.live_lines(store_repo, "commits"))
     benchmark.extra_info.update(ratio=round(stored / raw, 4))
     print(f"\ncompact --best: {benchmark.stats.stats.max:.1f} s, {stored / raw:.1%} of raw")
 
 
 def test_sync_to_a_fresh_bare_remote(store_repo, tmp_path, benchmark):
-    chunks.compact(store_repo, refs=[DATA_REF])
+    compact_mod.compact(store_repo, refs=[DATA_REF])
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True, env=bench_env())
     store_repo.remotes.create("bench", str(remote))
@@ -159,21 +161,21 @@ def test_auto_compaction_merge(tmp_path, benchmark):
     repo = pygit2.Repository(str(path))  # libgit2 caches the configuration it read
     store = Store(repo)
     t = time.perf_counter()
-    plan = chunks.plan_auto_compaction(store, DATA_REF)
+    plan = compact_mod.plan_auto_compaction(store.repo, DATA_REF)
     seconds = time.perf_counter() - t
     assert len(plan[1]) == 65
     benchmark.extra_info.update(merge_s=round(seconds, 4))
-    benchmark.pedantic(lambda: chunks.plan_auto_compaction(store, DATA_REF), rounds=3, iterations=1)
+    benchmark.pedantic(lambda: compact_mod.plan_auto_compaction(store.repo, DATA_REF), rounds=3, iterations=1)
     print(f"\nmerging 65 small chunks (1,300 records): {benchmark.stats.stats.mean * 1e3:.1f} ms")
     assert benchmark.stats.stats.mean < 0.25
 
 
 def test_verify_and_stats(store_repo, benchmark):
-    chunks.compact(store_repo, refs=[DATA_REF])
+    compact_mod.compact(store_repo, refs=[DATA_REF])
     report = benchmark.pedantic(lambda: repair_mod.verify(store_repo), rounds=1, iterations=1)
     assert report.ok
     t = time.perf_counter()
-    chunks.chunk_stats(store_repo)
+    stats_mod.chunk_stats(store_repo)
     print(f"\nverify {report.records} records: {benchmark.stats.stats.max:.2f} s; "
           f"chunk stats: {time.perf_counter() - t:.2f} s")
 
@@ -186,7 +188,7 @@ def test_compression_settings_table(store_repo, benchmark):
 
     import zstandard
 
-    lines = chunks.live_lines(store_repo, "commits")
+    lines = reconstruct_mod.live_lines(store_repo, "commits")
     raw = b"".join(x + b"\n" for x in lines)
     P = zstandard.ZstdCompressionParameters
 

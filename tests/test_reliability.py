@@ -16,8 +16,9 @@ import pytest
 
 from git_ml.errors import StoreBusy
 from git_ml.schema import Chat, Commit
-from git_ml.store import chunks
+from git_ml.store import compact as compact_mod
 from git_ml.store import repair as repair_mod
+from git_ml.store import tree as tree_mod
 from git_ml.store.core import DATA_REF, Store
 
 
@@ -51,7 +52,7 @@ def test_8_processes_x_200_appends_lose_nothing_and_double_nothing(repo):
     assert set(ids) == {f"{w * 100_000 + i:040x}" for w in range(workers) for i in range(each)}
     # Automatic compaction ran along the way and kept the small chunks bounded.
     r = repo.open()
-    assert chunks.count_small_chunks(r, chunks.tree_of(r, Store(r).tip())) <= chunks.DEFAULT_AUTO_COMPACT + 8
+    assert tree_mod.count_small_chunks(r, tree_mod.tree_of(r, Store(r).tip())) <= compact_mod.DEFAULT_AUTO_COMPACT + 8
     assert repair_mod.verify(r).ok
     assert subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo.path, capture_output=True).returncode == 0
     # One linear chain, one commit per append: each was a compare-and-swap on the tip before it.
@@ -73,7 +74,7 @@ def _child(path: str, acked: str, start: int, mode: str) -> None:
                 fh.flush()
                 n += 7
                 if mode == "compact":
-                    chunks.compact(repo, refs=[DATA_REF], chunk_size=4096)
+                    compact_mod.compact(repo, refs=[DATA_REF], chunk_size=4096)
     finally:
         os._exit(0)
 

@@ -50,7 +50,7 @@ def stats(json_out: Annotated[bool, typer.Option("--json", help="One JSON object
           ref: RefOpt = "all") -> None:
     """Chunks per stream, records, raw and stored bytes, compression ratio, small chunks and what a compaction
     would save (duplicates, superseded versions, deleted records)."""
-    from git_ml.store.chunks import chunk_stats
+    from git_ml.store.stats import chunk_stats
 
     data = chunk_stats(_repo(), refs=_refs(ref))
     if json_out:
@@ -91,7 +91,7 @@ def compact(
     refs/ml/data` says what was done). Copies already pushed elsewhere go only when those clones sync and compact.
     Runs by itself, merging only small chunks, when an append finds more than `git config ml.autoCompact` (64)
     small chunks; 0 turns that off."""
-    from git_ml.store.chunks import compact as run_compact
+    from git_ml.store.compact import compact as run_compact
 
     size = _parse_size(chunk_size) if chunk_size else None
     repo = _repo()
@@ -210,7 +210,7 @@ def reconstruct(
     and DIR/<stream>/<id>.json, one indented file per record."""
     from pathlib import Path
 
-    from git_ml.store.chunks import reconstruct as run_reconstruct
+    from git_ml.store.reconstruct import reconstruct as run_reconstruct
 
     counts = run_reconstruct(_repo(), Path(output), streams=streams or None, files=not no_files, warn=_warn)
     written = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no records"

@@ -24,10 +24,10 @@ import msgspec
 
 from git_ml import schema
 from git_ml.dataset.export.records import latest_ratings
-from git_ml.dataset.stats import latest
 from git_ml.errors import GitMlError
 from git_ml.repo import config_bool, ml_dir
 from git_ml.store.core import Store
+from git_ml.store.reader import current, hidden_ids
 
 CONFIG_KEY = "ml.contribute"
 KEY_FILE = "contribute.key"
@@ -175,13 +175,11 @@ def build_contribution(repo, min_count: int = MIN_COUNT) -> dict:
     """The aggregate patterns of this repository's store (see CONTENTS)."""
     key = load_key(repo)
     store = Store(repo)
-    hidden: dict[str, set[str]] = {}
-    for t in store.iter_records("tombstones"):
-        hidden.setdefault(t.stream, set()).add(t.target)
-    commits = latest(store, "commits", _Commit, hidden.get("commits"))
-    chats = latest(store, "chats", _Chat, hidden.get("chats"))
-    sessions = latest(store, "sessions", schema.Envelope, hidden.get("sessions"))
-    feedback = latest(store, "feedback", schema.Feedback, hidden.get("feedback"))
+    hidden = hidden_ids(store)
+    commits = current(store, "commits", _Commit, hidden=hidden)
+    chats = current(store, "chats", _Chat, hidden=hidden)
+    sessions = current(store, "sessions", schema.Envelope, hidden=hidden)
+    feedback = current(store, "feedback", schema.Feedback, hidden=hidden)
 
     types = Counter({t: 0 for t in COMMIT_TYPES})
     files_hist = Counter({label: 0 for _lo, _hi, label in FILES_BUCKETS})

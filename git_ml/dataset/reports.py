@@ -20,8 +20,8 @@ import msgspec
 
 from git_ml import schema
 from git_ml.dataset.export.records import change_summary, latest_ratings, parse_iso
-from git_ml.dataset.stats import latest
 from git_ml.store.core import Store
+from git_ml.store.reader import current, hidden_ids
 
 DAY = 86400.0
 WINDOW_DAYS = 30
@@ -84,13 +84,6 @@ class _Diff(msgspec.Struct):
     redactions: dict[str, int] = {}
 
 
-def _hidden(store: Store) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for t in latest(store, "tombstones", schema.Tombstone).values():
-        out.setdefault(t.stream, set()).add(t.target)
-    return out
-
-
 def _no_gc(fn):
     def wrapper(*args, **kwargs):
         enabled = gc.isenabled()
@@ -109,13 +102,13 @@ def _no_gc(fn):
 def _event_times(store: Store, hidden: dict[str, set[str]]) -> dict[str, list[tuple[float, float]]]:
     """Per dimension: (event time, capture time) of every live record, unix seconds."""
     out: dict[str, list[tuple[float, float]]] = {}
-    commits = latest(store, "commits", _CommitTime, hidden.get("commits"))
+    commits = current(store, "commits", _CommitTime, hidden=hidden)
     out["commits"] = [(float(c.time) if c.time else (parse_iso(c.captured_at) or 0.0),
                        parse_iso(c.captured_at) or 0.0) for c in commits.values()]
-    chats = latest(store, "chats", _ChatTime, hidden.get("chats"))
+    chats = current(store, "chats", _ChatTime, hidden=hidden)
     out["chats"] = [(parse_iso(c.timestamp) or parse_iso(c.captured_at) or 0.0, parse_iso(c.captured_at) or 0.0)
                     for c in chats.values()]
-    sessions = latest(store, "sessions", _Session, hidden.get("sessions"))
+    sessions = current(store, "sessions", _Session, hidden=hidden)
     out["sessions"] = [(parse_iso(s.started_at) or parse_iso(s.captured_at) or 0.0, parse_iso(s.captured_at) or 0.0)
                        for s in sessions.values()]
     return out
@@ -167,7 +160,7 @@ def estimate(repo, now: float | None = None, window_days: int = WINDOW_DAYS) -> 
     """Counts, activity rates (per day, last ``window_days``) and each milestone's progress and ETA."""
     now = _time.time() if now is None else now
     store = Store(repo)
-    times = _event_times(store, _hidden(store))
+    times = _event_times(store, hidden_ids(store))
     counts = {dim: len(times[dim]) for dim in DIMENSIONS}
     rates = {dim: activity_rate(times[dim], now, window_days) for dim in DIMENSIONS}
     return {"now": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(now)), "window_days": window_days,
@@ -223,13 +216,13 @@ def _outliers(sizes: dict[str, int]) -> dict:
 def quality_report(repo, tiny: int = TINY_RESPONSE) -> dict:
     """Findings per kind of problem, with counts and a few sample ids, and a verdict per milestone."""
     store = Store(repo)
-    hidden = _hidden(store)
-    commits = latest(store, "commits", _Commit, hidden.get("commits"))
-    chats = latest(store, "chats", _Chat, hidden.get("chats"))
-    sessions = latest(store, "sessions", _Session, hidden.get("sessions"))
-    diffs = latest(store, "diffs", _Diff, hidden.get("diffs"))
-    feedback = latest(store, "feedback", schema.Feedback, hidden.get("feedback"))
-    links = latest(store, "links", schema.Link, hidden.get("links"))
+    hidden = hidden_ids(store)
+    commits = current(store, "commits", _Commit, hidden=hidden)
+    chats = current(store, "chats", _Chat, hidden=hidden)
+    sessions = current(store, "sessions", _Session, hidden=hidden)
+    diffs = current(store, "diffs", _Diff, hidden=hidden)
+    feedback = current(store, "feedback", schema.Feedback, hidden=hidden)
+    links = current(store, "links", schema.Link, hidden=hidden)
 
     def sample(ids) -> list[str]:
         return sorted(ids)[:SAMPLE]

@@ -1,8 +1,8 @@
 """Summaries of the store for `stats` and `doctor`.
 
 Each stream is decoded into a slim struct holding only what the summary needs (msgspec skips the other fields),
-then reduced to its live records the way ``Store.iter_records`` does: the latest captured version per id, with
-tombstoned ids hidden.
+then reduced to its current records by the one reader (``git_ml.store.reader``): the latest captured version per id,
+with tombstoned ids hidden.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pygit2
 
 from git_ml import schema
 from git_ml.store.core import Store, chunk_stored_size
+from git_ml.store.reader import current, hidden_from
 
 TOP = 10
 
@@ -59,20 +60,6 @@ _SLIM = {"commits": _CommitStat, "chats": _ChatStat, "sessions": _SessionStat, "
          "links": _LinkStat, "tombstones": schema.Tombstone}
 
 
-def latest(store: Store, stream: str, typ: type, hidden: set[str] | None = None) -> dict:
-    """id -> the latest captured version, decoded as ``typ``; ``hidden`` ids left out."""
-    best: dict = {}
-    for _chunk, records in store._decoded_chunks(stream, typ):
-        for rec in records:
-            old = best.get(rec.id)
-            if old is None or rec.captured_at > old.captured_at:
-                best[rec.id] = rec
-    if hidden:
-        for key in hidden & best.keys():
-            del best[key]
-    return best
-
-
 def _utc(ts: float) -> str:
     return schema.iso_from_unix(int(ts))
 
@@ -94,16 +81,14 @@ def _store_stats(repo: pygit2.Repository, top: int) -> dict:
     streams: dict[str, dict] = {}
     total_chunks = 0
     total_bytes = 0
-    tombs = latest(store, "tombstones", schema.Tombstone)
-    hidden: dict[str, set[str]] = {}
-    for t in tombs.values():
-        hidden.setdefault(t.stream, set()).add(t.target)
+    tombs = current(store, "tombstones", schema.Tombstone)
+    hidden = hidden_from(tombs.values())
     live: dict[str, dict] = {"tombstones": tombs}
     for stream in schema.ALL_STREAMS:
         chunks = list(store.iter_chunks(stream))
         stored = sum(chunk_stored_size(repo, c.oid) for c in chunks)
         if stream not in live:
-            live[stream] = latest(store, stream, _SLIM.get(stream, schema.Envelope), hidden.get(stream)) \
+            live[stream] = current(store, stream, _SLIM.get(stream, schema.Envelope), hidden=hidden) \
                 if chunks else {}
         out[stream] = len(live[stream])
         streams[stream] = {"chunks": len(chunks), "stored_bytes": stored}

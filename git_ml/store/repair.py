@@ -21,30 +21,25 @@ import zstandard
 from git_ml import schema
 from git_ml.errors import GitMlError
 from git_ml.repo import common_dir
-from git_ml.store.chunks import (
-    _CHUNK_NAME,
-    ID,
-    MINOR_LEVEL,
+from git_ml.store.compact import MINOR_LEVEL, compressor
+from git_ml.store.core import Store
+from git_ml.store.objects import (
+    CHUNK_NAME_RE,
     REFS,
-    _apply,
-    _Restart,
-    compressor,
-    iter_tree_chunks,
-    scan_chunks,
-    tree_of,
-    write_blob,
-)
-from git_ml.store.core import (
-    STALE_LOCK_SECONDS,
     Chunk,
-    Store,
     chunk_path,
     content_name,
     decoder,
     read_blob,
+    read_chunk,
     ref_for_stream,
     split_lines,
+    write_blob,
+    zstd_prefix,
 )
+from git_ml.store.scan import ID, scan_chunks
+from git_ml.store.tree import iter_tree_chunks, tree_of
+from git_ml.store.update import STALE_LOCK_SECONDS, Restart, apply_update
 
 
 @dataclass
@@ -101,7 +96,7 @@ def verify(repo: pygit2.Repository, *, refs: Iterable[str] = REFS,
         for stream, chunks in sorted(by_stream.items()):
             for chunk in chunks:
                 parts = chunk.path.split("/")
-                if len(parts) != 3 or not _CHUNK_NAME.match(chunk.name) or parts[1] != chunk.name[:2]:
+                if len(parts) != 3 or not CHUNK_NAME_RE.match(chunk.name) or parts[1] != chunk.name[:2]:
                     report.problems.append(Problem(ref, chunk.path, "misplaced or badly named chunk", chunk.count))
             scan = scan_chunks(repo, stream, chunks, check_names=True, on_chunk=progress)
             report.chunks += len(chunks)
@@ -183,7 +178,7 @@ def _salvage_lines(repo: pygit2.Repository, chunk: Chunk) -> tuple[list[bytes], 
             raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
         except zstandard.ZstdError:
             # Decode block by block until the damage: whatever came out before it is still good.
-            raw = _prefix(data)
+            raw = zstd_prefix(data)
     torn = bool(raw) and not raw.endswith(b"\n")
     lines = split_lines(raw)
     if torn and lines:
@@ -202,18 +197,6 @@ def _salvage_lines(repo: pygit2.Repository, chunk: Chunk) -> tuple[list[bytes], 
         except (msgspec.DecodeError, msgspec.ValidationError):
             unknown += 1
     return good, ids, unknown
-
-
-def _prefix(data: bytes) -> bytes:
-    out = []
-    dobj = zstandard.ZstdDecompressor().decompressobj()
-    step = 1 << 12
-    for i in range(0, len(data), step):
-        try:
-            out.append(dobj.decompress(data[i:i + step]))
-        except zstandard.ZstdError:
-            break
-    return b"".join(out)
 
 
 def repair(repo: pygit2.Repository, *, refs: Iterable[str] = REFS, tombstone: bool = False, dry_run: bool = False,
@@ -288,8 +271,9 @@ def repair(repo: pygit2.Repository, *, refs: Iterable[str] = REFS, tombstone: bo
         message = (f"chunk repair: dropped {len(problems)} corrupt chunks, kept {sum(s.kept for s in salvages)} "
                    f"decodable records, lost {lost}: " + ", ".join(s.path for s in salvages))
         try:
-            result.tips[ref] = _apply(repo, store, ref, tip, adds, removes, message, new_root=False, timeout=timeout)
-        except _Restart:
+            result.tips[ref] = apply_update(repo, ref, tip, adds, removes, message, new_root=False,
+                                             timeout=timeout)
+        except Restart:
             raise GitMlError(f"{ref} changed during the repair; nothing was changed, run it again") from None
     if tombstone and not dry_run and lost_known:
         stamp = schema.now_iso()
@@ -303,7 +287,7 @@ def repair(repo: pygit2.Repository, *, refs: Iterable[str] = REFS, tombstone: bo
 
 def _ids_of(repo, oid) -> set[str]:
     try:
-        raw = zstandard.ZstdDecompressor().decompressobj().decompress(read_blob(repo, oid))
+        raw = read_chunk(repo, Chunk("", "", oid, 0)).raw
         return {e.id for e in decoder(schema.Envelope).decode_lines(raw)}
     except Exception:
         return set()

@@ -35,6 +35,7 @@ from git_ml import schema
 from git_ml.dataset.export.records import parse_iso
 from git_ml.errors import GitMlError
 from git_ml.repo import config_get, ml_dir
+from git_ml.store import reader
 from git_ml.store.core import (
     DATA_REF,
     LOCAL_REF,
@@ -140,27 +141,14 @@ def _when(rec: _Times, stream: str) -> float | None:
     return None
 
 
-def _live(store: Store, stream: str, hidden: set[str]) -> dict[str, _Times]:
-    best: dict[str, _Times] = {}
-    for _chunk, records in store._decoded_chunks(stream, _Times):
-        for rec in records:
-            old = best.get(rec.id)
-            if old is None or rec.captured_at > old.captured_at:
-                best[rec.id] = rec
-    for key in hidden & best.keys():
-        del best[key]
-    return best
-
-
 def plan_cleanup(repo, days: int, streams: tuple[str, ...] = CONVERSATION, now: float | None = None) -> CleanupPlan:
     """What a cleanup would delete: ids per stream (with the cascades) and the chunks to rewrite."""
     now = _time.time() if now is None else now
     plan = CleanupPlan(days=days, cutoff=now - days * DAY, streams=streams)
     store = Store(repo)
-    hidden: dict[str, set[str]] = {}
-    for t in store.iter_records("tombstones"):
-        hidden.setdefault(t.stream, set()).add(t.target)
-    live = {s: _live(store, s, hidden.get(s, set())) for s in ("chats", "sessions", "feedback", "links", "commits")}
+    hidden = reader.hidden_ids(store)
+    live = {s: reader.current(store, s, _Times, hidden=hidden)
+            for s in ("chats", "sessions", "feedback", "links", "commits")}
     doomed: dict[str, set[str]] = {s: set() for s in ("chats", "sessions", "feedback", "links", "commits", "diffs")}
     times: list[float] = []
     for stream in ("chats", "sessions", "feedback", "commits"):
@@ -181,7 +169,7 @@ def plan_cleanup(repo, days: int, streams: tuple[str, ...] = CONVERSATION, now: 
                 (not rec.chat_id and rec.session_id and rec.session_id in doomed["sessions"]):
             doomed["links"].add(rid)
     if doomed["commits"]:
-        diffs = {r.id for _c, recs in store._decoded_chunks("diffs", schema.Envelope) for r in recs}
+        diffs = store.ids("diffs")
         doomed["diffs"] = (diffs & doomed["commits"]) - hidden.get("diffs", set())
     plan.doomed = {s: ids for s, ids in doomed.items() if ids}
     if times:
@@ -193,7 +181,7 @@ def plan_cleanup(repo, days: int, streams: tuple[str, ...] = CONVERSATION, now: 
             try:
                 lines = store.read_lines(chunk)
             except GitMlError as exc:
-                store._skip_corrupt(chunk, str(exc))
+                store.skip_corrupt(chunk, str(exc))
                 continue
             keep = []
             dropped = 0

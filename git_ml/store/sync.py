@@ -27,8 +27,12 @@ import pygit2
 from git_ml import schema
 from git_ml.errors import GitMlError
 from git_ml.repo import config_get, config_int, workdir
-from git_ml.store.chunks import compact, iter_tree_chunks, scan_chunks, tree_of
-from git_ml.store.core import DATA_REF, Store, signature
+from git_ml.store.compact import compact
+from git_ml.store.core import DATA_REF, Store
+from git_ml.store.objects import Chunk, signature
+from git_ml.store.scan import scan_chunks
+from git_ml.store.tree import edit_tree, iter_tree_chunks, tree_of
+from git_ml.store.update import Moved, StoreWriteError, ensure_reflog
 
 ATTEMPTS = 5
 DEFAULT_COMPACT_MIN = 1000  # duplicate records a merge must create before sync compacts it (ml.syncCompactMin)
@@ -114,8 +118,6 @@ def _paths(repo, tree) -> dict[str, pygit2.Oid]:
 
 
 def _sound(repo, path: str, oid) -> bool:
-    from git_ml.store.core import Chunk
-
     stream = path.split("/", 1)[0]
     return not scan_chunks(repo, stream, [Chunk(stream, path, oid, 0)], check_names=True).corrupt
 
@@ -141,8 +143,6 @@ def count_duplicates(repo: pygit2.Repository, local_tree, remote_tree) -> int:
     """Record ids held both by chunks only the local side has and by chunks only the remote side has."""
     mine = _paths(repo, local_tree)
     theirs = _paths(repo, remote_tree)
-    from git_ml.store.core import Chunk
-
     def ids(paths: dict[str, pygit2.Oid], only: set[str]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         by_stream: dict[str, list] = {}
@@ -160,21 +160,19 @@ def count_duplicates(repo: pygit2.Repository, local_tree, remote_tree) -> int:
 
 def _merge_commit(repo, store: Store, local, remote, adds, message: str) -> pygit2.Oid:
     base = tree_of(repo, local)
-    from git_ml.store.core import _edit_tree
-
-    tree = _edit_tree(repo, base, adds, [])
+    tree = edit_tree(repo, base, adds, [])
     sig = signature()
     return repo.create_commit(None, sig, sig, message + "\n", tree, [local, remote])
 
 
 def _set_local(repo, store: Store, new: pygit2.Oid, old: pygit2.Oid | None, message: str) -> bool:
     """Compare-and-swap the local data ref. False when it moved (a capture landed): merge again."""
-    from git_ml.store.core import _ensure_reflog, _Moved
-
-    _ensure_reflog(repo, DATA_REF)
+    ensure_reflog(repo, DATA_REF)
     try:
-        return store._swap(DATA_REF, new, old, message)
-    except (_Moved, pygit2.GitError):
+        return store.swap(DATA_REF, new, old, message)
+    except StoreWriteError:
+        raise
+    except (Moved, pygit2.GitError):
         return False
 
 

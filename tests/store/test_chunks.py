@@ -10,8 +10,13 @@ import pygit2
 import pytest
 
 from git_ml.schema import Chat, Commit, Diff, Tombstone
-from git_ml.store import chunks
+from git_ml.store import compact as compact_mod
+from git_ml.store import objects as objects_mod
+from git_ml.store import reconstruct as reconstruct_mod
 from git_ml.store import repair as repair_mod
+from git_ml.store import stats as stats_mod
+from git_ml.store import tree as tree_mod
+from git_ml.store import update as update_mod
 from git_ml.store.core import DATA_REF, LOCAL_REF, Store, chunk_path, compress, content_name, decompress
 
 
@@ -54,7 +59,7 @@ def test_compact_keeps_the_read_view_and_drops_what_readers_hide(repo):
     store.append("tombstones", [Tombstone(id=f"commits:{4:040x}", stream="commits", target=f"{4:040x}",
                                           reason="test")])
     before = {k: v.message for k, v in read(store).items()}
-    results = chunks.compact(store.repo)
+    results = compact_mod.compact(store.repo)
     data = results[0]
     assert data.changed and data.ref == DATA_REF
     t = data.totals()
@@ -65,7 +70,7 @@ def test_compact_keeps_the_read_view_and_drops_what_readers_hide(repo):
     paths = tree_paths(repo)
     assert len([p for p in paths if p.startswith("commits/")]) == 1
     assert len([p for p in paths if p.startswith("tombstones/")]) == 1
-    lines = chunks.live_lines(repo.open(), "commits", include_hidden=True)
+    lines = reconstruct_mod.live_lines(repo.open(), "commits", include_hidden=True)
     assert len(lines) == 3 and b"four" not in b"".join(lines) and b"two v0" not in b"".join(lines)
     # A new root commit (old chunks unreachable once the reflog expires), and the reflog says what was done.
     assert repo.git("rev-list", "--count", DATA_REF).strip() == "1"
@@ -80,8 +85,8 @@ def test_compact_keeps_fields_of_newer_versions_and_capture_order(repo):
                           "field_from_the_future": {"x": i}}, separators=(",", ":")).encode() for i in range(5)]
     put_raw(store, "commits", future[:2])
     put_raw(store, "commits", future[2:])
-    chunks.compact(store.repo)
-    lines = chunks.live_lines(repo.open(), "commits")
+    compact_mod.compact(store.repo)
+    lines = reconstruct_mod.live_lines(repo.open(), "commits")
     assert sorted(lines) == sorted(future)  # byte for byte
     assert lines == sorted(future, key=lambda b: json.loads(b)["captured_at"])  # capture order
 
@@ -95,7 +100,7 @@ def test_compaction_is_deterministic_whatever_the_chunking(tmp_path):
         store = Store(pygit2.Repository(str(path)))
         for i in range(0, 60, split):
             store.append("commits", recs[i:i + split])
-        chunks.compact(store.repo)
+        compact_mod.compact(store.repo)
         trees.append(store.repo.revparse_single(DATA_REF).peel(pygit2.Tree).id)
     assert trees[0] == trees[1] == trees[2]
 
@@ -104,12 +109,12 @@ def test_compact_splits_at_the_configured_chunk_size_and_is_idempotent(repo):
     repo.git("config", "ml.chunkSize", "4k")
     store = Store(repo.open())
     store.append("commits", [c(i, "x" * 200, at(i % 60)) for i in range(100)])
-    chunks.compact(store.repo)
+    compact_mod.compact(store.repo)
     paths = [p for p in tree_paths(repo) if p.startswith("commits/")]
     assert 6 <= len(paths) <= 9  # ~30 KB of lines in chunks of ~4 KB, balanced
-    assert sum(chunks.parse_count(p.rsplit("/", 1)[1]) for p in paths) == 100
+    assert sum(objects_mod.parse_count(p.rsplit("/", 1)[1]) for p in paths) == 100
     tip = store.tip()
-    again = chunks.compact(store.repo)
+    again = compact_mod.compact(store.repo)
     assert not again[0].changed and store.tip() == tip
     assert len(read(Store(repo.open()))) == 100
 
@@ -120,7 +125,7 @@ def test_compact_leaves_corrupt_chunks_for_repair(repo):
     store.append("commits", [c(2, "b", at(2))])
     bad = put_raw(store, "commits", [b"x"], blob=b"garbage, not zstd")
     warnings = []
-    chunks.compact(store.repo, warn=warnings.append)
+    compact_mod.compact(store.repo, warn=warnings.append)
     assert bad in tree_paths(repo)
     assert any(bad in w for w in warnings)
     assert set(read(Store(repo.open(), warn=lambda m: None))) == {f"{1:040x}", f"{2:040x}"}
@@ -131,9 +136,9 @@ def test_compact_local_ref_applies_tombstones_of_the_data_ref(repo):
     store.append_many({"commits": [c(1), c(2)], "diffs": [Diff(id=f"{1:040x}", text="+a"),
                                                            Diff(id=f"{2:040x}", text="+b")]})
     store.append("tombstones", [Tombstone(id=f"diffs:{1:040x}", stream="diffs", target=f"{1:040x}")])
-    results = chunks.compact(store.repo)
+    results = compact_mod.compact(store.repo)
     assert [r.ref for r in results] == [DATA_REF, LOCAL_REF]
-    assert chunks.live_lines(repo.open(), "diffs", include_hidden=True) == [
+    assert reconstruct_mod.live_lines(repo.open(), "diffs", include_hidden=True) == [
         msgspec.json.encode(Diff(id=f"{2:040x}", text="+b", captured_at=read(store, "diffs")[f"{2:040x}"].captured_at))]
 
 
@@ -141,17 +146,17 @@ def test_compact_carries_appends_that_land_meanwhile(repo, monkeypatch):
     store = Store(repo.open())
     store.append("commits", [c(1)])
     store.append("commits", [c(2)])
-    real_update = Store.update
+    real_update = update_mod.update
     calls = []
 
-    def racing_update(self, ref, **kw):
+    def racing_update(repo_, ref, **kw):
         if kw.get("new_root") and not calls:
             calls.append(1)
-            Store(self.repo).append("commits", [c(3)])  # another writer wins the race
-        return real_update(self, ref, **kw)
+            Store(repo_).append("commits", [c(3)])  # another writer wins the race
+        return real_update(repo_, ref, **kw)
 
-    monkeypatch.setattr(Store, "update", racing_update)
-    chunks.compact(store.repo)
+    monkeypatch.setattr(update_mod, "update", racing_update)
+    compact_mod.compact(store.repo)
     assert set(read(Store(repo.open()))) == {f"{i:040x}" for i in (1, 2, 3)}
 
 
@@ -161,7 +166,7 @@ def test_auto_compaction_keeps_small_chunks_bounded_within_the_appends(repo):
     store = Store(repo.open())
     for i in range(30):
         store.append("commits", [c(i)])
-        assert chunks.count_small_chunks(store.repo, chunks.tree_of(store.repo, store.tip())) <= 9
+        assert tree_mod.count_small_chunks(store.repo, tree_mod.tree_of(store.repo, store.tip())) <= 9
     assert len(read(store)) == 30
     # Folded into the appends: still one commit per append, and the reflog says so.
     assert repo.git("rev-list", "--count", DATA_REF).strip() == "30"
@@ -182,7 +187,7 @@ def test_a_failing_auto_compaction_never_fails_the_append(repo, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(chunks, "plan_auto_compaction", boom)
+    monkeypatch.setattr(compact_mod, "plan_auto_compaction", boom)
     store = Store(repo.open())
     for i in range(3):
         store.append("commits", [c(i)])
@@ -242,11 +247,13 @@ def test_repair_salvages_the_start_of_a_truncated_chunk(repo):
     cut = put_raw(store, "commits", [], name_from=decompress(data), blob=data[: len(data) // 2])
     assert cut == chunk.path
     warnings = []
-    assert len(list(Store(repo.open(), warn=warnings.append).iter_records("commits"))) == 0
-    assert warnings and chunk.path in warnings[0] and "3000 records" in warnings[0]
+    # Readers keep the complete lines before the cut, and say so (issue 15: a cut frame was dropped whole).
+    kept = len(list(Store(repo.open(), warn=warnings.append).iter_records("commits")))
+    assert 0 < kept < 3000
+    assert warnings and chunk.path in warnings[0] and f"kept {kept} records, {3000 - kept} lost" in warnings[0]
     result = repair_mod.repair(repo.open())
     sv = result.salvaged[0]
-    assert 0 < sv.kept < 3000 and sv.kept + sv.lost_unknown == 3000
+    assert sv.kept == kept and sv.kept + sv.lost_unknown == 3000
     assert len(read(Store(repo.open()))) == sv.kept
     assert repair_mod.verify(repo.open()).ok
 
@@ -276,7 +283,7 @@ def test_reconstruct_writes_json_files_and_jsonl(repo, tmp_path):
                            Chat(id="sess/1:p_1", query="other", captured_at=at(4))])
     store.append("diffs", [Diff(id=f"{1:040x}", text="+x\n")])
     out = tmp_path / "out"
-    counts = chunks.reconstruct(repo.open(), out)
+    counts = reconstruct_mod.reconstruct(repo.open(), out)
     assert counts["commits"] == 2 and counts["chats"] == 2 and counts["diffs"] == 1
     lines = (out / "commits.jsonl").read_bytes().splitlines()
     assert [json.loads(x)["message"] for x in lines] == ["one", "two"]
@@ -292,7 +299,7 @@ def test_stats_count_duplicates_and_small_chunks(repo):
     store = Store(repo.open())
     store.append("commits", [c(1, "a", at(1))])
     store.append("commits", [c(1, "a2", at(2)), c(2, "b", at(2))])
-    data = chunks.chunk_stats(repo.open())
+    data = stats_mod.chunk_stats(repo.open())
     s = data["streams"]["commits"]
     assert s["chunks"] == 2 and s["small_chunks"] == 2 and s["records"] == 2 and s["records_stored"] == 3
     assert s["superseded"] == 1 and s["dedup_savings_bytes"] > 0 and 0 < s["ratio"]

@@ -12,7 +12,7 @@ from conftest import Repo
 
 from git_ml.errors import GitMlError
 from git_ml.schema import Chat, Commit, Diff, Feedback, Tombstone
-from git_ml.store import chunks
+from git_ml.store import compact as compact_mod
 from git_ml.store import sync as sync_mod
 from git_ml.store.core import DATA_REF, LOCAL_REF, Store
 
@@ -108,10 +108,10 @@ def test_sync_after_a_compaction_on_either_side(net, who):
     capture(a, 8, 10)
     capture(b, 10, 12)
     if who in ("remote", "both"):
-        chunks.compact(a.open())
+        compact_mod.compact(a.open())
         sync(a)  # pushes a new root: not a fast-forward, the lease makes it safe
     if who in ("local", "both"):
-        chunks.compact(b.open())
+        compact_mod.compact(b.open())
     res = sync(b)
     assert res.pushed
     sync(a)
@@ -120,7 +120,7 @@ def test_sync_after_a_compaction_on_either_side(net, who):
     assert_all(a, want)
     assert_all(b, want)
     # Old and new chunks holding the same records read as one copy; a compaction after that makes one chunk.
-    chunks.compact(b.open())
+    compact_mod.compact(b.open())
     assert_all(b, want)
     assert len([p for p in b.git("ls-tree", "-r", "--name-only", DATA_REF).split()
                 if p.startswith("commits/")]) == 1
@@ -152,7 +152,7 @@ def test_tombstones_and_feedback_travel(net):
     Store(b.open()).append_many({"tombstones": [Tombstone(id="chats:s:2", stream="chats", target="s:2")],
                                  "feedback": [Feedback(id="s:1@1", chat_id="s:1", rating="good", time="1",
                                                        captured_at="2026-02-01T00:00:00.000000Z")]})
-    chunks.compact(b.open())  # the deleted chat is physically gone on b, its tombstone stays
+    compact_mod.compact(b.open())  # the deleted chat is physically gone on b, its tombstone stays
     sync(b)
     sync(a)  # a still holds the chat in an old chunk: the union does not bring it back
     for r in (a, b):
