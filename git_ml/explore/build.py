@@ -22,7 +22,6 @@ from git_ml.explore.db import (
     Records,
     connect,
     iso_unix,
-    line_digest,
     load_codecs,
     make_dictionary,
     meta,
@@ -31,6 +30,8 @@ from git_ml.explore.db import (
 )
 from git_ml.explore.docs import DOC_STREAMS, add_docs, build_docs, remove_docs
 from git_ml.store.core import Chunk, Store
+from git_ml.store.objects import read_chunk
+from git_ml.store.reader import decode_chunk, digest
 
 
 # Light views of the records: only what the index columns need (the JSON line itself is kept whole).
@@ -93,8 +94,6 @@ class _TombstoneL(msgspec.Struct):
 
 _LIGHT = {"commits": _CommitL, "chats": _ChatL, "sessions": _SessionL, "feedback": _FeedbackL, "links": _LinkL,
           "rewrites": _RewriteL, "tombstones": _TombstoneL}
-_DECODERS = {k: msgspec.json.Decoder(list[v]) for k, v in _LIGHT.items()}
-_ONE = {k: msgspec.json.Decoder(v) for k, v in _LIGHT.items()}
 
 # The store reader's rule (git_ml.store.reader): the later capture wins; on equal capture times the greater digest
 # of the stored line; byte-identical lines (equal digests) are one version.
@@ -123,23 +122,6 @@ _INSERT = {
 _HIDEABLE = ("commits", "chats", "sessions", "feedback", "links", "rewrites")
 
 
-def _decode(stream: str, lines: list[bytes]) -> tuple[list, list[bytes]]:
-    """The light records of ``lines`` and the lines they came from (malformed lines are left out)."""
-    try:
-        return _DECODERS[stream].decode(b"[" + b",".join(lines) + b"]"), lines
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        pass
-    recs, ok = [], []
-    one = _ONE[stream]
-    for line in lines:
-        try:
-            recs.append(one.decode(line))
-            ok.append(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            continue
-    return recs, ok
-
-
 class _Writer:
     """Turns decoded records into rows: digests, lines stored in blocks, authors numbered."""
 
@@ -166,9 +148,9 @@ class _Writer:
         self.codecs[stream] = Codec(zdict)
         return self.codecs[stream]
 
-    def rows(self, stream: str, lines: list[bytes]) -> list[tuple]:
-        recs, lines = _decode(stream, lines)
-        digests = [line_digest(line) for line in lines]
+    def rows(self, stream: str, recs: list, lines: list[bytes]) -> list[tuple]:
+        """Rows of ``recs`` (light records) decoded from ``lines`` (their stored lines, in order)."""
+        digests = [digest(line) for line in lines]
         refs = put_lines(self.db, self.codec(stream, lines), lines) if stream in KEPT and lines else digests
         both = zip(recs, digests, refs)
         if stream == "commits":
@@ -200,16 +182,14 @@ def _warn(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def _chunk_lines(store: Store, chunk: Chunk, quiet: bool = False) -> list[bytes] | None:
-    """The lines of a chunk, read through the store's safe path (a damaged object is reported, never hangs);
-    None, with one warning, when the chunk is corrupt."""
-    try:
-        lines = store.read_lines(chunk)
-    except CorruptChunk as exc:
-        if not quiet:
-            _warn(f"warning: skipping corrupt chunk {chunk.path}: {exc.detail.splitlines()[0] if exc.detail else exc}")
+def _chunk_records(store: Store, chunk: Chunk) -> tuple[list, list[bytes]] | None:
+    """(light records, their stored lines) of a chunk, read and decoded as the store's reader does (the safe path:
+    a damaged object or frame is named in one warning, never hangs; a frame cut short keeps what decodes)."""
+    got = decode_chunk(store, chunk, _LIGHT[chunk.stream])
+    if got is None:
         return None
-    return [line for line in lines if line.strip()]
+    recs, raw = got
+    return recs, [line for line in raw.split(b"\n") if line.strip()]
 
 
 def _by_id(db: sqlite3.Connection, stream: str, ids: list[str]) -> dict[str, tuple]:
@@ -243,10 +223,10 @@ def _apply(db: sqlite3.Connection, store: Store, chunks: Iterable[Chunk], search
     records = Records(db)
     for stream in STREAMS:
         for chunk in by_stream.get(stream, ()):
-            lines = _chunk_lines(store, chunk)
-            if not lines:
+            got = _chunk_records(store, chunk)
+            if not got or not got[0]:
                 continue
-            rows = writer.rows(stream, lines)
+            rows = writer.rows(stream, *got)
             if search and stream in DOC_STREAMS:
                 records.codecs = writer.codecs
                 _upsert_indexed(db, stream, rows, records)
@@ -357,16 +337,15 @@ class _Id(msgspec.Struct):
     id: str
 
 
-_IDS = msgspec.json.Decoder(list[_Id])
+_IDS = msgspec.json.Decoder(_Id)
 
 
 def _chunk_ids(store: Store, chunk: Chunk) -> set[str] | None:
-    lines = _chunk_lines(store, chunk, quiet=True)
-    if lines is None:
-        return None
+    """The ids a chunk holds; None when it does not decode whole (no warning: its reading by ``_apply`` warns)."""
     try:
-        return {r.id for r in _IDS.decode(b"[" + b",".join(lines) + b"]")}
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        data = read_chunk(store.repo, chunk)
+        return None if data.damage else {r.id for r in _IDS.decode_lines(data.raw)}
+    except (CorruptChunk, msgspec.DecodeError, msgspec.ValidationError):
         return None
 
 

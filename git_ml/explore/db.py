@@ -7,8 +7,8 @@ What the index keeps (layout version 3; an index of an older layout is rebuilt, 
 
 * the columns the commands query (ids, capture times, link directions, patch ids, change shapes, times; authors
   once each in ``authors``);
-* the tie-break key of each row's stored line (``digest``: ``blake2b(line, digest_size=8)``, the store reader's
-  rule), so that incremental updates keep the version ``git_ml.store.reader`` returns;
+* the tie-break key of each row's stored line (``digest``: ``git_ml.store.reader.digest``), so that incremental
+  updates keep the version the store's reader returns (later ``captured_at``, then greater digest);
 * for the streams that are displayed (commits, chats, sessions, feedback) the JSON lines themselves, compressed in
   blocks of up to ``BLOCK`` lines (zstd with a dictionary sampled from the stream's own records, so that the
   one-line blocks of later appends compress too); a row's ``rec`` is ``block id * 256 + line``. On the git.git
@@ -155,11 +155,6 @@ class Records:
                 self._blocks.clear()
             self._blocks[block] = lines
         return lines[slot] if slot < len(lines) else b"{}"
-
-
-def line_digest(line: bytes) -> bytes:
-    """The tie-break key of a stored line: of two versions captured at the same time, the greater digest wins."""
-    return hashlib.blake2b(line, digest_size=8).digest()
 
 
 # ----- small shared helpers ---------------------------------------------------------------------------------------

@@ -623,3 +623,45 @@ def test_truncated_chunk_object_is_named_and_skipped_without_hanging(explored):
     log = subprocess.run(["git", "ml", "log", "--json"], cwd=explored.path, capture_output=True, text=True,
                          timeout=60)
     assert len(json.loads(log.stdout)["commits"]) == 4
+
+
+# ----- the one reader: the index keeps the versions the store's reader returns -------------------------------------
+@pytest.mark.parametrize("built_at", ["end", "middle", "start"])
+def test_show_and_search_see_the_readers_winners(repo, built_at):
+    """Conflicting versions, ties broken by digest, byte-identical copies and tombstones: `show` and `search` see
+    the versions ``git_ml.store.reader.current`` returns, whether the index was built at the end (a full build) or
+    at an earlier tip and then brought up to date by incremental merges."""
+    from populated import conflicting_store
+
+    from git_ml.explore.text import doc_tokens
+    from git_ml.store import reader
+
+    data = conflicting_store(repo)
+    s = store(repo)
+    for stream in ("commits", "chats"):
+        current = reader.current(s, stream)
+        assert set(current) == set(data["expected"][stream])
+    tips = repo.git("rev-list", "--first-parent", "refs/ml/data").split()
+    if built_at != "end":
+        final = tips[0]
+        back = tips[len(tips) // 2] if built_at == "middle" else tips[-2]
+        repo.git("update-ref", "refs/ml/data", back)
+        assert git_ml(repo, "log", "-n", "1").returncode == 0
+        repo.git("update-ref", "refs/ml/data", final)
+    for sha, line in data["expected"]["commits"].items():
+        doc = as_json(git_ml(repo, "show", sha, "--json"))
+        assert doc["captured"] and doc["commit"] == json.loads(line), sha
+    for sha in data["hidden"]["commits"]:
+        assert as_json(git_ml(repo, "show", sha, "--json"))["captured"] is False
+    for cid, line in data["expected"]["chats"].items():
+        assert as_json(git_ml(repo, "show", cid, "--json"))["chat"] == json.loads(line), cid
+    assert git_ml(repo, "show", "sess-t:gone", "--json").returncode == 1
+    for word in ("feat", "fix"):
+        hits = as_json(git_ml(repo, "search", word, "--in", "commits", "--limit", "100", "--json"))
+        want = {i for i, line in data["expected"]["commits"].items()
+                if doc_tokens(word)[0] in doc_tokens(json.loads(line)["message"])}
+        assert {h["id"] for h in hits} == want, word
+    hits = as_json(git_ml(repo, "search", "answer", "--in", "chats", "--limit", "100", "--json"))
+    assert {h["id"]: h["snippet"] for h in hits} == {
+        cid: f"**answer** {json.loads(line)['response'].split(' ', 1)[1]}"
+        for cid, line in data["expected"]["chats"].items() if "answer" in json.loads(line)["response"]}
