@@ -151,7 +151,7 @@ class _Writer:
     def rows(self, stream: str, recs: list, lines: list[bytes]) -> list[tuple]:
         """Rows of ``recs`` (light records) decoded from ``lines`` (their stored lines, in order)."""
         digests = [digest(line) for line in lines]
-        refs = put_lines(self.db, self.codec(stream, lines), lines) if stream in KEPT and lines else digests
+        refs = put_lines(self.db, stream, self.codec(stream, lines), lines) if stream in KEPT and lines else digests
         both = zip(recs, digests, refs)
         if stream == "commits":
             return [(r.id, r.captured_at, d, r.time, r.patch_id, shape_of(r.files),
@@ -196,7 +196,7 @@ def _by_id(db: sqlite3.Connection, stream: str, ids: list[str]) -> dict[str, tup
     out: dict[str, tuple] = {}
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
-        for row in db.execute(f"SELECT id, rowid, digest, rec FROM {stream} WHERE id IN ({','.join('?' * len(part))})",
+        for row in db.execute(f"SELECT id, digest, rec FROM {stream} WHERE id IN ({','.join('?' * len(part))})",
                               part):
             out[row[0]] = row[1:]
     return out
@@ -208,9 +208,9 @@ def _upsert_indexed(db: sqlite3.Connection, stream: str, rows: list[tuple], reco
     before = _by_id(db, stream, ids)
     db.executemany(_INSERT[stream], rows)
     after = _by_id(db, stream, ids)
-    changed = [i for i in ids if before.get(i, (None, None))[1] != after[i][1]]
-    remove_docs(db, stream, records, [(before[i][0], before[i][2]) for i in changed if i in before])
-    add_docs(db, stream, records, [(after[i][0], after[i][2]) for i in changed])
+    changed = [i for i in ids if before.get(i, (None, None))[0] != after[i][0]]
+    remove_docs(db, stream, records, [before[i][1] for i in changed if i in before])
+    add_docs(db, stream, records, [after[i][1] for i in changed])
 
 
 def _apply(db: sqlite3.Connection, store: Store, chunks: Iterable[Chunk], search: bool) -> None:
@@ -241,7 +241,7 @@ def _apply(db: sqlite3.Connection, store: Store, chunks: Iterable[Chunk], search
         dead = f"FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)"
         if search and stream in DOC_STREAMS:
             records.codecs = writer.codecs
-            remove_docs(db, stream, records, db.execute(f"SELECT rowid, rec {dead}", (stream,)).fetchall())
+            remove_docs(db, stream, records, [r[0] for r in db.execute(f"SELECT rec {dead}", (stream,))])
         db.execute(f"DELETE {dead}", (stream,))
 
 
@@ -258,6 +258,7 @@ def _rebuild(repo: pygit2.Repository, store: Store, path: Path, tip: pygit2.Oid 
     except OSError:
         pass
     db = connect(tmp)
+    db.execute("PRAGMA auto_vacuum=FULL")  # pages the full-text build frees (merged segments) are given back
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.executescript(SCHEMA)

@@ -6,13 +6,16 @@ A leaf module (standard library only; zstandard is imported when a record is rea
 What the index keeps (layout version 3; an index of an older layout is rebuilt, see ``FILE_NAME``):
 
 * the columns the commands query (ids, capture times, link directions, patch ids, change shapes, times; authors
-  once each in ``authors``);
+  once each in ``authors``). ``commits`` is keyed by its id alone (``WITHOUT ROWID``: a 40-character id is not
+  stored twice), and its shapes are looked up among the linked commits only (``Index.linked_shapes``), which
+  spares an index over the whole history;
 * the tie-break key of each row's stored line (``digest``: ``git_ml.store.reader.digest``), so that incremental
   updates keep the version the store's reader returns (later ``captured_at``, then greater digest);
 * for the streams that are displayed (commits, chats, sessions, feedback) the JSON lines themselves, compressed in
   blocks of up to ``BLOCK`` lines (zstd with a dictionary sampled from the stream's own records, so that the
-  one-line blocks of later appends compress too); a row's ``rec`` is ``block id * 256 + line``. On the git.git
-  replay this keeps 70 MB of commit lines in 17 MB; one record costs one block's decompression (~0.1 ms).
+  one-line blocks of later appends compress too); a row's ``rec`` is ``block id * 256 + line``, unique across
+  streams, and it is also the row id of the record's full-text document (``docs.py``). On the git.git replay this
+  keeps 70 MB of commit lines in 17 MB; one record costs one block's decompression (~0.2 ms).
   Whatever else a command needs of a record (a commit's per-file line counts) is derived from it on demand.
 
 Links, rewrites and tombstones are never displayed as records: only their columns are kept. A version that loses
@@ -32,12 +35,11 @@ FILE_NAME = f"explore-v{VERSION}.sqlite"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS dictionaries(stream TEXT PRIMARY KEY, data BLOB);
-CREATE TABLE IF NOT EXISTS blocks(id INTEGER PRIMARY KEY, data BLOB);
+CREATE TABLE IF NOT EXISTS blocks(id INTEGER PRIMARY KEY, stream TEXT, data BLOB);
 CREATE TABLE IF NOT EXISTS authors(id INTEGER PRIMARY KEY, name TEXT UNIQUE);
 CREATE TABLE IF NOT EXISTS commits(id TEXT PRIMARY KEY, captured_at TEXT, digest BLOB, time INTEGER, patch_id TEXT,
-    shape INTEGER, author INTEGER, rec INTEGER);
+    shape INTEGER, author INTEGER, rec INTEGER) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS commits_patch ON commits(patch_id) WHERE patch_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS commits_shape ON commits(shape) WHERE shape IS NOT NULL;
 CREATE TABLE IF NOT EXISTS chats(id TEXT PRIMARY KEY, captured_at TEXT, digest BLOB, session_id TEXT, uuid TEXT,
     time REAL, rec INTEGER);
 CREATE INDEX IF NOT EXISTS chats_session ON chats(session_id);
@@ -64,7 +66,7 @@ CREATE TABLE IF NOT EXISTS computed(id TEXT PRIMARY KEY, patch_id TEXT);
 STREAMS = ("commits", "chats", "sessions", "feedback", "links", "rewrites", "tombstones")
 # The streams whose records are kept (compressed) for display.
 KEPT = ("commits", "chats", "sessions", "feedback")
-BLOCK = 128  # lines per block (at most 256)
+BLOCK = 256  # lines per block (at most 256)
 DICT_BYTES = 32 * 1024  # of sample lines
 
 
@@ -124,12 +126,13 @@ def load_codecs(db: sqlite3.Connection) -> dict[str, Codec]:
     return {s: Codec(have.get(s) or b"") for s in KEPT}
 
 
-def put_lines(db: sqlite3.Connection, codec: Codec, lines: list[bytes]) -> list[int]:
-    """Store ``lines`` in new blocks; their ``rec`` references, in order."""
+def put_lines(db: sqlite3.Connection, stream: str, codec: Codec, lines: list[bytes]) -> list[int]:
+    """Store ``lines`` of ``stream`` in new blocks; their ``rec`` references, in order."""
     refs: list[int] = []
     for i in range(0, len(lines), BLOCK):
         part = lines[i:i + BLOCK]
-        block = db.execute("INSERT INTO blocks(data) VALUES(?)", (codec.pack(b"\n".join(part)),)).lastrowid
+        block = db.execute("INSERT INTO blocks(stream, data) VALUES(?, ?)",
+                           (stream, codec.pack(b"\n".join(part)))).lastrowid
         refs.extend(block * 256 + k for k in range(len(part)))
     return refs
 

@@ -7,7 +7,7 @@ contentless table). The tokens of a document are computed again from its record 
 needed (rescoring a search's candidates, or removing a document, which a contentless table is told with the values
 it was given). Computing them is deterministic, and a change of the tokenizer changes the index version.
 
-Row ids tie a document to its record: a commit's document is ``2 * commits.rowid``, a chat's ``2 * chats.rowid + 1``.
+A document's row id is its record's ``rec`` reference (``db.py``), which also names its stream (the block's).
 """
 
 from __future__ import annotations
@@ -46,10 +46,6 @@ CHAT = msgspec.json.Decoder(ChatText)
 COMMIT = msgspec.json.Decoder(CommitText)
 
 
-def doc_rowid(stream: str, rowid: int) -> int:
-    return 2 * rowid + (1 if stream == "chats" else 0)
-
-
 def doc_values(stream: str, line: bytes) -> tuple[str, str, str]:
     """(prompt, response, message) tokens of a record line, as the table holds them."""
     try:
@@ -61,8 +57,8 @@ def doc_values(stream: str, line: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
-def _docs(stream: str, records: Records, rows: Iterable[tuple[int, int]]) -> list[tuple]:
-    return [(doc_rowid(stream, rowid), *doc_values(stream, records.get(stream, rec))) for rowid, rec in rows]
+def _docs(stream: str, records: Records, recs: Iterable[int]) -> list[tuple]:
+    return [(rec, *doc_values(stream, records.get(stream, rec))) for rec in recs]
 
 
 def build_docs(db: sqlite3.Connection) -> None:
@@ -71,15 +67,22 @@ def build_docs(db: sqlite3.Connection) -> None:
     db.execute(CREATE)
     records = Records(db)
     for stream in DOC_STREAMS:
-        rows = db.execute(f"SELECT rowid, rec FROM {stream} ORDER BY rowid").fetchall()
-        db.executemany(_INSERT, _docs(stream, records, rows))
+        recs = [r[0] for r in db.execute(f"SELECT rec FROM {stream} ORDER BY rec")]
+        db.executemany(_INSERT, _docs(stream, records, recs))
+    db.execute("INSERT INTO docs(docs) VALUES('optimize')")  # one segment: smaller, and faster to query
 
 
-def add_docs(db: sqlite3.Connection, stream: str, records: Records, rows: Iterable[tuple[int, int]]) -> None:
-    """Index the records ``rows`` ((rowid, rec reference)) of ``stream``."""
-    db.executemany(_INSERT, _docs(stream, records, rows))
+def add_docs(db: sqlite3.Connection, stream: str, records: Records, recs: Iterable[int]) -> None:
+    """Index the records ``recs`` (references) of ``stream``."""
+    db.executemany(_INSERT, _docs(stream, records, recs))
 
 
-def remove_docs(db: sqlite3.Connection, stream: str, records: Records, rows: Iterable[tuple[int, int]]) -> None:
-    """Take the records ``rows`` ((rowid, rec reference), as they were indexed) out of the table."""
-    db.executemany(_DELETE, _docs(stream, records, rows))
+def remove_docs(db: sqlite3.Connection, stream: str, records: Records, recs: Iterable[int]) -> None:
+    """Take the records ``recs`` (references, indexed earlier) out of the table."""
+    db.executemany(_DELETE, _docs(stream, records, recs))
+
+
+def doc_record(db: sqlite3.Connection, records: Records, rowid: int) -> tuple[str, bytes] | None:
+    """(stream, record line) of a document."""
+    row = db.execute("SELECT stream FROM blocks WHERE id=?", (rowid // 256,)).fetchone()
+    return (row[0], records.get(row[0], rowid)) if row else None

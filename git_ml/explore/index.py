@@ -44,6 +44,7 @@ class Index:
         self.tip = tip
         self.path = path
         self.records = Records(db)
+        self._linked_shapes: dict[int, list[tuple[str, str | None, int]]] | None = None
 
     # ----- opening and updating -----------------------------------------------------------------------------------
     @classmethod
@@ -178,9 +179,19 @@ class Index:
     def commits_with_patch_id(self, patch_id: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM commits WHERE patch_id=?", (patch_id,))]
 
-    def linked_with_shape(self, shape: str) -> list[tuple[str, str | None]]:
-        return self.db.execute("SELECT id, patch_id FROM commits WHERE shape=? AND id IN "
-                               "(SELECT commit_id FROM links)", (shape,)).fetchall()
+    def linked_shapes(self) -> dict[int, list[tuple[str, str | None, int]]]:
+        """shape -> [(id, patch id, rec)] of the commits that have links (read once: linked commits are few)."""
+        if self._linked_shapes is None:
+            shapes: dict[int, list[tuple[str, str | None, int]]] = {}
+            for shape, cid, pid, rec in self.db.execute(
+                    "SELECT shape, id, patch_id, rec FROM commits WHERE id IN (SELECT commit_id FROM links) "
+                    "AND shape IS NOT NULL"):
+                shapes.setdefault(shape, []).append((cid, pid, rec))
+            self._linked_shapes = shapes
+        return self._linked_shapes
+
+    def linked_with_shape(self, shape: int) -> list[tuple[str, str | None]]:
+        return [(cid, pid) for cid, pid, _ in self.linked_shapes().get(shape, ())]
 
     def linked_commits_between(self, t0: int, t1: int) -> list[tuple[str, int, dict[str, int]]]:
         """(id, time, {path: lines added}) of the commits linked to chats, authored between t0 and t1."""

@@ -148,13 +148,11 @@ def _same_shape_as_linked(ix, oids: list[str], linked: set[str]) -> set[str]:
                          f"AND shape IS NOT NULL", todo).fetchall()
     if not mine:
         return set()
-    shapes = sorted({shape for _, shape, _ in mine})
-    q = ",".join("?" * len(shapes))
-    theirs: dict[str, set[str]] = {}
-    for oid, shape, data in ix.db.execute(
-            f"SELECT o.id, o.shape, o.rec FROM commits o WHERE o.shape IN ({q}) AND EXISTS "
-            f"(SELECT 1 FROM links l WHERE l.commit_id = o.id)", shapes):
-        theirs.setdefault(shape, set()).add(_subject(ix, data))
+    linked_shapes = ix.linked_shapes()
+    theirs: dict[int, set[str]] = {}
+    for shape in {shape for _, shape, _ in mine}:
+        for _cid, _pid, rec in linked_shapes.get(shape, ()):
+            theirs.setdefault(shape, set()).add(_subject(ix, rec))
     return {oid for oid, shape, data in mine if shape in theirs and _subject(ix, data) in theirs[shape]}
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from git_ml.errors import GitMlError
 from git_ml.explore.db import iso_unix
-from git_ml.explore.docs import CHAT, COMMIT, doc_values
+from git_ml.explore.docs import CHAT, COMMIT, doc_record, doc_values
 from git_ml.explore.text import doc_tokens, word_spans
 
 WEIGHTS = (2.0, 1.0, 1.5)  # prompt, response, message
@@ -138,7 +138,7 @@ def search(ix, phrase: str, *, where: str = "all", since: str | None = None, aut
     like = f"%{author}%" if author else None
     kind_conds = []
     if where in ("commits", "all"):
-        c = "(d.rowid % 2 = 0"
+        c = "(d.rowid / 256 IN (SELECT id FROM blocks WHERE stream = 'commits')"
         sub = []
         if since_t is not None:
             sub.append("time >= ?")
@@ -147,10 +147,10 @@ def search(ix, phrase: str, *, where: str = "all", since: str | None = None, aut
             sub.append("author IN (SELECT id FROM authors WHERE name LIKE ?)")
             params.append(like)
         if sub:
-            c += f" AND d.rowid / 2 IN (SELECT rowid FROM commits WHERE {' AND '.join(sub)})"
+            c += f" AND d.rowid IN (SELECT rec FROM commits WHERE {' AND '.join(sub)})"
         kind_conds.append(c + ")")
     if where in ("chats", "all"):
-        c = "(d.rowid % 2 = 1"
+        c = "(d.rowid / 256 IN (SELECT id FROM blocks WHERE stream = 'chats')"
         sub = []
         if since_t is not None:
             sub.append("time >= ?")
@@ -160,7 +160,7 @@ def search(ix, phrase: str, *, where: str = "all", since: str | None = None, aut
                        "WHERE c.author IN (SELECT id FROM authors WHERE name LIKE ?))")
             params.append(like)
         if sub:
-            c += f" AND (d.rowid - 1) / 2 IN (SELECT rowid FROM chats WHERE {' AND '.join(sub)})"
+            c += f" AND d.rowid IN (SELECT rec FROM chats WHERE {' AND '.join(sub)})"
         kind_conds.append(c + ")")
     conds.append("(" + " OR ".join(kind_conds) + ")")
     pool = max(50, limit * 5)
@@ -174,12 +174,11 @@ def search(ix, phrase: str, *, where: str = "all", since: str | None = None, aut
     scored = []
     records: dict[int, tuple[str, bytes]] = {}
     for rowid, bm in rows:
-        stream = "chats" if rowid % 2 else "commits"
-        found = db.execute(f"SELECT id, rec FROM {stream} WHERE rowid=?", (rowid // 2,)).fetchone()
+        found = doc_record(db, ix.records, rowid)
         if found is None:
             continue
-        records[rowid] = (found[0], ix.record(stream, found[1]))
-        p, r, m = doc_values(stream, records[rowid][1])
+        records[rowid] = found
+        p, r, m = doc_values(*found)
         toks = [t for col in (p, r, m) for t in col.split()]
         have = wanted.intersection(toks)
         coverage = len(have) / len(wanted)
@@ -192,9 +191,10 @@ def search(ix, phrase: str, *, where: str = "all", since: str | None = None, aut
     return hits
 
 
-def _hit(ix, rowid: int, cid: str, data: bytes, score: float, wanted: set[str]) -> Hit:
-    if rowid % 2:
+def _hit(ix, rowid: int, stream: str, data: bytes, score: float, wanted: set[str]) -> Hit:
+    if stream == "chats":
         chat = CHAT.decode(data)
+        cid = chat.id
         q_snip, q_spans = make_snippet(chat.query, wanted)
         r_snip, r_spans = make_snippet(chat.response, wanted)
         # The title already shows the prompt: the response's snippet whenever it holds as much of the query.
@@ -204,6 +204,7 @@ def _hit(ix, rowid: int, cid: str, data: bytes, score: float, wanted: set[str]) 
         return Hit("chat", cid, score, chat.timestamp, title, marked(snip, spans), spans, snip,
                    commits=list(dict.fromkeys(commits)))
     c = COMMIT.decode(data)
+    cid = c.id
     snip, spans = make_snippet(c.message, wanted)
     chats = [ch for ch, *_ in ix.links_of_commit(cid) if ch]
     return Hit("commit", cid, score, c.timestamp, c.message.split("\n", 1)[0], marked(snip, spans), spans, snip,
