@@ -1,19 +1,30 @@
-"""Benchmarks for git_ml.redact (pytest-benchmark).
+"""Benchmarks for git_ml.capture.redaction (pytest-benchmark), with issue 16's targets on one core (CPU time).
 
-    /work/venv/bin/pytest benchmarks/bench_redact.py --benchmark-columns=min,mean,max
+    python -m pytest benchmarks/bench_redact.py -p no:cacheprovider --benchmark-timer=time.process_time \
+        --benchmark-columns=min,mean,max
 
-Inputs are synthetic and deterministic: 5 MB of Claude-Code-like JSONL (ids, hashes,
-usage counters, code, prose with a few non-ASCII characters) with no secret and with a
-few secrets, and 60,000 short commit messages (a backfill).
+Inputs are deterministic: 10 MB of source code (this Python's standard library, ``*.py`` files in name order),
+5 MB of secret-dense text (one fake secret per line: every provider format of the rules, the fixed-format keys,
+assignments and URLs with credentials, generated at random by tests/capture/secret_corpus.py), 5 MB of git hashes
+and UUIDs (none may be redacted), 5 MB of Claude-Code-like JSONL (ids, hashes, usage counters, code, prose with a
+few non-ASCII characters) with no secret and with a few secrets, and 60,000 short commit messages (a backfill).
+Targets: >= 50 MB/s on source code, >= 20 MB/s on the secret-dense text, 0 over-redaction.
 """
 
 import json
 import random
 import string
+import sys
+import sysconfig
+import time
+from pathlib import Path
 
 import pytest
 
 from git_ml.capture.redaction import redact
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "capture"))
+from secret_corpus import NAMES, provider_tokens  # noqa: E402
 
 SIZE = 5_000_000
 
@@ -128,3 +139,89 @@ def test_commit_messages_60k(benchmark):
         return sum(len(redact(m)[1]) for m in messages)
 
     assert benchmark.pedantic(run, rounds=3, iterations=1) == 0
+
+
+# ----- issue 16: throughput on one core and over-redaction ----------------------------------------------------------
+
+
+def source_code(size: int = 10_000_000) -> str:
+    parts, total = [], 0
+    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        parts.append(text)
+        total += len(text)
+        if total >= size:
+            break
+    return "".join(parts)[:size]
+
+
+def secret_dense(size: int = 5_000_000, seed: int = 16) -> tuple[str, int]:
+    """One fake secret per line, in the shapes people paste them; returns (text, lines)."""
+    rng = random.Random(seed)
+    alnum = string.ascii_letters + string.digits
+    lines, total = [], 0
+    while total < size:
+        for _, token in provider_tokens(rng):
+            shape = rng.randrange(4)
+            if shape == 0:
+                line = f"here is the key {token} for the deploy"
+            elif shape == 1:
+                line = f"{rng.choice(NAMES)} = '{token}'"
+            elif shape == 2:
+                line = f'{{"{rng.choice(NAMES)}": "{token}"}}'
+            else:
+                line = f"+{token}"
+            lines.append(line)
+            total += len(line) + 1
+        for _ in range(20):
+            lines.append(f"DATABASE_URL=postgres://app:{_rand(rng, alnum, 16)}@db.internal:5432/app")
+            lines.append(f'password = "{_rand(rng, alnum, 14)}"')
+            lines.append(f"ghp_{_rand(rng, alnum, 36)} is the token")
+            lines.append(f"AKIA{_rand(rng, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)} in the config")
+            total += 4 * 60
+    return "\n".join(lines), len(lines)
+
+
+def hashes_and_uuids(size: int = 5_000_000, seed: int = 17) -> str:
+    rng = random.Random(seed)
+    lines, total = [], 0
+    while total < size:
+        sha = _rand(rng, "0123456789abcdef", 40)
+        line = (f"commit {sha} parent {sha[::-1]} key: {sha[:32]} id={_uuid(rng)} "
+                f"session_key: '{_uuid(rng)}' sha256 {_rand(rng, '0123456789abcdef', 64)}")
+        lines.append(line)
+        total += len(line) + 1
+    return "\n".join(lines)
+
+
+def _mb_per_s(benchmark, text: str) -> float:
+    return len(text.encode()) / benchmark.stats.stats.min / 1e6
+
+
+def test_source_code_50mb_per_s(benchmark):
+    code = source_code()
+    out, counts = benchmark.pedantic(redact, args=(code,), rounds=5, iterations=1)
+    speed = _mb_per_s(benchmark, code)
+    print(f"\nsource code: {len(code.encode()) / 1e6:.1f} MB at {speed:.1f} MB/s, {sum(counts.values())} redactions")
+    assert speed >= 50
+
+
+def test_secret_dense_20mb_per_s(benchmark):
+    text, n = secret_dense()
+    out, counts = benchmark.pedantic(redact, args=(text,), rounds=3, iterations=1)
+    speed = _mb_per_s(benchmark, text)
+    print(f"\nsecret-dense: {n} lines, {len(text.encode()) / 1e6:.1f} MB at {speed:.1f} MB/s, "
+          f"{sum(counts.values())} redactions")
+    assert sum(counts.values()) == n  # every line's secret, once
+    assert speed >= 20
+
+
+def test_no_over_redaction_of_hashes_and_uuids():
+    text = hashes_and_uuids()
+    start = time.process_time()
+    out, counts = redact(text)
+    print(f"\nhashes and UUIDs: {len(text) / 1e6:.1f} MB in {time.process_time() - start:.2f} s CPU, {counts}")
+    assert counts == {} and out is text

@@ -22,6 +22,11 @@ def open_repository(path: str | os.PathLike | None = None) -> pygit2.Repository:
     try:
         return pygit2.Repository(found)
     except (pygit2.GitError, OSError) as exc:
+        if "object format" in str(exc):
+            raise NotARepository(
+                f"{found} uses SHA-256 object names, which git-ml does not support yet: the git library it uses "
+                f"(libgit2 {pygit2.LIBGIT2_VERSION}) reads SHA-1 repositories only; nothing is captured here"
+            ) from None
         raise NotARepository(f"cannot open repository {found}: {exc}") from None
 
 

@@ -44,6 +44,8 @@ class Commit(Record, kw_only=True, omit_defaults=True):
     related_chats: list[str] = []
     redactions: dict[str, int] = {}
     source: str = ""  # hook, backfill, catch-up, rewrite, manual
+    raw_paths: dict[str, str] = {}  # path as stored -> base64 of its bytes, for paths that are not UTF-8
+    shallow: bool = False  # at a shallow clone's boundary: parents absent, files unknown (empty) until unshallowed
 
 
 class Diff(Record, kw_only=True, omit_defaults=True):

@@ -182,3 +182,100 @@ def test_a_held_lock_makes_writers_give_up_quickly_and_hooks_spool(repo):
     assert not list((repo.path / ".git" / "ml" / "spool").glob("*.jsonl"))
     head_ids = repo.git("rev-list", "HEAD").split()
     assert set(head_ids) <= set(all_ids(repo.path))
+
+
+# ----- hostile histories ---------------------------------------------------------------------------------------------
+def test_hostile_names_and_histories_never_stop_capture(repo, tmp_path):
+    """Non-UTF-8 and control-byte file names, a control byte in a message, a cherry-pick series and a shallow
+    clone: every git command succeeds quietly and in bounded time, and every commit ends up captured."""
+    def git(*args, cwd=repo.path):
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60)
+        assert out.returncode == 0 and b"git-ml" not in out.stderr and b"Traceback" not in out.stderr, out
+        return out.stdout.decode()
+
+    assert repo.run("git-ml-install-hooks").returncode == 0
+    repo.commit("base", {"a.txt": "a\n"})
+    for name in (b"caf\xe9.txt", b"tab\there.txt", b"ctl\x01\x02.txt", b"new\nline.txt"):
+        with open(os.path.join(bytes(repo.path), name), "wb") as fh:
+            fh.write(b"x\n")
+        git("add", "-A")
+        git("commit", "-q", "-m", f"add {name!r}\x01 with a control byte")
+    git("checkout", "-q", "-b", "side", "HEAD~2")
+    for i in range(3):
+        repo.commit(f"side {i}", {f"s{i}.txt": f"{i}\n"})
+    git("checkout", "-q", "main")
+    git("cherry-pick", "main..side")
+    every = set(git("rev-list", "--branches").split())
+    assert every <= set(all_ids(repo.path))
+    log = repo.path / ".git" / "ml" / "capture.log"
+    assert not log.exists() or "Error" not in log.read_text()
+    shallow = tmp_path / "shallow"
+    git("clone", "-q", "--depth", "3", f"file://{repo.path}", str(shallow), cwd=tmp_path)
+    out = subprocess.run(["git-ml-capture", "--backfill"], cwd=shallow, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    git("fetch", "-q", "--unshallow", cwd=shallow)
+    out = subprocess.run(["git-ml-capture", "--backfill"], cwd=shallow, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "completed" in out.stdout, out.stdout + out.stderr
+    main_ids = set(git("rev-list", "main").split())
+    recs = {r.id: r for r in Store(pygit2.Repository(str(shallow)), warn=lambda m: None).iter_records("commits")}
+    assert main_ids <= set(recs) and not any(r.shallow for r in recs.values())
+
+
+# ----- hooks with hook managers and broken installs (issue 15, items 4 and 5) ------------------------------------------
+def _real_repo(tmp_path):
+    from conftest import Repo
+
+    path = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    repo = Repo(path)
+    repo.commit("one")
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    repo.git("remote", "add", "origin", str(bare))
+    return repo, bare
+
+
+@pytest.mark.parametrize("breakage", ["python-removed", "import-error"])
+def test_a_broken_install_never_blocks_a_push(tmp_path, breakage):
+    """git-ml-capture exists but cannot run: the push goes through (logged); refs/ml/local is still refused."""
+    from conftest import exec_dir
+
+    repo, bare = _real_repo(tmp_path)
+    broken = tmp_path / "broken-bin"
+    broken.mkdir()
+    exe = broken / "git-ml-capture"
+    interpreter = "/nonexistent/venv/bin/python3" if breakage == "python-removed" else (exec_dir() / "python3")
+    exe.write_text(f"#!{interpreter}\nimport git_ml_that_was_uninstalled\n")
+    exe.chmod(0o755)
+    out = repo.run(str(exec_dir() / "git-ml-install-hooks"), "--exec-dir", str(broken))
+    assert out.returncode == 0, out.stderr
+    repo.git("update-ref", "refs/ml/local", "HEAD")
+    (repo.path / ".git" / "ml").mkdir(exist_ok=True)
+    pushed = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.path, capture_output=True, timeout=60)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "push not blocked" in (repo.path / ".git" / "ml" / "capture.log").read_text()
+    refused = subprocess.run(["git", "push", "origin", "refs/ml/local"], cwd=repo.path, capture_output=True,
+                             timeout=60)
+    assert refused.returncode != 0 and b"refusing to push refs/ml/local" in refused.stderr
+    heads = subprocess.run(["git", "for-each-ref", "--format=%(refname)"], cwd=bare, capture_output=True, text=True)
+    assert heads.stdout.split() == ["refs/heads/main"]
+
+
+def test_a_basename_dispatching_hook_manager_still_gates_pushes(tmp_path):
+    """A husky/lefthook-style pre-push that dispatches on basename "$0" keeps running (and refusing) after
+    install-hooks, with the real git-ml-capture in the chain."""
+    from conftest import exec_dir
+
+    repo, bare = _real_repo(tmp_path)
+    hooks = repo.path / ".git" / "hooks"
+    gate = tmp_path / "gate"
+    (hooks / "pre-push").write_text('#!/bin/sh\ncase $(basename "$0") in\n  pre-push) echo "$(basename "$0")" >> '
+                                    f'"{gate}"; exit "${{GATE:-0}}" ;;\n  *) exit 0 ;;\nesac\n')
+    (hooks / "pre-push").chmod(0o755)
+    assert repo.run(str(exec_dir() / "git-ml-install-hooks")).returncode == 0
+    refused = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.path, capture_output=True,
+                             env={**os.environ, "GATE": "1"}, timeout=60)
+    assert refused.returncode != 0 and gate.read_text() == "pre-push\n"
+    ok = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.path, capture_output=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert gate.read_text() == "pre-push\npre-push\n"

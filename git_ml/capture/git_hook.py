@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from git_ml.errors import ExitCode
+
 
 def run_hook(args: list[str]) -> int:
     name = args[0] if args else ""
@@ -17,24 +19,36 @@ def run_hook(args: list[str]) -> int:
 
         repo = open_repository()
         if not collection_enabled(repo):
-            return 0
+            _note_skipped(repo, name, args[1:])
+            return ExitCode.OK
         _run(repo, name, args[1:])
     except BaseException as exc:  # a hook never fails the user's command
         from git_ml.store.spool import log
 
         log(repo, f"{name}: {type(exc).__name__}: {exc}")
-    return 0
+    return ExitCode.OK
+
+
+def _note_skipped(repo, name: str, args: list[str]) -> None:
+    """Collection is off: remember the commits this hook reports as made, so that no later capture takes them."""
+    from git_ml.capture.optout import made_now, note_skipped
+
+    lines = sys.stdin.read().splitlines() if name == "post-rewrite" and not sys.stdin.isatty() else []
+    note_skipped(repo, made_now(repo, name, args, lines))
 
 
 def _run(repo, name: str, args: list[str]) -> None:
-    from git_ml.capture.pipeline import capture_head, in_progress_operation, record_rewrites
+    from git_ml.capture.pipeline import capture_head, in_progress_operation, record_rewrites, sequence_last_step
     from git_ml.store.core import Store
     from git_ml.store.spool import log
 
     store = Store(repo, warn=lambda m: log(repo, m))
     if name in ("post-commit", "post-merge", "post-checkout", "catch-up"):
-        if in_progress_operation(repo):
-            return  # post-rewrite, or the next capture after the series, takes these commits
+        operation = in_progress_operation(repo)
+        # A rebase's commits go with its post-rewrite; a cherry-pick or revert series (no post-rewrite follows)
+        # is captured, whole, at its last step's commit.
+        if operation and not (operation == "sequence" and name == "post-commit" and sequence_last_step(repo)):
+            return
         result = capture_head(repo, store, source="hook")
     elif name == "post-rewrite":
         kind = args[0] if args else "rewrite"
@@ -51,11 +65,12 @@ def _run(repo, name: str, args: list[str]) -> None:
         log(repo, f"{name}: hint: {hint}")
     if result.spooled:
         log(repo, f"{name}: store busy, {result.spooled} records spooled")
-    _after_capture(repo, store, result.records)
+    after_capture(repo, store, result.records)
 
 
-def _after_capture(repo, store, records) -> None:
-    """Follow-up work that must not cost the capture itself: model update and chat links."""
+def after_capture(repo, store, records) -> None:
+    """Follow-up work after a capture (hook or `git ml capture`) that must not cost the capture itself: the
+    prediction model's journal. Never raises: a failing step is logged to .git/ml/capture.log."""
     if not records:
         return
     from git_ml.store.spool import log
@@ -96,10 +111,10 @@ def _pre_push(args: list[str]) -> int:
             log(None, f"pre-push: {exc}")
         except Exception:
             pass
-        return 0
+        return ExitCode.OK
     for message in messages:
         sys.stderr.write(message + "\n")
-    return 0 if ok else 1
+    return ExitCode.OK if ok else ExitCode.ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,7 @@ from pathlib import Path
 import pygit2
 
 from git_ml.capture.links import find_links, iso_to_unix, session_links
-from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat
+from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat, prepare_session
 from git_ml.errors import GitMlError
 from git_ml.repo import workdir
 from git_ml.schema import Chat, Link, Session
@@ -140,6 +140,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[tuple[str, Pat
         for session in parsed.sessions:
             if kind == "claude":
                 session.transcript_path = str(path)
+            prepare_session(session)
             all_sessions.append(session)
             d = digest(session)
             if stored_sessions.get(session.id) != d:
@@ -153,7 +154,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[tuple[str, Pat
         existing = store.ids("links")
         window = link_window(repo)
         spans = _closed_spans(new_sessions, all_chats)
-        candidates = find_links(commits, new_chats, window) + session_links(commits, spans, window)
+        candidates = find_links(commits, new_chats, window) + session_links(commits, spans)
         links = [lk for lk in candidates if lk.id not in existing]
     batches = {"chats": new_chats, "sessions": new_sessions, "links": links}
     if any(batches.values()):
@@ -187,7 +188,7 @@ def link_all(repo: pygit2.Repository) -> int:
     window = link_window(repo)
     existing = store.ids("links")
     spans = _closed_spans(sessions, chats)
-    links = [lk for lk in find_links(commits, chats, window) + session_links(commits, spans, window)
+    links = [lk for lk in find_links(commits, chats, window) + session_links(commits, spans)
              if lk.id not in existing]
     if links:
         store.append("links", links, message="link chats to commits")

@@ -4,7 +4,8 @@ A link is its own record (``links`` stream), so both directions are queryable wi
 whichever arrives first — the commit or the chat — the later capture makes the link. A commit belongs to a chat when
 it was committed between the chat's prompt and a window after the chat's last activity, and the chat modified files
 the commit changed; nearest in time first. A commit committed inside a session's span with no file overlap still
-gets the session (reason ``session``) so that `show` can find the conversation around it.
+gets the session (reason ``session``) so that `show` can find the conversation around it. A session that ended
+claims nothing after its end: neither its chats' windows nor its span reach past ``ended_at``.
 """
 
 from __future__ import annotations
@@ -49,8 +50,12 @@ def commit_paths(commit: Commit) -> set[str]:
     return out
 
 
-def find_links(commits: Iterable[Commit], chats: Iterable[Chat], window: float = DEFAULT_WINDOW) -> list[Link]:
-    """Links for every (commit, chat) pair that belong together. Pure: the caller stores what is new."""
+def find_links(commits: Iterable[Commit], chats: Iterable[Chat], window: float = DEFAULT_WINDOW,
+               session_ends: dict[str, float] | None = None) -> list[Link]:
+    """Links for every (commit, chat) pair that belong together. Pure: the caller stores what is new.
+
+    ``session_ends`` maps a closed session's id to its end (unix time): its chats claim no commit made after it."""
+    ends = session_ends or {}
     timed = sorted(((commit_time(c), c) for c in commits), key=lambda x: x[0])
     times = [t for t, _ in timed]
     links: list[Link] = []
@@ -60,7 +65,7 @@ def find_links(commits: Iterable[Commit], chats: Iterable[Chat], window: float =
             continue
         start, end = span
         lo = bisect.bisect_left(times, start)
-        hi = bisect.bisect_right(times, end + window)
+        hi = bisect.bisect_right(times, min(end + window, ends.get(chat.session_id, float("inf"))))
         modified = set(chat.files_modified)
         for t, commit in timed[lo:hi]:
             overlap = modified & commit_paths(commit) if modified else set()
@@ -72,8 +77,10 @@ def find_links(commits: Iterable[Commit], chats: Iterable[Chat], window: float =
     return links
 
 
-def session_links(commits: Iterable[Commit], sessions: Iterable, window: float = DEFAULT_WINDOW) -> list[Link]:
-    """Commits made while a session was open (no file evidence needed): reason ``session``."""
+def session_links(commits: Iterable[Commit], sessions: Iterable) -> list[Link]:
+    """Commits made while a session was open (no file evidence needed): reason ``session``. A session that ended
+    claims commits up to its end only; one still open claims every later commit (its caller bounds how long a
+    silent session counts as open)."""
     out = []
     spans = []
     for s in sessions:
@@ -81,7 +88,7 @@ def session_links(commits: Iterable[Commit], sessions: Iterable, window: float =
         if start is None:
             continue
         end = iso_to_unix(s.ended_at)
-        spans.append((s, start, (end if end is not None else float("inf")) + window))
+        spans.append((s, start, end if end is not None else float("inf")))
     for c in commits:
         t = commit_time(c)
         for s, start, end in spans:

@@ -20,7 +20,7 @@ import msgspec
 import pygit2
 
 from git_ml.capture.links import DEFAULT_WINDOW, find_links, iso_to_unix, session_links
-from git_ml.capture.redaction import redact
+from git_ml.capture.redaction.records import redact_record
 from git_ml.errors import GitMlError
 from git_ml.fsutil import atomic_write
 from git_ml.repo import config_bool, config_int, current_branch, ml_dir, open_repository, workdir
@@ -85,23 +85,23 @@ class TextPolicy:
 
 
 def prepare_chat(policy: TextPolicy, chat: Chat) -> Chat:
-    """Redact every text field, bound its size, and honour ``ml.captureResponses false`` (metadata only)."""
-    counts: dict[str, int] = {}
+    """Redact every text field and name (paths, tools, branch), bound the texts' size, and honour
+    ``ml.captureResponses false`` (metadata only)."""
     if not policy.keep_text:
         chat.query = ""
         chat.response = ""
+    chat.redactions = redact_record(chat)
     for name in ("query", "response"):
         text = getattr(chat, name)
-        if not text:
-            continue
-        clean, found = redact(text)
-        for kind, n in found.items():
-            counts[kind] = counts.get(kind, 0) + n
-        if policy.limit > 0 and len(clean) > policy.limit:
-            clean = clean[:policy.limit] + f"\n[truncated {len(clean) - policy.limit} characters]"
-        setattr(chat, name, clean)
-    chat.redactions = counts
+        if policy.limit > 0 and len(text) > policy.limit:
+            setattr(chat, name, text[:policy.limit] + f"\n[truncated {len(text) - policy.limit} characters]")
     return chat
+
+
+def prepare_session(session: Session) -> Session:
+    """Redact the names a session record carries (working directory, branch, transcript path)."""
+    redact_record(session)
+    return session
 
 
 # ----- state -----------------------------------------------------------------------------------------------------
@@ -162,10 +162,11 @@ def annotate_commits(repo: pygit2.Repository, commits: Sequence[Commit]) -> list
         return []
     chats = [Chat(id=ref.id, session_id=s.session_id, timestamp=ref.timestamp, ended_at=ref.ended_at,
                   files_modified=ref.files_modified) for s in states for ref in s.recent]
-    links = find_links(commits, chats, window)
+    ends = {s.session_id: end for s in states if (end := iso_to_unix(s.ended_at)) is not None}
+    links = find_links(commits, chats, window, ends)
     open_sessions = [Session(id=s.session_id, started_at=s.started_at or (s.recent[0].timestamp if s.recent else None),
                              ended_at=s.ended_at) for s in states]
-    links += session_links(commits, open_sessions, window)
+    links += session_links(commits, open_sessions)
     by_commit: dict[str, list[Link]] = {}
     for link in links:
         by_commit.setdefault(link.commit, []).append(link)
@@ -252,10 +253,33 @@ def handle_event(repo: pygit2.Repository, event: dict) -> CaptureReport:
     if name == "SessionEnd":
         state.ended_at = now_iso()
         state.end_reason = str(event.get("reason") or "") or None
+    problem = _transcript_problem(state.transcript_path)
+    if problem:
+        # A session without its transcript would store a version with no chats, model or tokens over a good one:
+        # keep the times in the state (linking uses them) and store nothing. A transcript that does not exist yet
+        # at SessionStart is normal (Claude Code writes it with the first prompt).
+        save_state(repo, state)
+        if not (name == "SessionStart" and problem == "does not exist"):
+            spool.log(repo, f"session {session_id[:8]} {name or 'event'}: transcript {problem}: "
+                            f"{state.transcript_path or '(none given)'}; nothing stored")
+        return CaptureReport()
     store = Store(repo, warn=lambda m: spool.log(repo, m))
     report = capture_claude_transcript(repo, store, state, cwd=event.get("cwd"))
     save_state(repo, state)
     return report
+
+
+def _transcript_problem(path: str | None) -> str | None:
+    """Why the session's transcript cannot be read, or None when it is a readable file."""
+    if not path:
+        return "path missing from the event"
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.exists(path):
+        return "does not exist"
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        return "is not a readable file"
+    return None
 
 
 def capture_claude_transcript(repo: pygit2.Repository, store: Store, state: SessionState,
@@ -289,6 +313,7 @@ def capture_claude_transcript(repo: pygit2.Repository, store: Store, state: Sess
     session.end_reason = state.end_reason or session.end_reason
     session.cwd = session.cwd or cwd
     session.branch = session.branch or current_branch(repo)
+    prepare_session(session)
 
     new_chats = []
     policy = TextPolicy.of(repo)

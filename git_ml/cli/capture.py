@@ -7,6 +7,8 @@
 import os
 import sys
 
+from git_ml.errors import ExitCode
+
 PROG = "git ml capture"
 
 
@@ -21,17 +23,16 @@ def main() -> int:
 
         event = sys.stdin.buffer.read()
         if _detached():
-            return 0  # the assistant's hook returns now; a child process does the capture
+            return ExitCode.OK  # the assistant's hook returns now; a child process does the capture
         from git_ml.capture.sessions import hook_main
 
         return hook_main(io.StringIO(event.decode("utf-8", "replace")))
     from git_ml.cli.common import run_typer
 
     if args[:1] in (["session"], ["import"]):
-        sys.argv = [sys.argv[0], *args[1:]]
         app = build_session_app() if args[0] == "session" else build_import_app()
-        return run_typer(f"{PROG} {args[0]}", app)
-    return run_typer(PROG, build_app())
+        return run_typer(f"{PROG} {args[0]}", app, args[1:])
+    return run_typer(PROG, build_app(), args)
 
 
 def _detached() -> bool:
@@ -62,25 +63,33 @@ def build_app():
     @app.command(context_settings={"help_option_names": ["-h", "--help"]})
     def capture(
         revisions: Annotated[Optional[list[str]], typer.Argument(metavar="[REVISION]...",
-            help="Commits to capture (default HEAD). With --backfill: ranges as git log takes them.")] = None,
+            help="Commits to capture (default: HEAD and the uncaptured commits behind it, as the hooks do). "
+                 "With --backfill: ranges as git log takes them.")] = None,
         backfill: Annotated[bool, typer.Option(
             "--backfill", help="Import the history reachable from the revisions (default HEAD); "
-                               "commits already captured are skipped.")] = False,
+                               "commits already captured, and commits made with collection off, are skipped.")] = False,
+        diffs: Annotated[bool, typer.Option(
+            "--diffs", help="With --backfill: also store the diff hunks of the history (refs/ml/local, at most "
+                            "ml.diffLimit bytes per commit), which a backfill otherwise leaves out.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
     ) -> None:
         """Capture commits: message, author, time, branch, files with line counts, patch id.
 
-        Full diff hunks go to refs/ml/local (bounded by `git config ml.diffLimit`, bytes).
-        Turned off by ML_COLLECTION_ENABLED=0 or `git config ml.enabled false`.
+        Full diff hunks of commits captured by the hooks or by naming them go to refs/ml/local (bounded by
+        `git config ml.diffLimit`, bytes); a backfill stores them only with --diffs.
+        Turned off by ML_COLLECTION_ENABLED=0 or `git config ml.enabled false`; a commit made while it was off is
+        remembered and left out of later captures and backfills unless named as a REVISION.
+        A non-UTF-8 file name is stored with its undecodable bytes written \\xNN and its exact bytes in the
+        record's raw_paths (base64).
         """
-        _capture(revisions or [], backfill, quiet)
+        _capture(revisions or [], backfill, diffs, quiet)
 
     return app
 
 
-def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
+def _capture(revisions: list[str], backfill: bool, diffs: bool, quiet: bool) -> None:
     from git_ml.capture.pipeline import backfill as run_backfill
-    from git_ml.capture.pipeline import capture_revisions
+    from git_ml.capture.pipeline import capture_head, capture_revisions
     from git_ml.cli.common import Progress
     from git_ml.repo import collection_enabled, open_repository
     from git_ml.store.core import Store
@@ -91,30 +100,58 @@ def _capture(revisions: list[str], backfill: bool, quiet: bool) -> None:
             print("capture is disabled (ML_COLLECTION_ENABLED=0 or ml.enabled=false); nothing recorded")
         return
     store = Store(repo)
+    if diffs and not backfill:
+        from git_ml.errors import GitMlError
+
+        raise GitMlError("--diffs goes with --backfill (other captures store diffs already)")
     if backfill:
         bar = Progress("Backfilling commits")
 
         def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if done < bar.done:  # the diffs pass after the commits pass
+                bar.close()
+                bar = Progress("Backfilling diffs")
             bar.total = total
             bar.advance(done - bar.done)
 
-        result = run_backfill(repo, store, revisions, progress=progress)
-        if result.captured:
+        result = run_backfill(repo, store, revisions, progress=progress, diffs=diffs)
+        if bar.done:
             bar.close()
         if not quiet:
-            print(f"backfill: {result.captured} commits captured, {result.skipped} already captured")
-    else:
-        if repo.head_is_unborn and not revisions:
+            more = f", {result.opted_out} made with collection off left out" if result.opted_out else ""
+            if result.completed:
+                more += f", {result.completed} shallow-boundary commits completed"
+            if diffs:
+                more += f"; diffs of {result.diffs} commits stored"
+            print(f"backfill: {result.captured} commits captured, {result.skipped} already captured{more}")
+    elif not revisions:
+        if repo.head_is_unborn:
             from git_ml.errors import GitMlError
 
             raise GitMlError("nothing to capture: the repository has no commits yet")
-        result = capture_revisions(repo, store, revisions or ["HEAD"])
+        # The spool first (a hook stores it only when it has something to write), then HEAD and what is missing
+        # behind it (a finished cherry-pick or am series, a pull), as a hook would.
+        from git_ml.store import spool
+
+        drained = spool.drain(repo, store)
+        result = capture_head(repo, store, source="manual", spool_on_busy=False)
+        if not quiet:
+            print(f"captured {result.captured} commits (HEAD and the uncaptured commits behind it)")
+            if drained:
+                print(f"stored {drained} records a hook had spooled while the store was busy")
+            for hint in result.hints:
+                print(f"hint: {hint}")
+            if result.opted_out:
+                print("HEAD was made with collection off: `git ml capture HEAD` records it anyway")
+    else:
+        result = capture_revisions(repo, store, revisions)
         if not quiet:
             print(f"captured {result.captured} commits, {result.skipped} already captured")
     if result.records:
-        from git_ml.capture.git_hook import _after_capture
+        from git_ml.capture.git_hook import after_capture
 
-        _after_capture(repo, store, result.records)
+        after_capture(repo, store, result.records)
 
 
 def build_session_app():

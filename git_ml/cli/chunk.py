@@ -1,4 +1,4 @@
-"""``git-ml-chunk``: store maintenance — stats, compact, verify, repair, reconstruct, migrate."""
+"""``git-ml-chunk``: store maintenance — stats, compact, verify, repair, redact, reconstruct, migrate."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from typing import Annotated, Optional
 import typer
 
 from git_ml.cli.common import Progress, run_typer
+from git_ml.errors import ExitCode
 
 PROG = "git ml chunk"
 CTX = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None, no_args_is_help=True,
                   context_settings=CTX,
                   help="Maintain the git-ml store: chunk statistics, compaction, verification, repair, "
-                       "reconstruction as plain JSON, and import of a legacy .git-ml folder.")
+                       "redaction with the current rules, reconstruction as plain JSON, and import of a legacy "
+                       ".git-ml folder.")
 
 RefOpt = Annotated[str, typer.Option("--ref", help="Which store ref: data (refs/ml/data), local (refs/ml/local) "
                                                    "or all.")]
@@ -154,7 +156,7 @@ def verify(ref: RefOpt = "all",
             print(f"{len(report.problems)} corrupt chunks of {report.chunks}: `git ml chunk repair` removes them "
                   "and says which records are lost")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.ERROR)
 
 
 @app.command(context_settings=CTX)
@@ -198,6 +200,48 @@ def repair(
     print(f"{'would lose' if dry_run else 'lost'} {lost} records in total"
           + (f"; {result.tombstones} tombstones appended" if result.tombstones else "")
           + ("; another clone may still hold them: `git ml sync` brings them back" if lost else ""))
+
+
+PUSHED_NOTE = ("Copies already pushed keep the old versions until the clones and remotes that hold them receive the "
+               "new ones (`git ml sync`) and compact (`git ml chunk compact`); rotate any secret that was pushed.")
+
+
+@app.command(context_settings=CTX)
+def redact(
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Count what would change; write nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Run the current redaction rules again over every record of the store, for data captured before a rule
+    existed: messages, prompts, responses, the diff hunks of refs/ml/local, file paths, branch and tool names. A
+    record that changes gets a new version with a later capture time, which every reader then returns, and the refs
+    are compacted, which drops the old versions (one atomic update per ref). The old chunks stay in this
+    repository's reflog and objects until they expire (`git reflog expire --expire=now refs/ml/data refs/ml/local`
+    and `git gc --prune=now` remove them now). Copies already pushed go only when those clones sync and compact."""
+    from git_ml.store.core import Store
+    from git_ml.store.reredact import reredact
+
+    progress = Progress("records")
+    report = reredact(Store(_repo(), warn=_warn), dry_run=dry_run, warn=_warn, progress=progress.advance)
+    if progress.done:
+        progress.close()
+    if json_out:
+        print(json.dumps({"dry_run": dry_run, "checked": report.checked, "changed": report.changed,
+                          "found": report.found, "refs": report.refs}))
+        return
+    checked = sum(report.checked.values())
+    if not report.total_changed:
+        print(f"checked {checked} records: nothing new to redact")
+        return
+    what = ", ".join(f"{n} {s}" for s, n in report.changed.items())
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.found.items()))
+    if dry_run:
+        print(f"checked {checked} records: would store redacted versions of {what} ({kinds})")
+        return
+    print(f"checked {checked} records: stored redacted versions of {what} ({kinds}); compacted "
+          f"{' and '.join(report.refs)}, so the old versions are gone from the refs")
+    print("the old chunks stay in this repository until the reflog expires: `git reflog expire --expire=now "
+          "refs/ml/data refs/ml/local && git gc --prune=now` removes them now")
+    print(PUSHED_NOTE)
 
 
 @app.command(context_settings=CTX)

@@ -6,38 +6,42 @@ import os
 import sys
 from collections.abc import Callable
 
-from git_ml.errors import GitMlError
+from git_ml.errors import ExitCode, GitMlError
 
 
-def die(prog: str, message: str, code: int = 1) -> int:
+def die(prog: str, message: str, code: int = ExitCode.ERROR) -> int:
+    """Print ``prog: message`` as one line on stderr; return ``code``."""
+    message = " ".join(str(message).split()) or "error"
     sys.stderr.write(f"{prog}: {message}\n")
-    return code
+    return int(code)
 
 
 def run_main(prog: str, body: Callable[[], int | None]) -> int:
-    """Run ``body`` with the error policy: domain errors one line (exit 1), Ctrl-C 130, a bug exit 3 plus a log."""
+    """Run ``body`` with the error policy (the exit codes of ``errors.ExitCode``): domain errors one line, Ctrl-C
+    130, a bug 3 plus a traceback in .git/ml/crash.log. ``prog`` is how the user named the command:
+    ``git ml <verb>``."""
     try:
-        return int(body() or 0)
+        return int(body() or ExitCode.OK)
     except GitMlError as exc:
         return die(prog, str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error.
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
-        return 0
+        return ExitCode.OK
     except SystemExit as exc:
         code = exc.code
         if code is None or isinstance(code, int):
-            return code or 0
+            return code or ExitCode.OK
         return die(prog, str(code))
     except Exception as exc:  # a bug: keep the traceback in a file, print one line
         path = _write_crash_log(prog)
         where = f" (details in {path})" if path else ""
-        return die(prog, f"internal error: {type(exc).__name__}: {exc}{where}", 3)
+        return die(prog, f"internal error: {type(exc).__name__}: {exc}{where}", ExitCode.INTERNAL)
 
 
 def _write_crash_log(prog: str) -> str | None:
@@ -55,13 +59,33 @@ def _write_crash_log(prog: str) -> str | None:
         return None
 
 
-def run_typer(prog: str, app) -> int:
-    """Run a typer app under the error policy. The CLI framework keeps its own usage errors (exit 2); our errors
-    pass through it to ``run_main``."""
+def run_typer(prog: str, app, args: list[str] | None = None) -> int:
+    """Run a typer app (over ``args``, default ``sys.argv[1:]``) under the error policy. A usage error of the CLI
+    framework is one line like every other error (``git ml <verb>: no such option: --x (see 'git ml <verb> -h')``,
+    exit 2); ``-h``/``--help`` print the help (exit 0)."""
     import typer
+    from typer.exceptions import Abort, TyperException
 
     command = typer.main.get_command(app)
-    return run_main(prog, lambda: command.main(args=sys.argv[1:], prog_name=prog, standalone_mode=True))
+    argv = list(sys.argv[1:] if args is None else args)
+
+    def body() -> int | None:
+        try:
+            return command.main(args=argv, prog_name=prog, standalone_mode=False)
+        except Abort:  # a prompt answered no, or its input closed
+            return die(prog, "aborted")
+        except TyperException as exc:  # click's ClickException: UsageError, BadParameter, ...
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else prog
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                sys.stdout.write(ctx.get_help() + "\n")  # a group named alone: its help, as git does
+                return ExitCode.USAGE
+            text = exc.format_message().strip().rstrip(".")
+            text = text[:1].lower() + text[1:]
+            hint = f" (see '{where} -h')" if getattr(exc, "exit_code", 1) == ExitCode.USAGE else ""
+            return die(where, text + hint, getattr(exc, "exit_code", ExitCode.USAGE))
+
+    return run_main(prog, body)
 
 
 class Progress:

@@ -11,6 +11,7 @@ import sys
 
 from git_ml import __version__
 from git_ml.cli.verbs import VERBS, executable
+from git_ml.errors import ExitCode
 
 USAGE = "usage: git ml [--version] [--help] <verb> [<args>]"
 
@@ -50,23 +51,23 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         sys.stdout.write(listing())
-        return 0
+        return ExitCode.OK
     first = args[0]
     if first in ("--version", "-v", "version"):
         sys.stdout.write(f"git-ml version {__version__}\n")
-        return 0
+        return ExitCode.OK
     if first in ("-h", "--help", "help"):
         if len(args) > 1:
             return _exec(["git", "help", f"ml-{args[1]}"])
         sys.stdout.write(listing())
-        return 0
+        return ExitCode.OK
     if first.startswith("-"):
         sys.stderr.write(f"git ml: unknown option: {first}\n{USAGE}\n")
-        return 129
+        return ExitCode.USAGE
     path = find_verb(first) if first in VERBS and built(first) else None
     if path is None:
         sys.stderr.write(f"git ml: '{first}' is not a git ml verb. See 'git ml'.\n")
-        return 1
+        return ExitCode.ERROR
     return _exec([path, *args[1:]])
 
 
@@ -75,8 +76,8 @@ def _exec(argv: list[str]) -> int:
         os.execv(argv[0], argv) if os.path.isabs(argv[0]) else os.execvp(argv[0], argv)
     except OSError as exc:
         sys.stderr.write(f"git ml: cannot run {argv[0]}: {exc.strerror}\n")
-        return 126
-    return 0  # not reached
+        return ExitCode.CANNOT_RUN
+    return ExitCode.OK  # not reached
 
 
 if __name__ == "__main__":  # pragma: no cover

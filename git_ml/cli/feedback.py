@@ -16,8 +16,11 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_mar
 
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def feedback(
-    chat_id: Annotated[Optional[str], typer.Argument(metavar="[CHAT_ID]",
-                                                     help="The chat to rate (an unambiguous prefix is enough).")] = None,
+    chat_id: Annotated[Optional[str], typer.Argument(
+        metavar="[CHAT_ID]", help="The chat to rate: its id as any verb prints it (full, the short "
+                                  "<session>:<prompt> form of show/log/search, or an unambiguous prefix).")] = None,
+    chat_id_opt: Annotated[Optional[str], typer.Option("--chat-id", metavar="CHAT_ID",
+                                                       help="The same as CHAT_ID (the older spelling).")] = None,
     rating: Annotated[Optional[str], typer.Option("--rating", "-r", help="good, neutral or bad.")] = None,
     comment: Annotated[Optional[str], typer.Option("--comment", "-m", help="Why (optional).")] = None,
     list_: Annotated[bool, typer.Option("--list", help="Recent chats without feedback.")] = False,
@@ -35,10 +38,14 @@ def feedback(
     """
     from git_ml.capture.links import LinkIndex
     from git_ml.dataset.feedback import latest_feedback, make_feedback, resolve_chat
-    from git_ml.errors import GitMlError
+    from git_ml.errors import GitMlError, UsageError
     from git_ml.repo import open_repository
     from git_ml.store.core import Store
 
+    if chat_id_opt is not None:
+        if chat_id is not None and chat_id != chat_id_opt:
+            raise UsageError("give the chat once: CHAT_ID or --chat-id CHAT_ID")
+        chat_id = chat_id_opt
     store = Store(open_repository())
     chats = list(store.iter_records("chats"))
     if not chats:

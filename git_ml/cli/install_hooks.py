@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from git_ml.cli.common import run_typer
+from git_ml.errors import ExitCode
 
 PROG = "git ml install-hooks"
 
@@ -52,11 +53,12 @@ def _status(repo, exec_dir) -> None:
         typer.echo(f"executable: not found ({exc})")
     for row in hook_status(repo, exec_dir):
         extra = ""
-        if row.state in ("installed", "stale-path"):
+        if row.ours:
             target = installed_capture_path(row.path)
             extra = f" -> {target}" if target else ""
-        chained = f", chains {row.path.name}.git-ml-orig" if row.chained else ""
-        typer.echo(f"{row.hook:<14} {row.state:<11} {_rel(row.path)}{extra}{chained}")
+        chained = ", runs the hook that was there" if row.chained else ""
+        fix = f" ({row.fix})" if row.fix else ""
+        typer.echo(f"{row.hook:<14} {row.state:<11} {_rel(row.path)}{extra}{chained}{fix}")
     if not repo.workdir:
         return  # bare: no Claude Code settings
     for row in claude_hook_status(repo, exec_dir):
@@ -66,8 +68,10 @@ def _status(repo, exec_dir) -> None:
 @app.command(
     help=(
         "Install the git hooks (post-commit, post-rewrite, post-merge, pre-push) that capture commits into "
-        "refs/ml/*, and optionally the Claude Code hooks that capture sessions. A hook already in place is kept "
-        "as <hook>.git-ml-orig and still runs first. Installing again changes nothing (or updates the "
+        "refs/ml/*, and optionally the Claude Code hooks that capture sessions. A hook already in place keeps "
+        "its name and still runs: a shell script gets a marked block after its #! line, anything else moves to "
+        "git-ml-chained/<hook> and runs first. When core.hooksPath is a directory tracked by the repository, "
+        "its files are left alone and the lines to add are printed. Installing again changes nothing (or updates the "
         "executable's path); --uninstall puts everything back. The hooks call git-ml-capture by absolute path; "
         "set GIT_ML_EXEC_DIR (or --exec-dir) to choose its directory."
     )
@@ -98,8 +102,9 @@ def install_hooks(
 ) -> int:
     from git_ml.errors import GitMlError
     from git_ml.hooks.claude import has_our_hooks, install_claude_hooks, uninstall_claude_hooks
-    from git_ml.hooks.git import hooks_dir, is_outside_repository, uninstall_hooks
+    from git_ml.hooks.git import hooks_dir, is_outside_repository, tracked_hooks_dir, uninstall_hooks
     from git_ml.hooks.git import install_hooks as install_git
+    from git_ml.hooks.scripts import team_line
     from git_ml.repo import open_repository
 
     if shared and local:
@@ -107,7 +112,7 @@ def install_hooks(
     repo = open_repository()
     if status:
         _status(repo, exec_dir)
-        return 0
+        return ExitCode.OK
 
     want_claude = claude or shared or local
     if uninstall:
@@ -120,13 +125,19 @@ def install_hooks(
                 _print_claude(uninstall_claude_hooks(repo, shared=True))
             elif has_our_hooks(repo, shared=True):
                 typer.echo("note: .claude/settings.json (shared) still has git-ml hooks; add --shared to remove them")
-        return 0
+        return ExitCode.OK
 
     if no_git and not want_claude:
         raise GitMlError("nothing to install: --no-git needs --claude")
     if not no_git:
-        _print_git(install_git(repo, exec_dir))
+        rows = install_git(repo, exec_dir)
+        _print_git(rows)
         directory = hooks_dir(repo)
+        if tracked_hooks_dir(repo, directory):
+            typer.echo(f"note: core.hooksPath {_rel(directory)} is tracked by this repository, so git-ml does not "
+                       "edit the team's hooks; to capture, add to each hook file:")
+            for row in rows:
+                typer.echo(f"  {_rel(row.path)}: {team_line(row.hook)}")
         if is_outside_repository(repo, directory):
             typer.echo(
                 f"note: core.hooksPath {directory} is outside this repository: "
@@ -134,7 +145,7 @@ def install_hooks(
             )
     if want_claude:
         _print_claude(install_claude_hooks(repo, shared=shared, exec_dir=exec_dir))
-    return 0
+    return ExitCode.OK
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from git_ml import __version__
 from git_ml.cli.verbs import VERBS
+from git_ml.errors import ExitCode
 
 SECTION = "1"
 MANUAL = "git-ml Manual"
@@ -67,6 +68,8 @@ def render_command(prog: str, command) -> list[str]:
         if record is None:
             continue
         label, text = record
+        # the framework names a repeatable argument's Python type ("<list[str]>"): not for readers
+        label = label.replace(" <list[str]>", "" if not label.startswith("-") else " TEXT")
         out += [".TP", f".B {roff_escape(label)}", roff_escape(" ".join(text.split()) or " ")]
     if _is_group(command):
         for name in command.list_commands(ctx):
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
     args = [a for a in args if a != "--check"]
-    target = Path(args[0]) if args else Path(__file__).resolve().parents[1] / "man" / "man1"
+    target = Path(args[0]) if args else Path(__file__).resolve().parents[2] / "man" / "man1"
     pages = all_pages()
     stale = []
     for name, text in pages.items():
@@ -202,12 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     if check:
         if stale or extra:
             print(f"stale man pages: {', '.join(stale + extra)}; run `python -m git_ml.cli.manpages`", file=sys.stderr)
-            return 1
-        return 0
+            return ExitCode.ERROR
+        return ExitCode.OK
     for name in extra:
         (target / name).unlink()
     print(f"wrote {len(stale)} of {len(pages)} pages to {target}" + (f", removed {extra}" if extra else ""))
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
-"""git-ml-predict: which files will this task change.
+"""``git-ml-predict``: which files will this task change.
 
-    git ml predict "TASK" [--top N] [--seed FILE ...] [--json] [--explain]
+    git ml predict "TASK" [--top N] [--seed FILE...] [--json] [--explain]
     git ml predict train | evaluate [...] | stats [--json]
     git ml predict -- "train the model"      (text that starts with a subcommand word)
 
-``main`` dispatches on sys.argv before any CLI framework is imported: the task path parses its few options by hand
-and imports only what predicting needs (numpy, msgspec, pygit2), so a prediction stays within its start-up budget.
-Every form is also a typer command (``click_commands``) for help and man pages; anything the quick parser does not
-understand (``--help``, a bad option) goes through typer for the proper message.
+Built like the explore verbs: ``main`` parses the documented options with the shared fast parser
+(``explore.args.fast_parse``) and imports only what predicting needs (the quick path: standard library alone), so a
+prediction stays within its start-up budget; anything the fast parser does not take (``-h``, ``--help``, an unknown
+option, a malformed value) goes to the typer command, which prints the help or the usage error. The words
+``train``, ``evaluate`` and ``stats`` are subcommands when they come first; any other first argument starts the task.
 """
 
 from __future__ import annotations
@@ -15,8 +16,44 @@ from __future__ import annotations
 import os
 import sys
 
-PROG = "git-ml-predict"
+from git_ml.cli.common import run_main, run_typer
+
+PROG = "git ml predict"
 SUBCOMMANDS = ("train", "evaluate", "stats")
+SPEC = {
+    "--top": ("top", "int"), "-n": ("top", "int"),
+    "--seed": ("seeds", "values"), "-s": ("seeds", "values"),
+    "--json": ("as_json", "flag"),
+    "--explain": ("explain", "flag"),
+}
+HELP = """Rank the files of the repository by how likely TASK is to change them.
+
+Learns from the captured commits (`git ml capture`, `git ml capture --backfill`); the first prediction builds the
+model, later captures update it. TASK is every word that is not an option (quote it, or put it after --, which
+also allows text starting with train, evaluate or stats). --seed takes one or more files, up to the next option:
+`git ml predict "fix login" --seed src/auth.py src/session.py`. Subcommands: train, evaluate, stats.
+
+--json prints [{"path": ..., "score": ...}, ...] (with "why" under --explain); the score is the model's
+probability that the file is the first one the task changes.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        name = args[0]
+        app = {"train": train_app, "evaluate": evaluate_app, "stats": stats_app}[name]()
+        return run_typer(f"{PROG} {name}", app, args[1:])
+    from git_ml.explore.args import Fallback, fast_parse
+
+    try:
+        opts, pos, rest = fast_parse(args, SPEC)
+    except Fallback:
+        return run_typer(PROG, task_app(), args)
+    task = " ".join(pos + (rest or []))
+    seeds = opts.get("seeds", [])
+    return run_main(PROG, lambda: do_predict(task, opts.get("top", 10), seeds, opts.get("as_json", False),
+                                             opts.get("explain", False)))
 
 
 # -- the work -------------------------------------------------------------------------------------------------------
@@ -24,12 +61,15 @@ SUBCOMMANDS = ("train", "evaluate", "stats")
 
 def do_predict(task: str, top: int = 10, seeds: list[str] | None = None, as_json: bool = False,
                explain: bool = False) -> int:
-    from git_ml.errors import GitMlError
+    from git_ml.errors import UsageError
 
     if not task or not task.strip():
-        raise GitMlError("empty task: describe the change, e.g. git ml predict \"fix proxy auth on redirect\"")
+        if len(seeds or []) > 1:
+            raise UsageError("no task: the words after --seed are seed files; give the task first: "
+                             "git ml predict \"TASK\" --seed FILE...")
+        raise UsageError("empty task: describe the change, e.g. git ml predict \"fix proxy auth on redirect\"")
     if top < 1:
-        raise GitMlError("--top must be at least 1")
+        raise UsageError("--top must be at least 1")
     results = None
     if not os.environ.get("GIT_ML_PREDICT_NO_LITE"):
         # the quick path: standard library only; None when the model must be (re)built or folded first
@@ -38,11 +78,12 @@ def do_predict(task: str, top: int = 10, seeds: list[str] | None = None, as_json
         results = lite.predict(task, top=top, seeds=seeds, explain=explain)
     if results is None:
         from git_ml.predict.api import author_of, load_predictor
-        from git_ml.repo import open_repository
+        from git_ml.predict.gitdir import repo_path
+        from git_ml.repo import open_repository, workdir
 
         repo = open_repository()
         pred = load_predictor(repo)
-        seeds = [_repo_path(repo, s) for s in seeds or []]
+        seeds = [repo_path(workdir(repo), s) for s in seeds or []]
         results = pred.predict(task, top=top, seeds=seeds, author=author_of(repo), explain=explain)
     out = sys.stdout
     if as_json:
@@ -58,26 +99,6 @@ def do_predict(task: str, top: int = 10, seeds: list[str] | None = None, as_json
         for why in item.get("why", []):
             out.write(f"          - {why}\n")
     return 0
-
-
-def _repo_path(repo, path: str) -> str:
-    """A seed given relative to the current directory, as a path relative to the repository root."""
-    import os
-
-    from git_ml.repo import workdir
-
-    root = workdir(repo)
-    if root is not None and not os.path.isabs(path):
-        full = os.path.abspath(path)
-        if os.path.exists(full):
-            rel = os.path.relpath(full, root)
-            if not rel.startswith(".."):
-                return rel.replace(os.sep, "/")
-    elif root is not None:
-        rel = os.path.relpath(path, root)
-        if not rel.startswith(".."):
-            return rel.replace(os.sep, "/")
-    return path.replace(os.sep, "/").lstrip("./") if path.startswith("./") else path
 
 
 def do_train(as_json: bool = False) -> int:
@@ -123,13 +144,13 @@ def do_evaluate(split: float = 0.2, online: bool = True, all_commits: bool = Fal
     import time
 
     from git_ml.cli.common import Progress
-    from git_ml.errors import GitMlError
+    from git_ml.errors import GitMlError, UsageError
     from git_ml.predict.evaluate import dump_prediction, evaluate
     from git_ml.predict.history import NO_HISTORY, captured_commits
     from git_ml.repo import open_repository
 
     if not 0.0 < split < 1.0:
-        raise GitMlError("--split must be between 0 and 1 (the test fraction, e.g. 0.2)")
+        raise UsageError("--split must be between 0 and 1 (the test fraction, e.g. 0.2)")
     repo = open_repository()
     commits, _ = captured_commits(repo)
     if not commits:
@@ -167,112 +188,27 @@ def do_evaluate(split: float = 0.2, online: bool = True, all_commits: bool = Fal
     return 0
 
 
-# -- quick path -----------------------------------------------------------------------------------------------------
+# -- typer commands (help, usage errors, man pages) ---------------------------------------------------------------
 
-
-class _Fallback(Exception):
-    """The quick parser does not handle this command line: let typer do it."""
-
-
-def _quick_parse(args: list[str]) -> dict:
-    opts = {"task": None, "top": 10, "seeds": [], "as_json": False, "explain": False}
-    words: list[str] = []
-    i = 0
-    only_text = False
-    while i < len(args):
-        a = args[i]
-        if only_text or not a.startswith("-") or a == "-":
-            words.append(a)
-        elif a == "--":
-            only_text = True
-        elif a == "--json":
-            opts["as_json"] = True
-        elif a == "--explain":
-            opts["explain"] = True
-        elif a in ("--top", "-n", "--seed", "-s") or a.startswith(("--top=", "--seed=")):
-            if "=" in a:
-                name, value = a.split("=", 1)
-            else:
-                if i + 1 >= len(args):
-                    raise _Fallback
-                name, value = a, args[i + 1]
-                i += 1
-            if name in ("--top", "-n"):
-                try:
-                    opts["top"] = int(value)
-                except ValueError:
-                    raise _Fallback from None
-            else:
-                opts["seeds"].append(value)
-        else:
-            raise _Fallback
-        i += 1
-    opts["task"] = " ".join(words)
-    return opts
-
-
-def main() -> int:
-    args = sys.argv[1:]
-    if args and args[0] in SUBCOMMANDS:
-        return _run_sub(args[0])
-    if not args:
-        return _run_typer(task_app(), PROG)
-    try:
-        opts = _quick_parse(args)
-    except _Fallback:
-        return _run_typer(task_app(), PROG)
-    try:
-        return do_predict(opts["task"], opts["top"], opts["seeds"], opts["as_json"], opts["explain"])
-    except BaseException as exc:  # noqa: BLE001 - handed to the common error policy, imported only now
-        from git_ml.cli.common import run_main
-
-        err = exc
-
-        def body():
-            raise err
-
-        return run_main(PROG, body)
-
-
-def _run_sub(name: str) -> int:
-    from git_ml.cli.common import run_typer
-
-    saved = sys.argv
-    sys.argv = [saved[0]] + saved[2:]
-    try:
-        return run_typer(f"{PROG} {name}", {"train": train_app, "evaluate": evaluate_app, "stats": stats_app}[name]())
-    finally:
-        sys.argv = saved
-
-
-def _run_typer(app, prog: str) -> int:
-    from git_ml.cli.common import run_typer
-
-    return run_typer(prog, app)
-
-
-# -- typer commands (help, man pages) ----------------------------------------------------------------------------
+CTX = {"help_option_names": ["-h", "--help"]}
 
 
 def task_app():
     import typer
 
-    app = typer.Typer(add_completion=False, help="Predict which files a task will change.")
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
-    @app.command(context_settings={"allow_interspersed_args": True})
+    @app.command(help=HELP, context_settings={**CTX, "allow_interspersed_args": True})
     def predict(
-        task: list[str] = typer.Argument(None, help="The task, in words (quote it, or put it after --)."),
-        top: int = typer.Option(10, "--top", "-n", help="How many files to list."),
-        seed: list[str] = typer.Option(None, "--seed", "-s",
-                                       help="A file you know will change: boosts files that change with it. "
-                                            "Repeatable."),
+        task: list[str] = typer.Argument(None, metavar="TASK",
+                                         help="The task, in words (quote it, or put it after --)."),
+        top: int = typer.Option(10, "--top", "-n", metavar="N", help="How many files to list."),
+        seed: list[str] = typer.Option(None, "--seed", "-s", metavar="FILE...",
+                                       help="Files you know will change: boosts the files that change with them. "
+                                            "Takes one or more files, up to the next option; repeatable."),
         as_json: bool = typer.Option(False, "--json", help='Print [{"path": ..., "score": ...}, ...].'),
         explain: bool = typer.Option(False, "--explain", help="Say which signals put each file there."),
     ) -> int:
-        """Rank the files of the repository by how likely TASK is to change them.
-
-        Learns from the captured commits (`git ml capture`); subcommands: train, evaluate, stats.
-        """
         return do_predict(" ".join(task or []), top, list(seed or []), as_json, explain)
 
     return app
@@ -281,9 +217,9 @@ def task_app():
 def train_app():
     import typer
 
-    app = typer.Typer(add_completion=False)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
-    @app.command()
+    @app.command(context_settings=CTX)
     def train(as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")) -> int:
         """Rebuild the prediction model from all captured commits (and refit its weights)."""
         return do_train(as_json)
@@ -294,9 +230,9 @@ def train_app():
 def evaluate_app():
     import typer
 
-    app = typer.Typer(add_completion=False)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
-    @app.command()
+    @app.command(context_settings=CTX)
     def evaluate(
         split: float = typer.Option(0.2, "--split", help="Fraction of the history (the newest) to test on."),
         online: bool = typer.Option(True, "--online/--offline",
@@ -306,7 +242,14 @@ def evaluate_app():
         predictions: str = typer.Option(None, "--predictions", metavar="FILE",
                                         help="Write one JSON line per scored commit (query, top 10, actual)."),
     ) -> int:
-        """Walk-forward evaluation over the captured history: MRR@10, P@1, R@5, R@10."""
+        """Walk-forward evaluation over the captured history: MRR@10, P@1, R@5, R@10.
+
+        Non-merge commits with files, in history order; the newest --split of them are the test part. Each test
+        commit is predicted from its subject line with the model of everything before it (online: it is learnt
+        after its turn), and scored when it changed 1 to 30 files (deleted ones excluded) and its subject is not
+        a bot's (release bumps, pre-commit autoupdates; --all-commits scores those too). MRR@10 is the mean of
+        1/rank of the first changed file in the top 10; R@5 and R@10 the share of changed files in the top 5/10.
+        """
         return do_evaluate(split, online, all_commits, as_json, predictions)
 
     return app
@@ -315,9 +258,9 @@ def evaluate_app():
 def stats_app():
     import typer
 
-    app = typer.Typer(add_completion=False)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
-    @app.command()
+    @app.command(context_settings=CTX)
     def stats(as_json: bool = typer.Option(False, "--json", help="Print as one JSON object.")) -> int:
         """Commits learnt, files, vocabulary, model size, when trained."""
         return do_stats(as_json)
@@ -330,12 +273,12 @@ def click_commands() -> list:
     import typer
 
     return [
-        (PROG, typer.main.get_command(task_app())),
+        ("git-ml-predict", typer.main.get_command(task_app())),
         (f"{PROG} train", typer.main.get_command(train_app())),
         (f"{PROG} evaluate", typer.main.get_command(evaluate_app())),
         (f"{PROG} stats", typer.main.get_command(stats_app())),
     ]
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

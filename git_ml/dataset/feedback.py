@@ -27,16 +27,21 @@ def rank(rating: str | None) -> int:
 
 
 def resolve_chat(chats: Iterable[Chat], prefix: str) -> Chat:
-    """A chat by full id or unambiguous prefix (of the whole id, or of the prompt part after the session)."""
+    """A chat by full id or unambiguous prefix: of the whole id, of the prompt part after the session, or the short
+    form `show`, `log` and `search` print (a prefix of the session id, a colon, a prefix of the prompt part)."""
     prefix = prefix.strip()
     if not prefix:
         raise GitMlError("empty chat id")
+    head, colon, rest = prefix.rpartition(":")
     matches = []
     for chat in chats:
         if chat.id == prefix:
             return chat
-        tail = chat.id.split(":", 1)[-1]
-        if chat.id.startswith(prefix) or tail.startswith(prefix):
+        session = chat.session_id or chat.id.rpartition(":")[0]
+        tail = chat.id[len(session) + 1:] if session and chat.id.startswith(session + ":") else \
+            chat.id.split(":", 1)[-1]
+        if chat.id.startswith(prefix) or tail.startswith(prefix) or (
+                colon and head and rest and session.startswith(head) and tail.startswith(rest)):
             matches.append(chat)
     if not matches:
         raise GitMlError(f"no chat with id {prefix!r} (see `git ml feedback --list`)")

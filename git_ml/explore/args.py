@@ -13,7 +13,9 @@ class Fallback(Exception):
 
 
 def fast_parse(argv: list[str], spec: dict[str, tuple[str, str]]) -> tuple[dict, list[str], list[str] | None]:
-    """``spec``: option -> (dest, kind) with kind ``flag`` / ``value`` / ``int`` / ``neg`` (a flag setting False).
+    """``spec``: option -> (dest, kind) with kind ``flag`` / ``value`` / ``int`` / ``neg`` (a flag setting False) /
+    ``values`` (repeatable, and greedy: the value and every following argument up to the next option or ``--``
+    are appended to a list).
 
     Returns (options, positionals before ``--``, arguments after ``--`` or None)."""
     opts: dict = {}
@@ -47,6 +49,12 @@ def fast_parse(argv: list[str], spec: dict[str, tuple[str, str]]) -> tuple[dict,
                 if not value.lstrip("-").isdigit():
                     raise Fallback
                 opts[dest] = int(value)
+            elif kind == "values":
+                values = opts.setdefault(dest, [])
+                values.append(value)
+                while i < len(argv) and (not argv[i].startswith("-") or argv[i] == "-" or _is_number(argv[i])):
+                    values.append(argv[i])
+                    i += 1
             else:
                 opts[dest] = value
             continue

@@ -1,72 +1,91 @@
 """Git hooks: install, remove and inspect the hooks that run ``git-ml-capture``.
 
-Hooks installed (each a small POSIX sh script):
+Hooks installed: ``post-commit``, ``post-rewrite``, ``post-merge`` and ``pre-push``, each calling
+``"<ABS>/git-ml-capture" --hook NAME ARGS``. ``<ABS>`` is the absolute directory of the installed executables
+(see :func:`find_executable`), because editors and GUI clients often run git without the virtualenv on PATH.
 
-* ``post-commit``   -> ``"<ABS>/git-ml-capture" --hook post-commit``
-* ``post-rewrite``  -> ``"<ABS>/git-ml-capture" --hook post-rewrite "$1"`` (stdin: ``old new`` lines)
-* ``post-merge``    -> ``"<ABS>/git-ml-capture" --hook post-merge "$1"``
-* ``pre-push``      -> ``"<ABS>/git-ml-capture" --hook pre-push "$1" "$2"`` (stdin: the refs being pushed)
+A hook already there keeps the name it is invoked by (hook managers dispatch on ``basename "$0"``): a shell script
+gets a marked block spliced in after its ``#!`` line; anything else (Ruby, Python, a binary, a symlink) moves to
+``git-ml-chained/<hook>`` and our script runs it first. ``scripts.py`` has the text of both and the failure
+policy (post-* hooks never fail; pre-push refuses only a push of ``refs/ml/local``, checked in plain sh, and fails
+open otherwise). ``uninstall_hooks`` puts every file back byte for byte. Hooks installed by older versions (the
+original renamed to ``<hook>.git-ml-orig``) are converted on install and restored on uninstall.
 
-``<ABS>`` is the absolute directory of the installed executables (see :func:`find_executable`), because editors
-and GUI clients often run git without the virtualenv on PATH.
-
-Chaining: a hook that is already there and is not ours is renamed to ``<hook>.git-ml-orig`` (a rename keeps its
-bytes, mode and symlink-ness exactly) and our script runs it first, with the same arguments and the same stdin,
-and exits with its status. ``uninstall_hooks`` renames it back. Renaming rather than splicing a block into the
-existing file works for hooks in any language (Python, binaries, symlinks into a hook manager) and makes the
-restore exact. Our script finds the original next to itself under the fixed name, so it keeps working if the
-hooks directory moves or another hook manager renames our script.
-
-Failure policy: post-commit, post-rewrite and post-merge always exit with the original hook's status (0 when
-there is none); our part's output goes to /dev/null and its status is ignored (the capture program logs to
-``.git/ml/``). pre-push may refuse: it refuses when the original hook refuses, when the capture program exits
-non-zero, and (checked in sh, so it holds even when the executable is gone) whenever ``refs/ml/local`` would be
-sent.
-
-Ours is recognised by :data:`MARKER` in the file.
+When ``core.hooksPath`` names a directory tracked by the repository (husky, a team's ``.githooks``), the team's
+files are left alone: ``install_hooks`` reports them, and :func:`scripts.team_line` is the line to add.
 """
+
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
 from git_ml.errors import GitMlError
 from git_ml.fsutil import atomic_write
+from git_ml.hooks.scripts import (
+    CHAINED_DIR,
+    LOCAL_REF,
+    MARKER,
+    ScriptError,
+    capture_path_in,
+    find_block,
+    is_shell_script,
+    render_block,
+    render_hook,
+    sh_quote,
+    splice,
+    unsplice,
+)
 
 CAPTURE = "git-ml-capture"
-MARKER = "git-ml-managed-hook"
-ORIG_SUFFIX = ".git-ml-orig"
+ORIG_SUFFIX = ".git-ml-orig"  # how earlier versions kept a replaced hook (converted on install)
 EXEC_DIR_ENV = "GIT_ML_EXEC_DIR"
 HOOK_NAMES = ("post-commit", "post-rewrite", "post-merge", "pre-push")
-LOCAL_REF = "refs/ml/local"
 ZERO_SHA_RE = re.compile(r"^0+$")
-
-# What each hook passes to the capture program, and whether it has stdin to share.
-_HOOK_ARGS = {
-    "post-commit": ("", False),
-    "post-rewrite": (' "$1"', True),
-    "post-merge": (' "$1"', False),
-    "pre-push": (' "$1" "$2"', True),
-}
-_CAPTURE_LINE_RE = re.compile(r"^git_ml_capture=(.*)$", re.MULTILINE)
+__all__ = ["CAPTURE", "HOOK_NAMES", "MARKER", "HookAction", "HookStatus", "check_pre_push", "find_executable",
+           "hook_status", "hooks_dir", "install_hooks", "installed_capture_path", "is_outside_repository",
+           "sh_quote", "tracked_hooks_dir", "uninstall_hooks"]
 
 
 class HookAction(NamedTuple):
     hook: str
     path: Path
-    # installed | already installed | updated | chained existing hook | removed | restored original | not installed
+    # installed | already installed | updated | chained existing hook | removed | restored original |
+    # not installed | left alone (tracked by the repository)
     action: str
 
 
 class HookStatus(NamedTuple):
     hook: str
     path: Path
-    state: str  # installed | missing | foreign | stale-path
-    chained: bool  # a previous hook is kept as <hook>.git-ml-orig and runs first
+    # installed | missing | foreign | not-executable | stale-path (calls an executable that is gone) |
+    # other-install (calls another install's git-ml-capture) | team (a tracked hook that calls git-ml-capture) |
+    # team-missing (core.hooksPath is tracked and this hook does not call git-ml-capture)
+    state: str
+    chained: bool  # a hook that was there before still runs (spliced, or kept in git-ml-chained/)
+
+    @property
+    def ours(self) -> bool:
+        """git-ml's code is in this hook (what --uninstall would remove)."""
+        return self.state not in ("missing", "foreign", "team", "team-missing")
+
+    @property
+    def fix(self) -> str | None:
+        """What to do about this hook, or None when it works."""
+        return {
+            "missing": "run `git ml install-hooks`",
+            "foreign": "not git-ml's hook: run `git ml install-hooks` (it keeps this hook and still runs it)",
+            "not-executable": f"not executable: chmod +x {self.path}",
+            "stale-path": "calls a git-ml-capture that is gone: run `git ml install-hooks`",
+            "other-install": "calls another install's git-ml-capture: `git ml install-hooks` points it at this one",
+            "team-missing": "core.hooksPath is tracked by the repository: add the line `git ml install-hooks` "
+                            "prints to this file",
+        }.get(self.state)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -151,207 +170,182 @@ def is_outside_repository(repo, directory: Path) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The scripts
+# Reading hook files
 
 
-def sh_quote(text: str) -> str:
-    """Double-quote ``text`` for sh (and bash): ``"..."`` with ``\\ " $ ` `` escaped."""
-    if "\n" in text or "\r" in text or "\0" in text:
-        raise GitMlError(f"cannot use a path containing a line break in a hook command: {text!r}")
-    return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
-
-
-def _sh_unquote(text: str) -> str | None:
-    """Invert :func:`sh_quote` (one double-quoted word); None for anything else."""
-    match = re.fullmatch(r'"((?:[^"\\$`]|\\[\\"$`])*)"\s*', text)
-    if not match:
-        return None
-    return re.sub(r"\\([\\\"$`])", r"\1", match.group(1))
-
-
-def _detachable(command: str) -> list[str]:
-    """Capture runs detached, so the commit never waits for the interpreter's start (the spool makes that safe);
-    GIT_ML_HOOK_SYNC=1 or `git config ml.hookSync true` keeps it in the foreground (tests, debugging)."""
-    return [
-        '    if [ "${GIT_ML_HOOK_SYNC:-}" = 1 ] || [ "$(git config --bool ml.hookSync 2>/dev/null)" = true ]; then',
-        f"        {command}",
-        "    else",
-        f"        ( {command} & ) >/dev/null 2>&1",
-        "    fi",
-    ]
-
-
-def render_hook(name: str, capture: Path) -> str:
-    """The text of our ``name`` hook calling ``capture``."""
-    if name not in _HOOK_ARGS:
-        raise ValueError(f"unknown hook {name}")
-    args, has_stdin = _HOOK_ARGS[name]
-    orig = name + ORIG_SUFFIX
-    lines = [
-        "#!/bin/sh",
-        f"# {MARKER}: {name}. Installed by `git ml install-hooks`; do not edit (re-install to update).",
-        "# `git ml install-hooks --uninstall` removes it and puts back any hook it replaced.",
-        f"# A hook that was here before is kept as {orig}: it runs first, with the same",
-        "# arguments and stdin, and its exit status is this hook's status.",
-        f"git_ml_capture={sh_quote(str(capture))}",
-        'case $0 in */*) git_ml_dir=${0%/*} ;; *) git_ml_dir=. ;; esac',
-        f'git_ml_orig="$git_ml_dir/{orig}"',
-        "git_ml_status=0",
-    ]
-    if has_stdin:
-        lines += [
-            "# Read stdin once (the x keeps trailing newlines) and give it to both hooks.",
-            "git_ml_input=$(cat; echo x)",
-            "git_ml_input=${git_ml_input%x}",
-            'if [ -x "$git_ml_orig" ]; then',
-            '    printf %s "$git_ml_input" 2>/dev/null | "$git_ml_orig" "$@"',
-            "    git_ml_status=$?",
-            "fi",
-        ]
-    else:
-        lines += [
-            'if [ -x "$git_ml_orig" ]; then',
-            '    "$git_ml_orig" "$@"',
-            "    git_ml_status=$?",
-            "fi",
-        ]
-    if name == "pre-push":
-        lines += [
-            f"# {LOCAL_REF} never leaves this machine; checked here too, so it holds without git-ml-capture.",
-            'if printf %s "$git_ml_input" 2>/dev/null | (',
-            "    while read -r git_ml_lref git_ml_lsha git_ml_rref git_ml_rsha; do",
-            '        case $git_ml_lsha in *[!0]*) ;; *) continue ;; esac',
-            "        case $git_ml_lref:$git_ml_rref in",
-            f"            {LOCAL_REF}*:* | *:{LOCAL_REF}*) exit 1 ;;",
-            "        esac",
-            "    done",
-            "    exit 0",
-            "); then :; else",
-            f"    echo 'git-ml: refusing to push {LOCAL_REF}: it holds private data that never leaves this machine'"
-            " >&2",
-            "    exit 1",
-            "fi",
-            'if [ -x "$git_ml_capture" ]; then',
-            f'    printf %s "$git_ml_input" 2>/dev/null | "$git_ml_capture" --hook {name}{args} >&2',
-            "    git_ml_own=$?",
-            '    [ "$git_ml_status" -ne 0 ] || git_ml_status=$git_ml_own',
-            "fi",
-        ]
-    elif has_stdin:
-        lines += [
-            'if [ -x "$git_ml_capture" ]; then',
-            *_detachable(f'printf %s "$git_ml_input" 2>/dev/null | "$git_ml_capture" --hook {name}{args} '
-                         '>/dev/null 2>&1'),
-            "fi",
-        ]
-    else:
-        lines += [
-            'if [ -x "$git_ml_capture" ]; then',
-            *_detachable(f'"$git_ml_capture" --hook {name}{args} </dev/null >/dev/null 2>&1'),
-            "fi",
-        ]
-    lines.append('exit "$git_ml_status"')
-    return "\n".join(lines) + "\n"
-
-
-def _read_head(path: Path, limit: int = 65536) -> bytes | None:
+def _read(path: Path, limit: int | None = None) -> bytes | None:
     try:
         with open(path, "rb") as fh:
-            return fh.read(limit)
+            return fh.read(limit) if limit else fh.read()
     except OSError:
         return None
 
 
 def is_ours(path: Path) -> bool:
-    data = _read_head(path)
-    return data is not None and MARKER.encode() in data
+    """The whole file is git-ml's script (not a hook with our block spliced in)."""
+    data = _read(path, 65536)
+    return data is not None and MARKER.encode() in data and find_block(data) is None
 
 
 def installed_capture_path(path: Path) -> Path | None:
-    """The executable our hook at ``path`` calls, or None when it is not ours or cannot be read."""
-    data = _read_head(path)
-    if data is None or MARKER.encode() not in data:
-        return None
-    match = _CAPTURE_LINE_RE.search(data.decode("utf-8", "surrogateescape"))
-    if not match:
-        return None
-    value = _sh_unquote(match.group(1))
-    return Path(value) if value else None
+    """The executable our hook (or our block) at ``path`` calls, or None when there is none or it cannot be read."""
+    data = _read(path)
+    return capture_path_in(data) if data is not None else None
+
+
+def _chained(path: Path) -> Path:
+    return path.parent / CHAINED_DIR / path.name
+
+
+def tracked_hooks_dir(repo, directory: Path | None = None) -> bool:
+    """``core.hooksPath`` names a directory inside the work tree that holds files tracked by the repository."""
+    from git_ml.repo import config_get, workdir
+
+    if not config_get(repo, "core.hooksPath"):
+        return False
+    directory = (directory or hooks_dir(repo)).resolve()
+    root = workdir(repo)
+    if root is None or not (directory == root or root in directory.parents):
+        return False
+    rel = directory.relative_to(root).as_posix()
+    prefix = "" if rel == "." else rel + "/"
+    try:
+        index = repo.index
+    except Exception:
+        return False
+    return any(entry.path.startswith(prefix) for entry in index)
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Install / uninstall / status
 
 
-def _write_executable(path: Path, text: str) -> None:
-    atomic_write(path, text.encode("utf-8", "surrogateescape"), 0o755)
+def _write(path: Path, data: bytes, mode: int = 0o755) -> None:
+    atomic_write(path, data, mode)
+
+
+def _plan(path: Path, name: str) -> str:
+    """How to install into ``path``: new | ours | spliced (our block is there) | splice (a shell script: add our
+    block) | move (anything else: to git-ml-chained/) | legacy-splice / legacy-move (an older install: its
+    ``<hook>.git-ml-orig`` goes back in place first, then splice or move)."""
+    if os.path.lexists(path) and path.is_dir() and not path.is_symlink():
+        raise GitMlError(f"{path} is a directory, not a hook")
+    if not os.path.lexists(path):
+        return "new"
+    data = None if path.is_symlink() else _read(path)
+    if data is not None and MARKER.encode() in data:
+        if find_block(data) is not None:
+            return "spliced"
+        orig = path.with_name(name + ORIG_SUFFIX)
+        if not os.path.lexists(orig):
+            return "ours"
+        return "legacy-" + _plan(orig, name)
+    if path.is_symlink() or data is None or not is_shell_script(data) or not os.access(path, os.X_OK):
+        # a symlink is not ours to edit; a script without x is one git does not run: it stays off
+        if os.path.lexists(_chained(path)):
+            raise GitMlError(f"{path} is not git-ml's hook and {CHAINED_DIR}/{name} already exists; "
+                             "move one of them away, then run install-hooks again")
+        return "move"
+    return "splice"
+
+
+def _move_aside(path: Path) -> None:
+    """Move a foreign hook to git-ml-chained/<name>, keeping its bytes, mode and symlink-ness (a relative
+    symlink is re-pointed so that it still names the same file)."""
+    target = _chained(path)
+    target.parent.mkdir(exist_ok=True)
+    if path.is_symlink() and not os.path.isabs(os.readlink(path)):
+        os.symlink(os.path.join("..", os.readlink(path)), target)
+        os.unlink(path)
+    else:
+        os.rename(path, target)
+
+
+def _move_back(path: Path) -> None:
+    source = _chained(path)
+    if source.is_symlink() and not os.path.isabs(os.readlink(source)):
+        link = os.readlink(source)
+        os.symlink(link[3:] if link.startswith("../") else link, path.with_name(path.name + ".git-ml-tmp"))
+        os.replace(path.with_name(path.name + ".git-ml-tmp"), path)
+        os.unlink(source)
+    else:
+        os.replace(source, path)
+    try:
+        source.parent.rmdir()
+    except OSError:
+        pass  # other hooks still chained there
 
 
 def install_hooks(repo, exec_dir: str | os.PathLike | None = None) -> list[HookAction]:
-    """Install (or update) our hooks, chaining any hook already there. Installing twice changes nothing."""
+    """Install (or update) our hooks, keeping any hook already there. Installing twice changes nothing."""
     capture = find_executable(CAPTURE, exec_dir)
     directory = hooks_dir(repo)
+    if tracked_hooks_dir(repo, directory):
+        return [HookAction(name, directory / name, "left alone (tracked by the repository)") for name in HOOK_NAMES]
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GitMlError(f"cannot create hooks directory {directory}: {exc.strerror or exc}") from None
-
-    # Check every hook before touching any, so a refusal leaves everything as it was.
-    plan: list[tuple[str, Path, str, str]] = []
-    for name in HOOK_NAMES:
-        path = directory / name
-        orig = path.with_name(name + ORIG_SUFFIX)
-        text = render_hook(name, capture)
-        exists = os.path.lexists(path)
-        if exists and path.is_dir():
-            raise GitMlError(f"{path} is a directory, not a hook")
-        if exists and not is_ours(path) and os.path.lexists(orig):
-            raise GitMlError(
-                f"{path} is not git-ml's hook and {orig.name} already exists; "
-                f"move one of them away, then run install-hooks again"
-            )
-        plan.append((name, path, text, "foreign" if exists and not is_ours(path) else "ours" if exists else "none"))
-
+    try:
+        # Check every hook before touching any, so a refusal leaves everything as it was.
+        plan = [(name, directory / name, _plan(directory / name, name)) for name in HOOK_NAMES]
+        texts = {name: (render_hook(name, capture), render_block(name, capture)) for name in HOOK_NAMES}
+    except ScriptError as exc:
+        raise GitMlError(str(exc)) from None
     results: list[HookAction] = []
-    for name, path, text, kind in plan:
-        orig = path.with_name(name + ORIG_SUFFIX)
+    for name, path, kind in plan:
+        whole, block = texts[name]
         try:
-            if kind == "ours":
-                current = path.read_bytes() if not path.is_symlink() else None
-                if current == text.encode("utf-8", "surrogateescape") and os.access(path, os.X_OK):
+            if kind.startswith("legacy-"):  # an older install: the original back in place, then as any other
+                os.replace(path.with_name(name + ORIG_SUFFIX), path)
+                kind = kind[len("legacy-"):]
+            if kind == "new":
+                _write(path, whole.encode("utf-8", "surrogateescape"))
+                results.append(HookAction(name, path, "chained existing hook" if os.path.lexists(_chained(path))
+                                          else "installed"))
+            elif kind == "ours":
+                if _read(path) == whole.encode("utf-8", "surrogateescape") and os.access(path, os.X_OK):
+                    results.append(HookAction(name, path, "already installed"))
+                else:
+                    _write(path, whole.encode("utf-8", "surrogateescape"))
+                    results.append(HookAction(name, path, "updated"))
+            elif kind in ("spliced", "splice"):
+                data = _read(path) or b""
+                new = splice(data, block)
+                if new == data:
                     results.append(HookAction(name, path, "already installed"))
                     continue
-                _write_executable(path, text)
-                results.append(HookAction(name, path, "updated"))
-            elif kind == "foreign":
-                os.rename(path, orig)
-                _write_executable(path, text)
+                _write(path, new, stat.S_IMODE(os.stat(path).st_mode))
+                results.append(HookAction(name, path, "updated" if kind == "spliced" else "chained existing hook"))
+            else:  # move
+                _move_aside(path)
+                _write(path, whole.encode("utf-8", "surrogateescape"))
                 results.append(HookAction(name, path, "chained existing hook"))
-            else:
-                _write_executable(path, text)
-                action = "chained existing hook" if os.path.lexists(orig) else "installed"
-                results.append(HookAction(name, path, action))
         except OSError as exc:
             raise GitMlError(f"cannot install {path}: {exc.strerror or exc}") from None
     return results
 
 
 def uninstall_hooks(repo) -> list[HookAction]:
-    """Remove our hooks; put back the hook each one replaced, exactly (content and mode)."""
+    """Remove our hooks and blocks; put back every hook they replaced or went into, exactly (content and mode)."""
     directory = hooks_dir(repo)
     results: list[HookAction] = []
     for name in HOOK_NAMES:
         path = directory / name
-        orig = path.with_name(name + ORIG_SUFFIX)
         try:
-            present = os.path.lexists(path)
-            if present and not is_ours(path):
-                results.append(HookAction(name, path, "not installed"))
-                continue
-            if os.path.lexists(orig):
-                os.replace(orig, path)
+            data = _read(path) if os.path.lexists(path) and not path.is_symlink() else None
+            if data is not None and MARKER.encode() in data and find_block(data) is not None:
+                _write(path, unsplice(data), stat.S_IMODE(os.stat(path).st_mode))
                 results.append(HookAction(name, path, "restored original"))
-            elif present:
+            elif os.path.lexists(path) and not is_ours(path):
+                results.append(HookAction(name, path, "not installed"))
+            elif os.path.lexists(_chained(path)):
+                _move_back(path)
+                results.append(HookAction(name, path, "restored original"))
+            elif os.path.lexists(path.with_name(name + ORIG_SUFFIX)):
+                os.replace(path.with_name(name + ORIG_SUFFIX), path)
+                results.append(HookAction(name, path, "restored original"))
+            elif os.path.lexists(path):
                 os.unlink(path)
                 results.append(HookAction(name, path, "removed"))
             else:
@@ -362,29 +356,33 @@ def uninstall_hooks(repo) -> list[HookAction]:
 
 
 def hook_status(repo, exec_dir: str | os.PathLike | None = None) -> list[HookStatus]:
-    """One row per hook: installed, missing, foreign (someone else's hook) or stale-path (ours, but it calls an
-    executable that is gone or is not the one ``find_executable`` picks now)."""
+    """One row per hook: its state (see :class:`HookStatus`) and whether a hook that was there before still runs."""
     try:
         expected: Path | None = find_executable(CAPTURE, exec_dir)
     except GitMlError:
         expected = None
     directory = hooks_dir(repo)
+    tracked = tracked_hooks_dir(repo, directory)
     rows: list[HookStatus] = []
     for name in HOOK_NAMES:
         path = directory / name
-        chained = os.path.lexists(path.with_name(name + ORIG_SUFFIX))
-        if not os.path.lexists(path):
+        data = _read(path) if os.path.lexists(path) else None
+        spliced = data is not None and find_block(data) is not None
+        chained = spliced or os.path.lexists(_chained(path)) or os.path.lexists(path.with_name(name + ORIG_SUFFIX))
+        if tracked and (data is None or MARKER.encode() not in data):
+            state = "team" if data is not None and f"--hook {name}".encode() in data else "team-missing"
+        elif not os.path.lexists(path):
             state = "missing"
-        elif not is_ours(path):
+        elif data is None or MARKER.encode() not in data:
             state = "foreign"
         else:
-            target = installed_capture_path(path)
-            if target is None or not _is_executable(target):
+            target = capture_path_in(data)
+            if not os.access(path, os.X_OK):
+                state = "not-executable"
+            elif target is None or not _is_executable(target):
                 state = "stale-path"
             elif expected is not None and os.path.abspath(target) != os.path.abspath(expected):
-                state = "stale-path"
-            elif not os.access(path, os.X_OK):
-                state = "stale-path"
+                state = "other-install"
             else:
                 state = "installed"
         rows.append(HookStatus(name, path, state, chained))

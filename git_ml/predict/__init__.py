@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 
 MODEL_VERSION = 2  # bump whenever the statistics or the signals change
+MODEL_MAGIC = b"GMLPRED1"  # the model file's first bytes (storage writes it, both paths read it)
 MODEL_FILE = "predict.model"
 JOURNAL_FILE = "predict.journal"
+FOLD_AT = 256  # a journal this long is folded into the model file (numpy path); the quick path leaves it to it
 
 
 def id_key(commit_id: str) -> int:

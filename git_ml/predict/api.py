@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 
 from git_ml.errors import GitMlError
-from git_ml.predict import JOURNAL_FILE, MODEL_VERSION
+from git_ml.predict import FOLD_AT, JOURNAL_FILE, MODEL_VERSION
+from git_ml.predict.explain import reasons
 from git_ml.predict.history import NO_HISTORY, captured_commits
 from git_ml.predict.index import Index
-from git_ml.predict.model import FEATURES, LABELS, rank, scores
+from git_ml.predict.model import FEATURES, rank, scores
 from git_ml.predict.storage import Meta, VersionMismatch, id_key, journal_files, load, model_path, read_journal, save
 from git_ml.repo import ml_dir
 from git_ml.schema import now_iso
 
-# Fold the journal into the model file once it holds this many commits; refit the weights (full train) once the
-# model has grown by this fraction since the weights were fitted.
-FOLD_AT = 256
+# Refit the weights (full train) once the model has grown by this fraction since the weights were fitted; the journal
+# is folded into the model file once it holds FOLD_AT commits.
 REFIT_GROWTH = 0.25
 
 
@@ -89,27 +89,13 @@ class Predictor:
     def _explain(self, q, i: int) -> list[str]:
         ix = self.ix
         f = int(q.cand[i])
-        contrib = q.X[i] * self.weights
-        total = float(contrib[contrib > 0].sum()) or 1.0
-        reasons = []
-        for j in np.argsort(-contrib):
-            c = float(contrib[j])
-            if c <= 0 or c < 0.08 * total:
-                continue
-            name = FEATURES[j]
-            label = LABELS[name]
-            if name in ("text", "path", "name"):
-                post = {"text": ix.fterm, "path": ix.pterm, "name": ix.nterm}[name]
-                words = [ix.vocab[t] for t in q.terms if np.any(post.get(t)[0] == f)]
-                if words:
-                    label += f" ({', '.join(words[:6])})"
-            elif name in ("recent", "recent_slow"):
-                age = ix.ncommits - 1 - int(ix.last.a[f])
-                label += f" ({age} commits ago)"
-            elif name == "frequency":
-                label += f" ({int(ix.nchg.a[f])} commits)"
-            reasons.append(f"{label}: {100 * c / total:.0f}%")
-        return reasons
+
+        def words(signal: str) -> list[str]:
+            post = {"text": ix.fterm, "path": ix.pterm, "name": ix.nterm}[signal]
+            return [ix.vocab[t] for t in q.terms if np.any(post.get(t)[0] == f)]
+
+        return reasons((q.X[i] * self.weights).tolist(), words, ix.ncommits - 1 - int(ix.last.a[f]),
+                       int(ix.nchg.a[f]))
 
 
 def _author(repo) -> str | None:

@@ -17,10 +17,9 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from git_ml.predict import JOURNAL_FILE, MODEL_FILE, MODEL_VERSION, id_key
+from git_ml.predict import JOURNAL_FILE, MODEL_FILE, MODEL_MAGIC, MODEL_VERSION, id_key
 from git_ml.predict.index import Index, Postings, Vec
 
-MAGIC = b"GMLPRED1"
 __all__ = ["Meta", "Header", "VersionMismatch", "JournalCommit", "id_key", "save", "load", "read_journal",
            "journal_files", "model_path"]
 _VECS = ("live", "nchg", "last", "dl", "heat", "cdl", "cnf", "ctime", "cauth", "cf_ptr", "cf_ids")
@@ -91,12 +90,12 @@ def save(path: Path, ix: Index, meta: Meta, learnt: np.ndarray) -> int:
     header = Header(version=MODEL_VERSION, meta=meta, body=ix.body, ncommits=ix.ncommits, vocab=ix.vocab,
                     paths=ix.paths, unmapped=unmapped, authors=ix.authors, arrays=directory)
     hb = msgspec.json.encode(header)
-    start = len(MAGIC) + 4 + len(hb)
+    start = len(MODEL_MAGIC) + 4 + len(hb)
     pad = (-start) % 16
     path = Path(path)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "wb") as fh:
-        fh.write(MAGIC + len(hb).to_bytes(4, "little") + hb + b"\0" * pad)
+        fh.write(MODEL_MAGIC + len(hb).to_bytes(4, "little") + hb + b"\0" * pad)
         for name, a in arrays.items():
             fh.write(a.tobytes())
             fh.write(b"\0" * ((-a.nbytes) % 16))
@@ -107,7 +106,7 @@ def save(path: Path, ix: Index, meta: Meta, learnt: np.ndarray) -> int:
 def read_header(path: Path) -> tuple[Header, int, mmap.mmap | None]:
     with open(path, "rb") as fh:
         head = fh.read(12)
-        if len(head) < 12 or head[:8] != MAGIC:
+        if len(head) < 12 or head[:8] != MODEL_MAGIC:
             raise VersionMismatch("not a model file of this version")
         hlen = int.from_bytes(head[8:12], "little")
         hb = fh.read(hlen)

@@ -47,6 +47,7 @@ from pathlib import Path
 import pygit2
 
 from git_ml.capture.redaction import redact
+from git_ml.capture.redaction.records import redact_record
 from git_ml.errors import GitMlError
 from git_ml.repo import config_int, workdir
 from git_ml.schema import Chat, Commit, Diff, Feedback, Session
@@ -423,6 +424,12 @@ def migrate(repo: pygit2.Repository, path: str | Path | None = None, *, dry_run:
         s = map_session(rec, orchestration=True)
         if s is not None:
             batches["sessions"].append(s)
+    for stream in ("commits", "chats", "sessions"):  # names too: file paths, branches, tools, working directories
+        for record in batches[stream]:
+            found = redact_record(record)
+            if found and stream != "sessions":
+                record.redactions = {k: record.redactions.get(k, 0) + found.get(k, 0) for k in {*record.redactions, *found}}
+            report.redactions += sum(found.values())
     store = Store(repo, warn=warn)
     todo: dict[str, list] = {}
     for stream, records in batches.items():

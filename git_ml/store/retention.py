@@ -241,7 +241,7 @@ def everything_added(repo) -> dict:
     from git_ml.hooks.claude import has_our_hooks, settings_path
     from git_ml.hooks.git import hook_status
 
-    hooks = [str(h.path) for h in hook_status(repo) if h.state in ("installed", "stale-path")]
+    hooks = [str(h.path) for h in hook_status(repo) if h.ours]
     claude = [str(settings_path(repo, shared)) for shared in (False, True) if has_our_hooks(repo, shared)]
     refs = sorted(r for r in repo.references if r.startswith("refs/ml/"))
     directory = ml_dir(repo, create=False)

@@ -153,8 +153,9 @@ def test_idempotent(text, kind, secret):
 
 
 def test_kinds_cover_every_emitted_kind():
+    # Provider-token and connection-string kinds are covered by test_redact_providers.py.
     emitted = {kind for _, kind, _ in TRUE_POSITIVES}
-    assert emitted == set(KINDS)
+    assert emitted <= set(KINDS)
     assert len(KINDS) == len(set(KINDS))
 
 
@@ -383,14 +384,16 @@ def test_commit_messages_without_secrets():
 
 
 def test_imports_only_re():
-    tree = ast.parse(Path(redact_module.__file__).read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module)
-    assert imported == {"re"}
+    # Hooks import the engine: it must start fast, so its modules import only re and each other.
+    package = Path(redact_module.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported.add(node.module)
+        assert {m for m in imported if not m.startswith("git_ml.capture.redaction")} <= {"re"}, path
 
 
 # --- shared scanner test data ----------------------------------------------------------------
@@ -547,11 +550,13 @@ def test_detect_secrets_config_ini():
     out, counts = redact(text)
     # Passwords go whatever they look like (the pragma is for scanners, not for us);
     # aws_secret_key = 23456789a1 stays: a key must look machine-made, this is a counting run.
+    # real_secret_which_isnt_an_i_d: a secret-bearing name (keyword inside it) with a high-entropy value.
     assert _lines_changed(text, out) == [
         "password = 123456789a1234",
         "password = 12345678901234  # pragma: allowlist secret",
+        "real_secret_which_isnt_an_i_d = vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG",
     ]
-    assert counts == {"password": 2}
+    assert counts == {"password": 2, "generic-secret": 1}
     assert "foreign_key_id = vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG" in out
 
 

@@ -260,3 +260,65 @@ def test_detached_session_hook_returns_at_once_and_captures(repo, t):
     while time.time() < deadline and not stored(repo, "chats"):
         time.sleep(0.2)
     assert len(stored(repo, "chats")) == 1
+
+
+def test_session_links_stop_at_the_session_end():
+    from git_ml.capture.links import find_links, session_links
+    from git_ml.schema import Chat, Commit, Session
+
+    def commit(i, at):
+        return Commit(id=f"{i:040x}", committed_at=at, files=[("M", "a.py", 1, 0, None)])
+
+    during, after = commit(1, "2026-01-15T10:30:00+00:00"), commit(2, "2026-01-15T11:10:00+00:00")
+    closed = Session(id="s", started_at="2026-01-15T10:00:00Z", ended_at="2026-01-15T11:00:00Z")
+    still_open = Session(id="s", started_at="2026-01-15T10:00:00Z")
+    assert [lk.commit for lk in session_links([during, after], [closed])] == [during.id]
+    assert [lk.commit for lk in session_links([during, after], [still_open])] == [during.id, after.id]
+    chat = Chat(id="s:u1", session_id="s", timestamp="2026-01-15T10:50:00Z", ended_at="2026-01-15T10:55:00Z",
+                files_modified=["a.py"])
+    # Within the chat's window: linked while the session is open, not once it ended before the commit.
+    assert [lk.commit for lk in find_links([after], [chat])] == [after.id]
+    end = 1768474800.0  # 2026-01-15T11:00:00Z
+    assert find_links([after], [chat], session_ends={"s": end}) == []
+
+
+def test_ended_session_claims_no_later_commit(repo, t):
+    import datetime as dt
+
+    repo.run("git-ml-install-hooks")
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def iso(minutes):
+        return (now + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    hook(repo, "SessionStart", t)
+    t.prompt("Fix the bug", iso(-5))
+    t.reply("Done.", iso(-4), edit="src/app.py")
+    hook(repo, "Stop", t)
+    hook(repo, "SessionEnd", t, reason="exit")
+    later = (now + dt.timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    sha = repo.commit("Fix the bug", {"src/app.py": "b\n"}, date=later)
+    commit = stored(repo, "commits")[sha]
+    assert commit.session_id is None and commit.related_chats == []
+    assert not [lk for lk in stored(repo, "links").values() if lk.commit == sha]
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_session_event_without_a_readable_transcript_stores_nothing_and_logs(repo, t, tmp_path, kind):
+    hook(repo, "SessionStart", t)
+    t.prompt("Fix the bug", "2026-01-15T10:50:00.000Z")
+    t.reply("Done.", "2026-01-15T10:51:00.000Z", edit="src/app.py")
+    hook(repo, "Stop", t)
+    before = stored(repo, "sessions")[SID]
+    assert before.chat_count == 1
+    if kind == "directory":
+        path = tmp_path / "a-folder"
+        path.mkdir()
+    else:
+        path = tmp_path / "gone.jsonl"
+    payload = {"session_id": SID, "cwd": str(repo.path), "hook_event_name": "Stop", "transcript_path": str(path)}
+    out = repo.run("git-ml-capture", "session", input=json.dumps(payload))
+    assert out.returncode == 0 and out.stderr == ""
+    assert stored(repo, "sessions")[SID] == before  # no version without chats over the good one
+    log = (repo.path / ".git" / "ml" / "capture.log").read_text().splitlines()
+    assert len([line for line in log if "transcript" in line]) == 1, log

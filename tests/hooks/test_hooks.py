@@ -28,6 +28,7 @@ from git_ml.hooks.git import (
     installed_capture_path,
     uninstall_hooks,
 )
+from git_ml.hooks.scripts import team_line
 from git_ml.repo import open_repository
 
 FAKE_CAPTURE = """#!/bin/sh
@@ -225,26 +226,30 @@ def write_hook(path: Path, body: str, mode: int = 0o755) -> bytes:
 
 
 def test_chain_existing_post_commit(env, tmp_path, monkeypatch):
+    """A shell hook keeps its name and place: our block goes after its #! line, and comes out byte for byte."""
     marker = tmp_path / "orig-ran"
-    original = write_hook(env.hooks / "post-commit", f'#!/bin/sh\necho "ran $#" >> "{marker}"\nexit 3\n')
+    original = write_hook(env.hooks / "post-commit", f'#!/bin/sh\necho "ran $# $(basename "$0")" >> "{marker}"\nexit 3\n')
     actions = {a.hook: a.action for a in install_hooks(env.repo)}
     assert actions["post-commit"] == "chained existing hook"
     assert actions["post-merge"] == "installed"
-    assert (env.hooks / ("post-commit" + ORIG_SUFFIX)).read_bytes() == original
-    assert MARKER in (env.hooks / "post-commit").read_text()
+    text = (env.hooks / "post-commit").read_bytes()
+    assert text.startswith(b"#!/bin/sh\n# >>> " + MARKER.encode()) and text.endswith(original[len("#!/bin/sh\n"):])
+    assert not (env.hooks / ("post-commit" + ORIG_SUFFIX)).exists()
+    assert not (env.hooks / hooks.CHAINED_DIR).exists()
 
     git(env.path, "commit", "-q", "--allow-empty", "-m", "chained")
-    assert marker.read_text() == "ran 0\n"
+    assert marker.read_text() == "ran 0 post-commit\n"
     assert [c["args"] for c in calls(env.log)] == [["--hook", "post-commit"]]
 
     # The original's exit status is the hook's status, even when the capture itself fails.
     monkeypatch.setenv("FAKE_CAPTURE_STATUS", "1")
     direct = subprocess.run([str(env.hooks / "post-commit"), "a", "b"], cwd=env.path)
     assert direct.returncode == 3
-    assert marker.read_text() == "ran 0\nran 2\n"
+    assert marker.read_text() == "ran 0 post-commit\nran 2 post-commit\n"
     # A second install keeps the chain as it is.
     assert {a.action for a in install_hooks(env.repo)} == {"already installed"}
-    assert (env.hooks / ("post-commit" + ORIG_SUFFIX)).read_bytes() == original
+    assert {a.hook: a.action for a in uninstall_hooks(env.repo)}["post-commit"] == "restored original"
+    assert (env.hooks / "post-commit").read_bytes() == original
 
 
 def test_non_executable_original_is_not_run(env, tmp_path):
@@ -319,13 +324,14 @@ def test_post_merge_passes_squash_flag(env):
     assert merge_calls == [["--hook", "post-merge", "0"]]
 
 
-def test_conflicting_orig_refuses_and_changes_nothing(env):
-    foreign = write_hook(env.hooks / "pre-push", "#!/bin/sh\necho foreign\n")
-    leftover = write_hook(env.hooks / ("pre-push" + ORIG_SUFFIX), "#!/bin/sh\necho older\n")
+def test_conflicting_chained_hook_refuses_and_changes_nothing(env):
+    foreign = write_hook(env.hooks / "pre-push", "#!/usr/bin/env ruby\nputs 'foreign'\n")
+    (env.hooks / hooks.CHAINED_DIR).mkdir()
+    leftover = write_hook(env.hooks / hooks.CHAINED_DIR / "pre-push", "#!/bin/sh\necho older\n")
     with pytest.raises(GitMlError, match="already exists"):
         install_hooks(env.repo)
     assert (env.hooks / "pre-push").read_bytes() == foreign
-    assert (env.hooks / ("pre-push" + ORIG_SUFFIX)).read_bytes() == leftover
+    assert (env.hooks / hooks.CHAINED_DIR / "pre-push").read_bytes() == leftover
     assert not (env.hooks / "post-commit").exists()  # nothing half-installed
 
 
@@ -477,11 +483,15 @@ def test_pre_push_refuses_local_ref_even_without_capture(env, remote):
 
 def test_pre_push_status_counts(env, remote, monkeypatch, tmp_path):
     install_hooks(env.repo)
+    (env.path / ".git" / "ml").mkdir()
     monkeypatch.setenv("FAKE_CAPTURE_STATUS", "1")
     proc = git(env.path, "push", "origin", "main", check=False)
-    assert proc.returncode != 0
+    assert proc.returncode == 0  # a failing git-ml never blocks a push: logged instead
     assert b"FAKE-CAPTURE-STDERR" in proc.stderr  # our part's messages reach the user
-    assert remote_refs(remote) == set()
+    assert remote_refs(remote) == {"refs/heads/main"}
+    log = (env.path / ".git" / "ml" / "capture.log").read_text()
+    assert "pre-push:" in log and "exited 1 (push not blocked)" in log
+    git(remote, "update-ref", "-d", "refs/heads/main")
     monkeypatch.setenv("FAKE_CAPTURE_STATUS", "0")
 
     # An original pre-push hook runs first with the same stdin; if it refuses, the push is refused.
@@ -566,7 +576,12 @@ def test_hook_status_states(env, tmp_path):
     assert rows["pre-push"].path == env.hooks / "pre-push"
 
     other = make_fake(tmp_path / "other", tmp_path / "other-log")
-    assert {r.state for r in hook_status(env.repo, exec_dir=other.parent)} == {"stale-path"}
+    assert {r.state for r in hook_status(env.repo, exec_dir=other.parent)} == {"other-install"}
+    (env.hooks / "post-commit").chmod(0o644)
+    rows = {r.hook: r for r in hook_status(env.repo)}
+    assert rows["post-commit"].state == "not-executable"
+    assert rows["post-commit"].fix == f"not executable: chmod +x {env.hooks / 'post-commit'}"
+    (env.hooks / "post-commit").chmod(0o755)
     env.exe.unlink()
     assert {r.state for r in hook_status(env.repo)} == {"stale-path"}  # GIT_ML_EXEC_DIR now has none
 
@@ -601,7 +616,7 @@ def test_cli_install_status_uninstall(env, monkeypatch, capsys):
     assert run_cli(monkeypatch, env.path, "--status") == 0
     status = capsys.readouterr().out
     assert f"executable: {env.exe}" in status
-    assert "post-commit" in status and "installed" in status and "chains post-commit.git-ml-orig" in status
+    assert "post-commit" in status and "installed" in status and "runs the hook that was there" in status
     assert "Claude SessionStart" in status and "missing" in status
 
     assert run_cli(monkeypatch, env.path, "--uninstall") == 0
@@ -660,3 +675,106 @@ def test_cli_notes_shared_hooks_dir(env, monkeypatch, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "outside this repository" in out
     assert (tmp_path / "global-hooks" / "post-commit").is_file()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Hook managers, tracked hooks directories, broken installs (issue 15, items 4 and 5)
+
+DISPATCHER = """#!/bin/sh
+# a hook manager's dispatcher (husky 4, lefthook-style): the hook is named by $0, helpers sit beside it
+hook=$(basename "$0")
+. "$(dirname "$0")/_/runner.sh"
+"""
+RUNNER = """run_gate() {{ echo "$hook $*" >> "{log}"; cat > "{log}.stdin"; exit "${{GATE_STATUS:-0}}"; }}
+case $hook in pre-push|post-commit) run_gate "$@" ;; *) exit 0 ;; esac
+"""
+
+
+def test_basename_dispatcher_keeps_running_with_its_gate(env, remote, monkeypatch, tmp_path):
+    log = tmp_path / "gate.log"
+    (env.hooks / "_").mkdir()
+    (env.hooks / "_" / "runner.sh").write_text(RUNNER.format(log=log))
+    for name in ("pre-push", "post-commit"):
+        write_hook(env.hooks / name, DISPATCHER)
+    install_hooks(env.repo)
+    git(env.path, "commit", "-q", "--allow-empty", "-m", "dispatched")
+    assert log.read_text() == "post-commit \n"
+    assert [c["args"] for c in calls(env.log)] == [["--hook", "post-commit"]]
+
+    monkeypatch.setenv("GATE_STATUS", "1")  # the team's pre-push gate refuses: the push is refused
+    assert git(env.path, "push", "origin", "main", check=False).returncode != 0
+    assert remote_refs(remote) == set()
+    assert log.read_text().splitlines()[-1] == f"pre-push origin {remote}"
+    monkeypatch.setenv("GATE_STATUS", "0")
+    git(env.path, "push", "-q", "origin", "main")
+    assert remote_refs(remote) == {"refs/heads/main"}
+    sha = head(env.path)
+    pushed = f"refs/heads/main {sha} refs/heads/main {'0' * 40}\n".encode()
+    assert (tmp_path / "gate.log.stdin").read_bytes() == pushed  # the gate read the same stdin as git-ml
+    assert [c for c in calls(env.log) if c["args"][:2] == ["--hook", "pre-push"]][-1]["stdin"] == pushed
+    # refs/ml/local is still refused, before the gate
+    assert git(env.path, "push", "origin", "refs/ml/local", check=False).returncode != 0
+
+
+def test_non_shell_dispatcher_moves_aside_under_its_own_name(env, tmp_path):
+    seen = tmp_path / "argv0"
+    write_hook(env.hooks / "post-commit",
+               f"#!{sys.executable}\nimport os, sys\nopen({str(seen)!r}, 'w').write(os.path.basename(sys.argv[0]))\n")
+    assert {a.hook: a.action for a in install_hooks(env.repo)}["post-commit"] == "chained existing hook"
+    assert (env.hooks / hooks.CHAINED_DIR / "post-commit").is_file()
+    git(env.path, "commit", "-q", "--allow-empty", "-m", "ruby-style hook")
+    assert seen.read_text() == "post-commit"
+    assert [c["args"] for c in calls(env.log)] == [["--hook", "post-commit"]]
+    uninstall_hooks(env.repo)
+    assert not (env.hooks / hooks.CHAINED_DIR).exists()
+    assert "basename" in (env.hooks / "post-commit").read_text()
+
+
+def test_older_install_is_converted_and_restored(env, tmp_path):
+    """Hooks installed by an older version (original renamed to <hook>.git-ml-orig) get the original back under
+    its own name."""
+    original = write_hook(env.hooks / ("post-commit" + ORIG_SUFFIX), DISPATCHER)
+    write_hook(env.hooks / "post-commit", f"#!/bin/sh\n# {MARKER}: post-commit (older layout)\n")
+    install_hooks(env.repo)
+    assert not (env.hooks / ("post-commit" + ORIG_SUFFIX)).exists()
+    text = (env.hooks / "post-commit").read_bytes()
+    assert text.startswith(b"#!/bin/sh\n# >>> ") and text.endswith(original[len("#!/bin/sh\n"):])
+    uninstall_hooks(env.repo)
+    assert (env.hooks / "post-commit").read_bytes() == original
+
+
+def test_tracked_hooks_path_is_left_alone(env, monkeypatch, capsys):
+    team = env.path / ".githooks"
+    team.mkdir()
+    original = write_hook(team / "pre-push", "#!/bin/sh\nnpm test\n")
+    git(env.path, "add", ".githooks")
+    git(env.path, "commit", "-q", "-m", "team hooks")
+    git(env.path, "config", "core.hooksPath", ".githooks")
+    repo = open_repository(env.path)
+    assert hooks.tracked_hooks_dir(repo)
+    assert {a.action for a in install_hooks(repo)} == {"left alone (tracked by the repository)"}
+    assert (team / "pre-push").read_bytes() == original
+    assert sorted(p.name for p in team.iterdir()) == ["pre-push"]
+    assert run_cli(monkeypatch, env.path) == 0
+    out = capsys.readouterr().out
+    assert "is tracked by this repository" in out
+    assert '.githooks/pre-push: if command -v git-ml-capture' in out and str(env.exe) not in out
+    assert (team / "pre-push").read_bytes() == original
+    # a team hook with the line is reported as such
+    write_hook(team / "post-commit", "#!/bin/sh\n" + team_line("post-commit") + "\n")
+    rows = {r.hook: r.state for r in hook_status(open_repository(env.path))}
+    assert rows["post-commit"] == "team" and rows["pre-push"] == rows["post-merge"] == "team-missing"
+
+
+def test_broken_install_never_blocks_a_push(env, remote):
+    """git-ml-capture is there but cannot run (its Python removed by an upgrade): the push goes through, logged;
+    the refs/ml/local guard still holds."""
+    install_hooks(env.repo)
+    (env.path / ".git" / "ml").mkdir()
+    env.exe.write_text("#!/nonexistent/venv/bin/python3\nimport git_ml\n")
+    proc = git(env.path, "push", "origin", "main", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert remote_refs(remote) == {"refs/heads/main"}
+    assert "push not blocked" in (env.path / ".git" / "ml" / "capture.log").read_text()
+    assert git(env.path, "push", "origin", "refs/ml/local", check=False).returncode != 0
+    assert remote_refs(remote) == {"refs/heads/main"}

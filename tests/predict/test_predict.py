@@ -343,7 +343,8 @@ def test_cli_evaluate_json_and_predictions(repo, captured, monkeypatch, capsys, 
 def test_cli_bad_input_one_line(repo, captured, monkeypatch, capsys, args, needle):
     captured["commits"] = synthetic(50)
     code, out, err = run_cli(args, monkeypatch, capsys)
-    assert code == 1
+    assert code == 2  # a usage error, as for every verb
+    assert err.startswith("git ml predict")
     assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
@@ -419,21 +420,38 @@ def test_note_commits_is_light_and_fast(repo, captured, tmp_path):
     assert [c.id for c in read_journal(Path(repo.path) / "ml" / "predict.journal")] == ["a" * 40]
 
 
-def test_quick_parser():
-    from git_ml.cli.predict import _Fallback, _quick_parse
+def test_cli_seed_takes_several_files_and_never_joins_the_task(repo, captured, monkeypatch, capsys):
+    """`--seed a.py b.py` seeds both files (b.py used to become part of the task); the task comes before --seed,
+    or after --; -h is the help, like every verb; a ./-prefixed seed keeps its leading dot."""
+    from git_ml.predict.gitdir import repo_path
 
-    o = _quick_parse(["fix", "proxy", "--top=3", "--seed", "a.py", "-s", "b.py", "--json"])
-    assert o == {"task": "fix proxy", "top": 3, "seeds": ["a.py", "b.py"], "as_json": True, "explain": False}
-    assert _quick_parse(["--", "--json", "x"])["task"] == "--json x"
-    with pytest.raises(_Fallback):
-        _quick_parse(["--help"])
+    captured["commits"] = synthetic(300)
+    assert run_cli(["train"], monkeypatch, capsys)[0] == 0
+    code, out, err = run_cli(["login", "--seed", "src/auth/tokens.py", "src/auth/login.py", "--json"], monkeypatch,
+                             capsys)
+    assert code == 0, err
+    paths = [x["path"] for x in json.loads(out)]
+    assert "src/auth/tokens.py" not in paths and "src/auth/login.py" not in paths
+    code, out, err = run_cli(["login", "--seed", "src/auth/tokens.py", "no/such/b.py"], monkeypatch, capsys)
+    assert code == 1 and "unknown seed file: no/such/b.py" in err
+    code, out, err = run_cli(["--seed", "src/auth/tokens.py", "src/auth/login.py"], monkeypatch, capsys)
+    assert code == 2 and "give the task first" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run_cli(["--seed", "src/auth/tokens.py", "--json", "--", "login", "form"], monkeypatch, capsys)
+    assert code == 0 and json.loads(out), err
+    for flag in ("-h", "--help"):
+        code, out, err = run_cli([flag], monkeypatch, capsys)
+        assert code == 0 and out.startswith("Usage: git ml predict") and "--seed FILE..." in out
+    code, out, err = run_cli(["fix", "--no-such-option"], monkeypatch, capsys)
+    assert code == 2 and err.startswith("git ml predict: no such option") and len(err.strip().splitlines()) == 1
+    assert repo_path(None, "./.github/workflows/ci.yml") == ".github/workflows/ci.yml"
+    assert repo_path(repo.workdir, "./.github/x") == ".github/x"
 
 
 def test_click_commands_cover_every_form():
     from git_ml.cli.predict import click_commands
 
     names = [n for n, _ in click_commands()]
-    assert names == ["git-ml-predict", "git-ml-predict train", "git-ml-predict evaluate", "git-ml-predict stats"]
+    assert names == ["git-ml-predict", "git ml predict train", "git ml predict evaluate", "git ml predict stats"]
 
 
 # -- through the real store ------------------------------------------------------------------------------------------
@@ -488,10 +506,13 @@ def _check_lite_equals_numpy(repo, captured, monkeypatch, commits, cut, njournal
     pred = load_predictor(repo, auto_train=False, fold=False)
     for text, author in queries:
         monkeypatch.setenv("GIT_AUTHOR_EMAIL", author)
-        quick = lite.predict(text, top=10, when=1_600_100_000)
-        full = pred.predict(text, top=10, author=author, when=1_600_100_000)
+        quick = lite.predict(text, top=10, when=1_600_100_000, explain=True)
+        full = pred.predict(text, top=10, author=author, when=1_600_100_000, explain=True)
         assert quick is not None
         assert [x["path"] for x in quick] == [x["path"] for x in full], text
+        # one explanation function: the same reasons (percentages may round apart by one)
+        assert [[w.rsplit(":", 1)[0] for w in x["why"]] for x in quick] == \
+            [[w.rsplit(":", 1)[0] for w in x["why"]] for x in full], text
         assert [x["score"] for x in quick] == pytest.approx([x["score"] for x in full], abs=2e-4)
 
 
@@ -544,7 +565,7 @@ def test_cli_quick_path_imports_no_numpy(repo, captured):
 
 
 def test_lite_reads_user_email_like_git(repo, monkeypatch, tmp_path):
-    from git_ml.predict import lite
+    from git_ml.predict import gitdir as lite
 
     monkeypatch.delenv("GIT_AUTHOR_EMAIL", raising=False)
     monkeypatch.delenv("EMAIL", raising=False)
@@ -563,7 +584,7 @@ def test_lite_reads_user_email_like_git(repo, monkeypatch, tmp_path):
 def test_lite_equals_numpy_with_pruning(repo, captured, monkeypatch):
     """Long tasks keep their rarest words and the similar-commit search reads only recent postings: both paths
     apply the same limits (shrunk here so that the synthetic history reaches them)."""
-    import git_ml.predict.lite as lite_mod
+    import git_ml.predict.lite_model as lite_mod
     import git_ml.predict.model as model_mod
 
     for mod in (lite_mod, model_mod):

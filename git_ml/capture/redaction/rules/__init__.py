@@ -1,0 +1,1 @@
+"""The redaction rules, by family; the engine runs them in the order of engine.RULES."""

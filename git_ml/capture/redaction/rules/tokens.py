@@ -1,0 +1,155 @@
+"""One pass that finds every provider token of ``providers.TOKEN_ROWS`` by its prefix.
+
+A scan per prefix would cost a pass over the text for each of more than a hundred prefixes. Instead the text is
+mapped, in C, to one byte per character (``str.encode`` with ``errors="replace"`` keeps one byte per character, so
+offsets stay those of the text; ``bytes.translate`` marks the characters of tokens, ``[A-Za-z0-9_+/%~-]``), and
+``bytes.find`` of a run of 16 marks finds the runs long enough to hold a token. Only those (some
+thousands in 10 MB of code) are looked up, by their first two characters, among the prefixes; a run that follows
+``.``, ``=`` or ``:`` is also looked up, by the three characters before it, among the prefixes that hold one
+(``SG.``, ``dt0c01.``, ``AccountKey=``, ``sig=``, ``AstraCS:``).
+A candidate is a token when the row's pattern matches there, no token character continues it, and its random part
+is random (``looks.is_random``) and not a placeholder (``looks.looks_fake``). Azure AD client secrets, which have
+no prefix (three characters, a digit, ``Q~``, 31-34 characters), are recognised in the same runs.
+"""
+
+import re
+
+from git_ml.capture.redaction.looks import ALNUM, TOKEN, is_random, looks_fake
+from git_ml.capture.redaction.rules.known import SCANNED
+from git_ml.capture.redaction.rules.providers import TOKEN_ROWS
+
+_RUN_MIN = 16
+_NEEDLE = b"a" * _RUN_MIN
+_RUN_CHARS = TOKEN | frozenset("+/%~")
+_LEADING = "-+/%~"  # not the start of a token: a + or - before it on a diff line, the / of a path
+_INNER = re.compile(r"[/-]+")  # where a token may start inside a run
+_STOPS = ".=:"  # a prefix may hold these (SG., dp.pt., sig=); the run of token characters starts after the last
+_AZURE_SECRET = re.compile(r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")
+
+
+def _marks() -> bytes:
+    table = bytearray(b" " * 256)
+    for c in _RUN_CHARS:
+        table[ord(c)] = ord("a")
+    return bytes(table)
+
+
+class TokenScanner:
+    """A rule for the engine: ``spans(text)`` yields ``(start, end, kind)`` of the provider tokens in text."""
+
+    name = "provider tokens"
+    literals: tuple[str, ...] = ()  # no literal prefilter: the one scan is the prefilter
+    direct_on_large = True
+
+    def __init__(self, rows=TOKEN_ROWS, checked=SCANNED):
+        self.rows = rows
+        self.checked = checked
+        self._built = False
+
+    def _build(self) -> None:
+        # Compiled on first use: hooks import the engine, and most commit messages hold no run of 16.
+        self.marks = _marks()
+        self.heads: dict[str, list] = {}  # first two characters -> [(prefix, pattern, kind)]
+        # the last stop of a prefix and the two characters before it -> [(part up to the stop, prefix, pattern, kind)]
+        self.after_stop: dict[str, list] = {}
+        entries = [(p, re.escape(p) + "(?:" + body + ")", kind) for kind, ps, body in self.rows for p in ps.split()]
+        entries += [(p, pattern, check) for ps, pattern, check in self.checked for p in ps.split()]
+        compiled: dict[str, re.Pattern] = {}
+        for prefix, source, kind in entries:
+            # kind: the kind of a provider row, or the check of a SCANNED row (it decides span and kind)
+            if source not in compiled:
+                compiled[source] = re.compile(source)
+            pattern = compiled[source]
+            cut = max(prefix.rfind(c) for c in _STOPS)
+            if cut < 0:
+                self.heads.setdefault(prefix[:2], []).append((prefix, pattern, kind))
+            else:
+                entry = (prefix[: cut + 1], prefix, pattern, kind)
+                self.after_stop.setdefault(prefix[max(0, cut - 2) : cut + 1], []).append(entry)
+        for entries in self.heads.values():
+            entries.sort(key=lambda e: -len(e[0]))  # longest prefix first: sk_car_ before sk_
+        for entries in self.after_stop.values():
+            entries.sort(key=lambda e: -len(e[1]))
+        self._built = True
+
+    @staticmethod
+    def _token(text: str, start: int, prefix: str, pattern: re.Pattern, kind):
+        """(start, end, kind) of the token at start, or None."""
+        m = pattern.match(text, start)
+        if m is None:
+            return None
+        if not isinstance(kind, str):
+            return kind(m, text)  # a SCANNED row's check
+        if start and text[start - 1] in ALNUM:
+            return None  # inside a longer word
+        end = m.end()
+        if end < len(text) and text[end] in TOKEN:
+            return None  # a longer run that only starts like a token
+        body = text[start + len(prefix) : end]
+        if looks_fake(body) or not is_random(body):
+            return None
+        return start, end, kind
+
+    @staticmethod
+    def _azure_secret(text: str, start: int):
+        m = _AZURE_SECRET.match(text, start)
+        if m is None or (start and text[start - 1] in _RUN_CHARS):
+            return None
+        end = m.end()
+        if end < len(text) and text[end] in _RUN_CHARS:
+            return None
+        body = text[start + 6 : end]
+        return None if looks_fake(body) or not is_random(body) else end
+
+    def _at_head(self, text: str, s: int, run_end: int):
+        """The token that starts at s (after leading + - / % ~), or None."""
+        while s < run_end - 1 and text[s] in _LEADING:
+            s += 1
+        for prefix, pattern, kind in self.heads.get(text[s : s + 2], ()):
+            if text.startswith(prefix, s):
+                found = self._token(text, s, prefix, pattern, kind)
+                if found is not None:
+                    return found
+        if text.startswith("Q~", s + 4):
+            end = self._azure_secret(text, s)
+            if end is not None:
+                return s, end, "azure-client-secret"
+        return None
+
+    def spans(self, text: str):
+        if not self._built:
+            self._build()
+        marked = text.encode("ascii", "replace").translate(self.marks)
+        find, needle, n = marked.find, _NEEDLE, len(text)
+        after_stop, pos, s = self.after_stop, 0, 0
+        while True:
+            s = find(needle, s)
+            if s < 0:
+                return
+            run_end = find(b" ", s + _RUN_MIN)
+            if run_end < 0:
+                run_end = n
+            if s < pos:
+                s = run_end
+                continue  # inside the previous token
+            found = None
+            if s > 2 and text[s - 1] in _STOPS:
+                for before, prefix, pattern, kind in after_stop.get(text[s - 3 : s], ()):
+                    start = s - len(before)
+                    if start >= 0 and text.startswith(prefix, start):
+                        found = self._token(text, start, prefix, pattern, kind)
+                        if found is not None:
+                            if before[-1] in "=:":  # AccountKey=<value>: the value goes, the name stays
+                                found = s, found[1], found[2]
+                            break
+            if found is None:
+                found = self._at_head(text, s, run_end)
+                if found is None:  # after a / or - inside the run: fix/glpat-..., wip-ghp_..., /v1/keys/sk-...
+                    for sep in _INNER.finditer(text, s + 1, run_end - _RUN_MIN // 2):
+                        found = self._at_head(text, sep.end(), run_end)
+                        if found is not None:
+                            break
+            if found is not None and found[0] >= pos:
+                pos = found[1]
+                yield found
+            s = run_end
