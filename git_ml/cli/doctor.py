@@ -82,14 +82,17 @@ def uncaptured(repo, index, limit: int = SCAN_LIMIT) -> tuple[int, int, bool]:
 
     if repo.head_is_unborn:
         return 0, 0, False
+    from git_ml.capture.optout import skipped_ids
+
     captured = index.load()
+    skipped = skipped_ids(repo)  # made with collection off: left out on purpose, not a gap
     walker = repo.walk(repo.head.target, pygit2.enums.SortMode.TIME)
     missing = examined = 0
     for commit in walker:
         if examined >= limit:
             return missing, examined, True
         examined += 1
-        if commit.id.raw not in captured:
+        if commit.id.raw not in captured and not (skipped and str(commit.id) in skipped):
             missing += 1
     return missing, examined, False
 

@@ -227,6 +227,8 @@ def test_commit_made_with_collection_off_is_never_taken_implicitly(repo, how):
     assert "0 commits captured" in out.stdout and "1 made with collection off left out" in out.stdout
     out = repo.run("git-ml-capture")
     assert off not in records(repo)
+    doctor = json.loads(repo.run("git-ml-doctor", "--json").stdout)
+    assert doctor["uncaptured"] == 0  # left out on purpose is not a gap
     out = repo.run("git-ml-capture", off)  # named explicitly: taken
     assert out.returncode == 0 and "captured 1 commits" in out.stdout
     assert off in records(repo)
@@ -449,3 +451,20 @@ def test_manual_capture_drains_the_spool(repo):
     out = repo.run("git-ml-capture")
     assert out.returncode == 0 and "spooled" in out.stdout, out.stdout + out.stderr
     assert sha in records(repo) and not list((repo.path / ".git" / "ml" / "spool").glob("*.jsonl"))
+
+
+def test_merge_made_with_collection_off_is_skipped_but_fast_forwarded_commits_are_not(repo):
+    assert repo.run("git-ml-install-hooks").returncode == 0
+    off = {"ML_COLLECTION_ENABLED": "0"}
+    repo.commit("base", {"a.txt": "a\n"})
+    repo.git("checkout", "-q", "-b", "theirs")
+    theirs = repo.commit("their work", {"t.txt": "t\n"})
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--ff-only", "theirs", env=off)  # a fast-forward: someone else's commit
+    repo.git("checkout", "-q", "-b", "other", "HEAD~1")
+    repo.commit("other work", {"o.txt": "o\n"})
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-edit", "other", env=off)  # a merge commit made now, with capture off
+    merge = repo.git("rev-parse", "HEAD").strip()
+    skipped = (repo.path / ".git" / "ml" / "skipped").read_text().split()
+    assert skipped == [merge] and theirs not in skipped
