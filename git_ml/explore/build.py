@@ -232,6 +232,8 @@ def _apply(db: sqlite3.Connection, store: Store, chunks: Iterable[Chunk], search
                 _upsert_indexed(db, stream, rows, records)
             else:
                 db.executemany(_INSERT[stream], rows)
+    if "commits" in by_stream or "links" in by_stream:
+        db.execute("UPDATE links SET shape = (SELECT c.shape FROM commits c WHERE c.id = links.commit_id)")
     # Tombstones hide their targets, also records appended after their tombstone (a union merge).
     for stream in _HIDEABLE:
         if "tombstones" not in by_stream and stream not in by_stream:

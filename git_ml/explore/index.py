@@ -44,7 +44,6 @@ class Index:
         self.tip = tip
         self.path = path
         self.records = Records(db)
-        self._linked_shapes: dict[int, list[tuple[str, str | None, int]]] | None = None
 
     # ----- opening and updating -----------------------------------------------------------------------------------
     @classmethod
@@ -179,19 +178,10 @@ class Index:
     def commits_with_patch_id(self, patch_id: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM commits WHERE patch_id=?", (patch_id,))]
 
-    def linked_shapes(self) -> dict[int, list[tuple[str, str | None, int]]]:
-        """shape -> [(id, patch id, rec)] of the commits that have links (read once: linked commits are few)."""
-        if self._linked_shapes is None:
-            shapes: dict[int, list[tuple[str, str | None, int]]] = {}
-            for shape, cid, pid, rec in self.db.execute(
-                    "SELECT shape, id, patch_id, rec FROM commits WHERE id IN (SELECT commit_id FROM links) "
-                    "AND shape IS NOT NULL"):
-                shapes.setdefault(shape, []).append((cid, pid, rec))
-            self._linked_shapes = shapes
-        return self._linked_shapes
-
     def linked_with_shape(self, shape: int) -> list[tuple[str, str | None]]:
-        return [(cid, pid) for cid, pid, _ in self.linked_shapes().get(shape, ())]
+        """(id, patch id) of the linked commits of this shape."""
+        return self.db.execute("SELECT DISTINCT c.id, c.patch_id FROM links l JOIN commits c ON c.id = l.commit_id "
+                               "WHERE l.shape = ?", (shape,)).fetchall()
 
     def linked_commits_between(self, t0: int, t1: int) -> list[tuple[str, int, dict[str, int]]]:
         """(id, time, {path: lines added}) of the commits linked to chats, authored between t0 and t1."""

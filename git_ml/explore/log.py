@@ -148,11 +148,12 @@ def _same_shape_as_linked(ix, oids: list[str], linked: set[str]) -> set[str]:
                          f"AND shape IS NOT NULL", todo).fetchall()
     if not mine:
         return set()
-    linked_shapes = ix.linked_shapes()
+    shapes = sorted({shape for _, shape, _ in mine})
+    q = ",".join("?" * len(shapes))
     theirs: dict[int, set[str]] = {}
-    for shape in {shape for _, shape, _ in mine}:
-        for _cid, _pid, rec in linked_shapes.get(shape, ()):
-            theirs.setdefault(shape, set()).add(_subject(ix, rec))
+    for shape, rec in ix.db.execute(f"SELECT DISTINCT l.shape, c.rec FROM links l JOIN commits c ON c.id = l.commit_id "
+                                    f"WHERE l.shape IN ({q})", shapes):
+        theirs.setdefault(shape, set()).add(_subject(ix, rec))
     return {oid for oid, shape, data in mine if shape in theirs and _subject(ix, data) in theirs[shape]}
 
 
