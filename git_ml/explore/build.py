@@ -233,7 +233,8 @@ def _apply(db: sqlite3.Connection, store: Store, chunks: Iterable[Chunk], search
             else:
                 db.executemany(_INSERT[stream], rows)
     if "commits" in by_stream or "links" in by_stream:
-        db.execute("UPDATE links SET shape = (SELECT c.shape FROM commits c WHERE c.id = links.commit_id)")
+        db.execute("UPDATE links SET (shape, commit_time) = (SELECT c.shape, c.time FROM commits c "
+                   "WHERE c.id = links.commit_id)")
     # Tombstones hide their targets, also records appended after their tombstone (a union merge).
     for stream in _HIDEABLE:
         if "tombstones" not in by_stream and stream not in by_stream:

@@ -7,8 +7,9 @@ What the index keeps (layout version 3; an index of an older layout is rebuilt, 
 
 * the columns the commands query (ids, capture times, link directions, patch ids, change shapes, times; authors
   once each in ``authors``). ``commits`` is keyed by its id alone (``WITHOUT ROWID``: a 40-character id is not
-  stored twice); shapes are looked up among the linked commits only, so a link row carries its commit's shape
-  (``links.shape``, set again whenever commits or links change), which spares an index over the whole history;
+  stored twice); shapes and times are looked up among the linked commits only, so a link row carries its
+  commit's shape and time (``links.shape``, ``links.commit_time``, set again whenever commits or links change),
+  which spares two indexes over the whole history;
 * the tie-break key of each row's stored line (``digest``: ``git_ml.store.reader.digest``), so that incremental
   updates keep the version the store's reader returns (later ``captured_at``, then greater digest);
 * for the streams that are displayed (commits, chats, sessions, feedback) the JSON lines themselves, compressed in
@@ -49,11 +50,12 @@ CREATE TABLE IF NOT EXISTS feedback(id TEXT PRIMARY KEY, captured_at TEXT, diges
     rec INTEGER);
 CREATE INDEX IF NOT EXISTS feedback_chat ON feedback(chat_id);
 CREATE TABLE IF NOT EXISTS links(id TEXT PRIMARY KEY, captured_at TEXT, digest BLOB, commit_id TEXT, chat_id TEXT,
-    session_id TEXT, reason TEXT, score REAL, seconds INTEGER, shape INTEGER);
+    session_id TEXT, reason TEXT, score REAL, seconds INTEGER, shape INTEGER, commit_time INTEGER);
 CREATE INDEX IF NOT EXISTS links_commit ON links(commit_id);
 CREATE INDEX IF NOT EXISTS links_chat ON links(chat_id);
 CREATE INDEX IF NOT EXISTS links_session ON links(session_id);
 CREATE INDEX IF NOT EXISTS links_shape ON links(shape) WHERE shape IS NOT NULL;
+CREATE INDEX IF NOT EXISTS links_time ON links(commit_time) WHERE chat_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS rewrites(id TEXT PRIMARY KEY, captured_at TEXT, digest BLOB, old TEXT, new TEXT, kind TEXT,
     time INTEGER);
 CREATE INDEX IF NOT EXISTS rewrites_new ON rewrites(new);

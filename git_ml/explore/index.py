@@ -186,8 +186,8 @@ class Index:
     def linked_commits_between(self, t0: int, t1: int) -> list[tuple[str, int, dict[str, int]]]:
         """(id, time, {path: lines added}) of the commits linked to chats, authored between t0 and t1."""
         rows = self.db.execute(
-            "SELECT c.id, c.time, c.rec FROM commits c WHERE c.id IN (SELECT commit_id FROM links WHERE chat_id IS "
-            "NOT NULL) AND c.time BETWEEN ? AND ? ORDER BY c.rec", (t0, t1)).fetchall()
+            "SELECT DISTINCT c.id, c.time, c.rec FROM links l JOIN commits c ON c.id = l.commit_id "
+            "WHERE l.chat_id IS NOT NULL AND l.commit_time BETWEEN ? AND ? ORDER BY c.rec", (t0, t1)).fetchall()
         return [(cid, t, self._paths(self.record("commits", ref))) for cid, t, ref in rows]
 
     def computed_patch_id(self, oid: str) -> tuple[bool, str | None]:
