@@ -215,7 +215,9 @@ def test_secret_dense_20mb_per_s(benchmark):
     speed = _mb_per_s(benchmark, text)
     print(f"\nsecret-dense: {n} lines, {len(text.encode()) / 1e6:.1f} MB at {speed:.1f} MB/s, "
           f"{sum(counts.values())} redactions")
-    assert sum(counts.values()) == n  # every line's secret, once
+    # every line's secret, once; a random body that happens to hold a placeholder word (your, xxxx, dummy) or to
+    # look like a word is kept by design: at most 1 line in 1,000
+    assert n - n // 1000 <= sum(counts.values()) <= n
     assert speed >= 20
 
 

@@ -12,6 +12,8 @@ import datetime as _dt
 import msgspec
 
 # One file entry of a commit: [status, path, added, deleted, old_path]; added/deleted are None for binary files.
+# Status "X" (git's letter for an unknown change): legacy data that listed the path without its change, whose
+# line counts (None) are unknown rather than binary.
 FileEntry = tuple[str, str, "int | None", "int | None", "str | None"]
 
 
@@ -108,6 +110,11 @@ class Session(Record, kw_only=True, omit_defaults=True):
     query_tokens: int = 0
     response_tokens: int = 0
     commits: list[str] = []
+    # An orchestration run (a director session and its sub-agents, migrated from legacy data): what it was asked
+    # to do, its agents, and the session that directed it.
+    task: str | None = None
+    agents: list[str] = []
+    parent_session: str | None = None
 
 
 class Feedback(Record, kw_only=True, omit_defaults=True):
@@ -125,7 +132,7 @@ class Link(Record, kw_only=True, omit_defaults=True):
     commit: str = ""
     chat_id: str = ""
     session_id: str | None = None
-    reason: str = ""  # files | session
+    reason: str = ""  # files | session | legacy (related in migrated legacy data)
     score: float = 0.0  # share of the commit's files the chat modified
     seconds: int = 0  # commit time minus the chat's last activity (nearest first)
 

@@ -104,6 +104,10 @@ def _capture(revisions: list[str], backfill: bool, diffs: bool, quiet: bool) -> 
         from git_ml.errors import GitMlError
 
         raise GitMlError("--diffs goes with --backfill (other captures store diffs already)")
+    # The spool first (a hook stores it only when it has something to write), whatever is asked for.
+    from git_ml.store import spool
+
+    drained = spool.drain(repo, store)
     if backfill:
         bar = Progress("Backfilling commits")
 
@@ -130,11 +134,7 @@ def _capture(revisions: list[str], backfill: bool, diffs: bool, quiet: bool) -> 
             from git_ml.errors import GitMlError
 
             raise GitMlError("nothing to capture: the repository has no commits yet")
-        # The spool first (a hook stores it only when it has something to write), then HEAD and what is missing
-        # behind it (a finished cherry-pick or am series, a pull), as a hook would.
-        from git_ml.store import spool
-
-        drained = spool.drain(repo, store)
+        # HEAD and what is missing behind it (a finished cherry-pick or am series, a pull), as a hook would.
         result = capture_head(repo, store, source="manual", spool_on_busy=False)
         if not quiet:
             print(f"captured {result.captured} commits (HEAD and the uncaptured commits behind it)")

@@ -269,8 +269,10 @@ def migrate(
 ) -> None:
     """Import the .git-ml/ folder of the system git-ml replaces: tracked/*.jsonl, tracked/chunked/*.jsonl (records
     over 5 KB zlib+base64-compressed), chats/YYYY-MM-DD/*.json and commits/*.json (with diffs, which go to
-    refs/ml/local). Text is redacted. Records already in the store are skipped, so running it again stores
-    nothing. The old folder is left in place."""
+    refs/ml/local). Text is redacted. Run it after `git ml capture --backfill`: chats and links attach to the
+    commits already captured (a captured commit gains only what it lacks); related chats become link records;
+    orchestration runs keep their task, agents and session. Records already in the store are skipped, so running
+    it again stores nothing. The old folder is left in place."""
     from git_ml.store.migrate import describe
     from git_ml.store.migrate import migrate as run_migrate
 

@@ -31,7 +31,7 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON
     commit reachable from it, not only those above the last captured one) and says so when history goes further.
 
     --json prints {"enabled", "bare", "hooks": [{"hook", "path", "state", "chained", "fix"}], "claude_hooks":
-    [{"event", "path", "state", "fix"}], "uncaptured", "uncaptured_examined", "uncaptured_truncated",
+    [{"event", "path", "state", "fix"}], "uncaptured", "opted_out", "uncaptured_examined", "uncaptured_truncated",
     "spooled_files", "recent_log", "findings": [{"what", "fix"}]}."""
     data = diagnose(errors)
     if json_out:
@@ -59,6 +59,8 @@ def render(data: dict) -> str:
              if data["uncaptured_truncated"] else "")
     lines.append(f"uncaptured commits behind HEAD: {lag}{scope}"
                  + ("  -> run `git ml capture --backfill`" if lag else ""))
+    if data["opted_out"]:
+        lines.append(f"made with collection off (left out on purpose): {data['opted_out']}")
     lines.append(f"spooled files waiting: {data['spooled_files']}"
                  + ("  (the next capture stores them)" if data["spooled_files"] else ""))
     if data["recent_log"]:
@@ -74,27 +76,29 @@ def render(data: dict) -> str:
     return "\n".join(lines)
 
 
-def uncaptured(repo, index, limit: int = SCAN_LIMIT) -> tuple[int, int, bool]:
-    """(commits reachable from HEAD that are not in the store, commits examined, whether history went past
-    ``limit``). Walks every commit reachable from HEAD, newest first: gaps behind captured commits count too
+def uncaptured(repo, index, skipped: set[str] | frozenset = frozenset(),
+               limit: int = SCAN_LIMIT) -> tuple[int, int, int, bool]:
+    """(commits reachable from HEAD that are not in the store, of those the ones made with collection off (in
+    ``skipped``: left out on purpose, not counted in the first number), commits examined, whether history went
+    past ``limit``). Walks every commit reachable from HEAD, newest first: gaps behind captured commits count too
     (after a catch-up that hit its bound, a filter-branch, an unshallowed clone)."""
     import pygit2
 
     if repo.head_is_unborn:
-        return 0, 0, False
-    from git_ml.capture.optout import skipped_ids
-
+        return 0, 0, 0, False
     captured = index.load()
-    skipped = skipped_ids(repo)  # made with collection off: left out on purpose, not a gap
-    walker = repo.walk(repo.head.target, pygit2.enums.SortMode.TIME)
-    missing = examined = 0
-    for commit in walker:
+    missing = opted_out = examined = 0
+    for commit in repo.walk(repo.head.target, pygit2.enums.SortMode.TIME):
         if examined >= limit:
-            return missing, examined, True
+            return missing, opted_out, examined, True
         examined += 1
-        if commit.id.raw not in captured and not (skipped and str(commit.id) in skipped):
+        if commit.id.raw in captured:
+            continue
+        if skipped and str(commit.id) in skipped:
+            opted_out += 1
+        else:
             missing += 1
-    return missing, examined, False
+    return missing, opted_out, examined, False
 
 
 def _claude_fix(state: str) -> str | None:
@@ -103,6 +107,7 @@ def _claude_fix(state: str) -> str | None:
 
 
 def diagnose(log_lines: int = 5) -> dict:
+    from git_ml.capture.optout import skipped_ids
     from git_ml.capture.pipeline import CapturedIndex
     from git_ml.hooks.claude import claude_hook_status
     from git_ml.hooks.git import hook_status
@@ -112,7 +117,7 @@ def diagnose(log_lines: int = 5) -> dict:
 
     repo = open_repository()
     enabled = collection_enabled(repo)
-    missing, examined, truncated = uncaptured(repo, CapturedIndex(repo, Store(repo)))
+    missing, opted_out, examined, truncated = uncaptured(repo, CapturedIndex(repo, Store(repo)), skipped_ids(repo))
     hooks = [{"hook": h.hook, "path": str(h.path), "state": h.state, "chained": h.chained,
               "fix": h.fix if enabled else None} for h in hook_status(repo)]
     claude = []
@@ -134,6 +139,7 @@ def diagnose(log_lines: int = 5) -> dict:
         "hooks": hooks,
         "claude_hooks": claude,
         "uncaptured": missing,
+        "opted_out": opted_out,
         "uncaptured_examined": examined,
         "uncaptured_truncated": truncated,
         "spooled_files": len(spool.pending(repo)),

@@ -28,6 +28,7 @@ from git_ml.errors import GitMlError
 from git_ml.repo import config_bool, ml_dir
 from git_ml.store.core import Store
 from git_ml.store.reader import current, hidden_ids
+from git_ml.store.rewrites import load_live_history
 
 CONFIG_KEY = "ml.contribute"
 KEY_FILE = "contribute.key"
@@ -176,7 +177,7 @@ def build_contribution(repo, min_count: int = MIN_COUNT) -> dict:
     key = load_key(repo)
     store = Store(repo)
     hidden = hidden_ids(store)
-    commits = current(store, "commits", _Commit, hidden=hidden)
+    commits = load_live_history(store).live_only(current(store, "commits", _Commit, hidden=hidden))
     chats = current(store, "chats", _Chat, hidden=hidden)
     sessions = current(store, "sessions", schema.Envelope, hidden=hidden)
     feedback = current(store, "feedback", schema.Feedback, hidden=hidden)

@@ -22,6 +22,7 @@ from git_ml import schema
 from git_ml.dataset.export.records import change_summary, latest_ratings, parse_iso
 from git_ml.store.core import Store
 from git_ml.store.reader import current, hidden_ids
+from git_ml.store.rewrites import load_live_history
 
 DAY = 86400.0
 WINDOW_DAYS = 30
@@ -102,7 +103,7 @@ def _no_gc(fn):
 def _event_times(store: Store, hidden: dict[str, set[str]]) -> dict[str, list[tuple[float, float]]]:
     """Per dimension: (event time, capture time) of every live record, unix seconds."""
     out: dict[str, list[tuple[float, float]]] = {}
-    commits = current(store, "commits", _CommitTime, hidden=hidden)
+    commits = load_live_history(store).live_only(current(store, "commits", _CommitTime, hidden=hidden))
     out["commits"] = [(float(c.time) if c.time else (parse_iso(c.captured_at) or 0.0),
                        parse_iso(c.captured_at) or 0.0) for c in commits.values()]
     chats = current(store, "chats", _ChatTime, hidden=hidden)
@@ -217,7 +218,8 @@ def quality_report(repo, tiny: int = TINY_RESPONSE) -> dict:
     """Findings per kind of problem, with counts and a few sample ids, and a verdict per milestone."""
     store = Store(repo)
     hidden = hidden_ids(store)
-    commits = current(store, "commits", _Commit, hidden=hidden)
+    # superseded commits are not counted (a chat linked to one is linked to its live commit)
+    commits = load_live_history(store).live_only(current(store, "commits", _Commit, hidden=hidden))
     chats = current(store, "chats", _Chat, hidden=hidden)
     sessions = current(store, "sessions", _Session, hidden=hidden)
     diffs = current(store, "diffs", _Diff, hidden=hidden)

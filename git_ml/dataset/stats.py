@@ -14,8 +14,10 @@ import msgspec
 import pygit2
 
 from git_ml import schema
+from git_ml.dataset.feedback import latest_feedback
 from git_ml.store.core import Store, chunk_stored_size
 from git_ml.store.reader import current, hidden_from
+from git_ml.store.rewrites import load_live_history
 
 TOP = 10
 
@@ -84,12 +86,15 @@ def _store_stats(repo: pygit2.Repository, top: int) -> dict:
     tombs = current(store, "tombstones", schema.Tombstone)
     hidden = hidden_from(tombs.values())
     live: dict[str, dict] = {"tombstones": tombs}
+    history = load_live_history(store)  # commits superseded by a rewrite are not counted; their links follow
     for stream in schema.ALL_STREAMS:
         chunks = list(store.iter_chunks(stream))
         stored = sum(chunk_stored_size(repo, c.oid) for c in chunks)
         if stream not in live:
             live[stream] = current(store, stream, _SLIM.get(stream, schema.Envelope), hidden=hidden) \
                 if chunks else {}
+        if stream == "commits":
+            live[stream] = history.live_only(live[stream])
         out[stream] = len(live[stream])
         streams[stream] = {"chunks": len(chunks), "stored_bytes": stored}
         total_chunks += len(chunks)
@@ -124,17 +129,12 @@ def _store_stats(repo: pygit2.Repository, top: int) -> dict:
             tools.update(chat.tools_used)
     out["top_tools"] = [[name, n] for name, n in tools.most_common(top)]
 
-    ratings_by_chat: dict[str, tuple] = {}
-    for fb in live["feedback"].values():
-        key = (fb.time, fb.captured_at)
-        cur = ratings_by_chat.get(fb.chat_id)
-        if cur is None or key > cur[0]:
-            ratings_by_chat[fb.chat_id] = (key, fb.rating)
-    ratings = Counter(r for chat_id, (_k, r) in ratings_by_chat.items() if chat_id in live["chats"])
+    ratings_by_chat = latest_feedback(live["feedback"].values())
+    ratings = Counter(fb.rating for chat_id, fb in ratings_by_chat.items() if chat_id in live["chats"])
     out["ratings"] = {"good": ratings.get("good", 0), "neutral": ratings.get("neutral", 0),
                       "bad": ratings.get("bad", 0),
                       "unrated": sum(1 for cid in live["chats"] if cid not in ratings_by_chat)}
-    linked_commits = {lk.commit for lk in live["links"].values() if lk.chat_id}
+    linked_commits = {history.live(lk.commit) for lk in live["links"].values() if lk.chat_id}
     linked_chats = {lk.chat_id for lk in live["links"].values() if lk.chat_id}
     out["linked"] = {"commits_with_chats": len(linked_commits & live["commits"].keys()),
                      "chats_with_commits": len(linked_chats & live["chats"].keys())}

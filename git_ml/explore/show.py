@@ -278,7 +278,7 @@ def _render_commit(doc: dict, out, full: bool) -> None:
     if files:
         out.write("")
         for status, path, added, deleted, old in files[:50] if not full else files:
-            counts = f"+{added} -{deleted}" if added is not None else "binary"
+            counts = f"+{added} -{deleted}" if added is not None else ("unknown" if status == "X" else "binary")
             name = f"{old} → {path}" if old else path
             out.write(out.fit(f" {status} ", (f"{counts:>12}", "dim"), f"  {name}"))
         if len(files) > 50 and not full:

@@ -27,14 +27,18 @@ def captured_commits(repo) -> tuple[list, str | None]:
     """Non-merge captured commits, oldest first, and the store tip they were read at.
 
     Order: git's topological order from HEAD (oldest first) over the commits that were captured; captured commits
-    not reachable from HEAD (other branches) are left out, as they are not part of this history. Without a
+    not reachable from HEAD (other branches) are left out, as they are not part of this history, and so are
+    commits superseded by a recorded rewrite. Without a
     usable HEAD, the captured commits sorted by author time.
     """
+    from git_ml.store.rewrites import load_live_history
+
     store = open_store(repo)
     tip = store.tip()
+    dead = load_live_history(store).dead  # superseded by a rewrite (amend, rebase, squash): not training data
     by_id: dict[str, object] = {}
     for rec in store.iter_records("commits"):
-        if not rec.is_merge and len(rec.parents) <= 1:
+        if not rec.is_merge and len(rec.parents) <= 1 and rec.id not in dead:
             by_id[rec.id] = rec
     if not by_id:
         return [], (str(tip) if tip is not None else None)

@@ -12,7 +12,7 @@ Signals, for each file alive now (names as in ``signals.FEATURES``):
   cochange          files that changed together with the --seed files
 Each is normalised over the candidates of the query (the union of each signal's best files and the most recently
 changed ones); the score is a weighted sum. ``fit_weights`` learns the weights listwise (softmax over a query's
-candidates) on queries replayed from the training history. ``lite.py`` computes the same features with the
+candidates) on queries replayed from the training history. ``lite_model.py`` computes the same features with the
 standard library, operation for operation: change both together (and bump MODEL_VERSION).
 """
 

@@ -118,7 +118,7 @@ def subject(message: str) -> str:
 
 class Vocabulary:
     """Term ids and the path-token postings, shared by the numpy model (``index.py``) and the standard-library one
-    (``lite.py``) so that both assign the same ids in the same order. Needs ``tid``, ``vocab``, ``wcache``,
+    (``lite_model.py``) so that both assign the same ids in the same order. Needs ``tid``, ``vocab``, ``wcache``,
     ``pterm`` and ``nterm`` (postings with ``add(term, file, weight)``) on the instance."""
 
     tid: dict

@@ -34,7 +34,8 @@ from git_ml.store.objects import (
     stored_size,
     write_blob,
 )
-from git_ml.store.scan import StreamScan, hidden_by, no_gc, pack_lines, scan_chunks, select
+from git_ml.store.reader import no_gc
+from git_ml.store.scan import StreamScan, hidden_by, pack_lines, scan_chunks, select
 from git_ml.store.tree import count_small_chunks, iter_tree_chunks, stream_chunks, tree_of
 from git_ml.store.update import Restart, apply_update, tip_of
 

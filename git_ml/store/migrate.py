@@ -25,86 +25,56 @@ session_id, related_chats. Sessions: id (or session_id), start_time/started_at, 
 chat_count, commits, model, cwd, branch. Orchestration runs: id, session_id, started_at, ended_at, agents,
 commits, task.
 
-Mapping: commits -> ``Commit`` (per-file line counts from the hunks when there are any, else null), the hunks of
-``commits/*.json`` -> ``Diff`` in refs/ml/local (bounded by ``ml.diffLimit``); chats -> ``Chat`` with id
-``<session_id>:<legacy id>`` and, when ``user_feedback`` is a rating, a ``Feedback`` record; sessions -> ``Session``;
-orchestration runs -> ``Session`` with id ``orchestration:<id>`` and assistant ``orchestration``. Text (messages,
-prompts, responses, diffs) goes through ``redact``. ``captured_at`` is the legacy record's own time, so any later
-capture by git-ml wins over the imported version. Records whose id is already in the store are skipped: running
-the import again stores nothing. The legacy folder is left as it is.
+Mapping: commits -> ``Commit`` (per-file line counts from the hunks when there are any; a path listed without
+hunks gets status ``X``, git's letter for an unknown change, and unknown counts), the hunks of ``commits/*.json`` ->
+``Diff`` in refs/ml/local (bounded by ``ml.diffLimit``); ``day_of_week`` as a number or a weekday name ("Tuesday");
+chats -> ``Chat`` with id ``<session_id>:<legacy id>`` and, when ``user_feedback`` is a rating, a ``Feedback``
+record; sessions -> ``Session``; orchestration runs -> ``Session`` with id ``orchestration:<id>``, assistant
+``orchestration``, its ``task``, ``agents`` and directing session (``parent_session``). What the legacy data related
+becomes ``Link`` records (reason ``legacy``): a commit's ``related_chats`` and a chat's commits (both rewritten to
+the migrated chat ids), and the commits of sessions and orchestration runs (session links). Text (messages,
+prompts, responses, diffs, tasks) goes through ``redact``. ``captured_at`` is the legacy record's own time.
+
+Legacy data migrates onto captured history (the README's order: install-hooks, backfill, then migrate): a commit
+already captured keeps its captured record, and a new version of it adds only what it lacks (session, related
+chats, ...). Other records whose id is already in the store are skipped: running the import again stores nothing.
+The legacy folder is left as it is.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import pygit2
 
+from git_ml import schema
 from git_ml.capture.redaction import redact
 from git_ml.capture.redaction.records import redact_record
 from git_ml.errors import GitMlError
 from git_ml.repo import config_int, workdir
-from git_ml.schema import Chat, Commit, Diff, Feedback, Session
+from git_ml.schema import Chat, Commit, Diff, Feedback, Link, Session
+from git_ml.store import reader
 from git_ml.store.core import Store
+from git_ml.store.legacy import (
+    COMPRESS_ABOVE,
+    MigrateReport,
+    decode_chunked_line,
+    encode_chunked_line,
+    read_legacy,
+)
 
-COMPRESS_ABOVE = 5 * 1024  # the legacy writer compressed records whose JSON exceeded 5 KB
+__all__ = ["COMPRESS_ABOVE", "MigrateReport", "decode_chunked_line", "describe", "encode_chunked_line", "migrate",
+           "read_legacy"]
+UNKNOWN = "X"  # git's status letter for an unknown change: a legacy commit listed its paths without hunks
+_WEEKDAYS = {name: i for i, names in enumerate(
+    (("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"), ("thursday", "thu", "thur", "thurs"),
+     ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun"))) for name in names}
+
 _RATINGS = {"good": "good", "positive": "good", "+1": "good", "thumbs_up": "good", "up": "good",
             "bad": "bad", "negative": "bad", "-1": "bad", "thumbs_down": "bad", "down": "bad", "neutral": "neutral"}
-
-
-@dataclass
-class MigrateReport:
-    source: Path
-    found: dict[str, int] = field(default_factory=dict)  # legacy records read, per kind
-    stored: dict[str, int] = field(default_factory=dict)  # new records per stream
-    present: dict[str, int] = field(default_factory=dict)  # skipped: id already in the store
-    unreadable: list[str] = field(default_factory=list)  # file[:line]: reason
-    redactions: int = 0
-    dry_run: bool = False
-
-    def bump(self, table: dict, key: str, n: int = 1) -> None:
-        table[key] = table.get(key, 0) + n
-
-
-def decode_chunked_line(obj: dict) -> tuple[str | None, dict]:
-    """(kind, record) of one tracked/chunked line, decompressing it when it is stored compressed."""
-    kind = obj.get("type") or obj.get("record_type") or obj.get("kind")
-    if obj.get("compressed"):
-        encoding = obj.get("encoding", "zlib+base64")
-        if encoding != "zlib+base64":
-            raise ValueError(f"unknown encoding {encoding!r}")
-        data = json.loads(zlib.decompress(base64.b64decode(obj["data"])).decode("utf-8"))
-        return kind, data
-    if "data" in obj and isinstance(obj["data"], dict):
-        return kind, obj["data"]
-    return kind, obj
-
-
-def encode_chunked_line(kind: str, record: dict) -> str:
-    """How the legacy system wrote a tracked/chunked line (used by tests and by anyone rebuilding such a folder)."""
-    text = json.dumps(record, ensure_ascii=False)
-    if len(text.encode("utf-8")) > COMPRESS_ABOVE:
-        data = base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii")
-        return json.dumps({"type": kind, "compressed": True, "encoding": "zlib+base64", "data": data})
-    return json.dumps({"type": kind, "data": record}, ensure_ascii=False)
-
-
-def _guess_kind(rec: dict) -> str | None:
-    if "hash" in rec or "files_changed" in rec:
-        return "commit"
-    if "query" in rec or "response" in rec:
-        return "chat"
-    if "agents" in rec or "orchestration_id" in rec:
-        return "orchestration"
-    if "chat_ids" in rec or "start_time" in rec or "started_at" in rec:
-        return "session"
-    return None
 
 
 # ----- time ------------------------------------------------------------------------------------------------------
@@ -176,12 +146,12 @@ def _files(rec: dict) -> list[tuple]:
             entry[2] += len(h.get("lines_added") or [])
             entry[3] += len(h.get("lines_removed") or [])
         listed = [f for f in rec.get("files_changed") or [] if isinstance(f, str) and f not in per]
-        return [tuple(v) for v in per.values()] + [("M", f, None, None, None) for f in listed]
+        return [tuple(v) for v in per.values()] + [(UNKNOWN, f, None, None, None) for f in listed]
     files = rec.get("files_changed") or rec.get("files") or []
     out = []
     for f in files:
-        if isinstance(f, str):
-            out.append(("M", f, None, None, None))
+        if isinstance(f, str):  # a path without hunks: neither the change nor its line counts are known
+            out.append((UNKNOWN, f, None, None, None))
         elif isinstance(f, (list, tuple)) and len(f) >= 2:
             out.append((str(f[0]), str(f[1]), f[2] if len(f) > 2 else None, f[3] if len(f) > 3 else None,
                         f[4] if len(f) > 4 else None))
@@ -201,6 +171,22 @@ def _diff_text(rec: dict) -> str:
         out.extend(f"-{line}\n" for line in removed)
         out.extend(f"+{line}\n" for line in added)
     return "".join(out)
+
+
+def _small_int(value, bound: int, default: int) -> int:
+    """An hour or weekday number as the legacy system wrote it (int or digits), else ``default``."""
+    try:
+        n = int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+    return n if 0 <= n < bound else default
+
+
+def _weekday(value, default: int) -> int:
+    """Monday 0 .. Sunday 6 from a number or a weekday name ("Tuesday", "tue"), as the original system wrote it."""
+    if isinstance(value, str) and value.strip().lower() in _WEEKDAYS:
+        return _WEEKDAYS[value.strip().lower()]
+    return _small_int(value, 7, default)
 
 
 def map_commit(rec: dict, report: MigrateReport, diff_limit: int | None) -> tuple[Commit | None, Diff | None]:
@@ -226,8 +212,8 @@ def map_commit(rec: dict, report: MigrateReport, diff_limit: int | None) -> tupl
         is_merge=bool(rec.get("is_merge", len(parents) > 1)), files=files,
         files_changed=len(files) if files else int(rec.get("files_changed_count") or 0),
         insertions=int(ins or 0), deletions=int(dels or 0),
-        hour_of_day=int(rec.get("hour_of_day", when.hour if when else 0) or 0),
-        day_of_week=int(rec.get("day_of_week", when.weekday() if when else 0) or 0),
+        hour_of_day=_small_int(rec.get("hour_of_day"), 24, when.hour if when else 0),
+        day_of_week=_weekday(rec.get("day_of_week"), when.weekday() if when else 0),
         session_id=rec.get("session_id") or None,
         related_chats=[str(c) for c in rec.get("related_chats") or []], source="migrate")
     diff = None
@@ -290,6 +276,8 @@ def map_session(rec: dict, *, orchestration: bool = False) -> Session | None:
     ended = _utc(_parse_time(rec.get("ended_at") or rec.get("end_time")))
     chats = rec.get("chat_ids")
     agents = rec.get("agents") or []
+    agent_names = [_agent_name(a) for a in agents] if isinstance(agents, list) else []
+    task = rec.get("task") or rec.get("description") or rec.get("goal")
     return Session(
         id=f"orchestration:{sid}" if orchestration else sid,
         captured_at=_captured(rec.get("captured_at"), rec.get("ended_at") or rec.get("end_time"),
@@ -299,88 +287,19 @@ def map_session(rec: dict, *, orchestration: bool = False) -> Session | None:
         model=rec.get("model") or None, cwd=rec.get("cwd") or None, branch=rec.get("branch") or None,
         chat_count=len(agents) if orchestration else (len(chats) if isinstance(chats, list) else
                                                        int(rec.get("chat_count") or 0)),
-        commits=[str(c) for c in rec.get("commits") or []])
+        commits=[str(c) for c in rec.get("commits") or []],
+        task=redact(str(task))[0] if orchestration and task else None,
+        agents=[a for a in agent_names if a] if orchestration else [],
+        parent_session=str(rec["session_id"]) if orchestration and rec.get("session_id") else None)
 
 
-# ----- reading the folder ------------------------------------------------------------------------------------------
-def _jsonl(path: Path, report: MigrateReport):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError as exc:
-                    report.unreadable.append(f"{path}:{n}: {exc}")
-                    continue
-                if isinstance(obj, dict):
-                    yield f"{path}:{n}", obj
-                else:
-                    report.unreadable.append(f"{path}:{n}: not an object")
-    except OSError as exc:
-        report.unreadable.append(f"{path}: {exc}")
-
-
-def _json(path: Path, report: MigrateReport):
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        report.unreadable.append(f"{path}: {exc}")
-        return None
-    if not isinstance(obj, dict):
-        report.unreadable.append(f"{path}: not an object")
-        return None
-    return obj
-
-
-def read_legacy(root: Path, report: MigrateReport) -> dict[str, dict[str, dict]]:
-    """Legacy records by kind and id; later sources fill in (and override) fields of earlier ones for one id:
-    tracked files, then the chunked files, then the per-record files (the fullest)."""
-    out: dict[str, dict[str, dict]] = {"commit": {}, "chat": {}, "session": {}, "orchestration": {}}
-    keys = {"commit": ("hash", "id"), "chat": ("id", "chat_id"), "session": ("id", "session_id"),
-            "orchestration": ("orchestration_id", "id", "session_id")}
-
-    def add(kind: str | None, rec: dict, where: str) -> None:
-        if kind in ("commits", "chats", "sessions"):
-            kind = kind[:-1]
-        if kind not in out:
-            kind = _guess_kind(rec)
-        if kind not in out:
-            report.unreadable.append(f"{where}: unknown record kind")
-            return
-        rid = next((str(rec[k]) for k in keys[kind] if rec.get(k)), None)
-        if rid is None:
-            report.unreadable.append(f"{where}: {kind} without an id")
-            return
-        out[kind].setdefault(rid, {}).update(rec)
-
-    tracked = root / "tracked"
-    for name, kind in (("commits.jsonl", "commit"), ("sessions.jsonl", "session"),
-                       ("orchestration.jsonl", "orchestration")):
-        path = tracked / name
-        if path.is_file():
-            for where, obj in _jsonl(path, report):
-                add(kind, obj, where)
-    for path in sorted((tracked / "chunked").glob("*.jsonl")) if (tracked / "chunked").is_dir() else []:
-        for where, obj in _jsonl(path, report):
-            try:
-                kind, rec = decode_chunked_line(obj)
-            except (ValueError, KeyError, zlib.error, UnicodeDecodeError) as exc:
-                report.unreadable.append(f"{where}: cannot decode compressed record: {exc}")
-                continue
-            add(kind, rec, where)
-    for path in sorted((root / "chats").glob("*/*.json")) if (root / "chats").is_dir() else []:
-        obj = _json(path, report)
-        if obj is not None:
-            add("chat", obj, str(path))
-    for path in sorted((root / "commits").glob("*.json")) if (root / "commits").is_dir() else []:
-        obj = _json(path, report)
-        if obj is not None:
-            add("commit", obj, str(path))
-    for kind, recs in out.items():
-        report.found[kind] = len(recs)
-    return out
+def _agent_name(agent) -> str:
+    if isinstance(agent, dict):
+        for key in ("name", "id", "role", "type", "agent"):
+            if agent.get(key):
+                return str(agent[key])
+        return ""
+    return str(agent) if agent is not None else ""
 
 
 def default_path(repo: pygit2.Repository) -> Path:
@@ -431,6 +350,8 @@ def migrate(repo: pygit2.Repository, path: str | Path | None = None, *, dry_run:
                 record.redactions = {k: record.redactions.get(k, 0) + found.get(k, 0) for k in {*record.redactions, *found}}
             report.redactions += sum(found.values())
     store = Store(repo, warn=warn)
+    batches["links"] = _links(batches, report)
+    captured = reader.current(store, "commits")
     todo: dict[str, list] = {}
     for stream, records in batches.items():
         if not records:
@@ -438,10 +359,18 @@ def migrate(repo: pygit2.Repository, path: str | Path | None = None, *, dry_run:
         have = store.ids(stream)
         fresh, seen = [], set()
         for r in records:
-            if r.id in have or r.id in seen:
+            if r.id in seen:
                 report.bump(report.present, stream)
                 continue
             seen.add(r.id)
+            if stream == "commits" and r.id in captured:
+                r = _fill_in(captured[r.id], r)  # the captured record wins; the legacy one adds what it lacks
+                if r is None:
+                    report.bump(report.present, stream)
+                    continue
+            elif r.id in have:
+                report.bump(report.present, stream)
+                continue
             fresh.append(r)
         fresh.sort(key=lambda r: (r.captured_at, r.id))
         if fresh:
@@ -450,6 +379,55 @@ def migrate(repo: pygit2.Repository, path: str | Path | None = None, *, dry_run:
     if todo and not dry_run:
         store.append_many(todo, message=f"migrate {root.name}")
     return report
+
+
+_FILL = ("session_id", "related_chats", "branch", "message", "author", "author_email")
+
+
+def _fill_in(captured: Commit, legacy: Commit) -> Commit | None:
+    """A new version of a captured commit with the fields it lacks taken from the legacy one (None when it lacks
+    nothing). It is stamped now, so it is the current version."""
+    changes = {f: getattr(legacy, f) for f in _FILL if getattr(legacy, f) and not getattr(captured, f)}
+    if not changes:
+        return None
+    return msgspec.structs.replace(captured, captured_at=schema.now_iso(), **changes)
+
+
+def _links(batches: dict[str, list], report: MigrateReport) -> list[Link]:
+    """Link records for what the legacy data related: a commit's ``related_chats`` and a chat's commits (reason
+    ``legacy``), and the commits of sessions and orchestration runs (session links, no chat). A commit's
+    ``related_chats`` and a chat's ``commits`` are rewritten to the migrated ids on both sides."""
+    by_legacy: dict[str, str] = {}
+    chats = {c.id: c for c in batches["chats"]}
+    for chat in batches["chats"]:
+        by_legacy.setdefault(chat.prompt_uuid or chat.id, chat.id)
+        by_legacy.setdefault(chat.id, chat.id)
+    links: dict[str, Link] = {}
+
+    def add(commit: str, chat_id: str, session_id: str | None, stamp: str) -> None:
+        other = chat_id or session_id or ""
+        links.setdefault(f"{commit}:{other}", Link(id=f"{commit}:{other}", captured_at=stamp, commit=commit,
+                                                   chat_id=chat_id, session_id=session_id or None, reason="legacy"))
+
+    for commit in batches["commits"]:
+        named = []
+        for legacy_id in commit.related_chats:
+            cid = by_legacy.get(legacy_id) or by_legacy.get(f"{commit.session_id}:{legacy_id}")
+            if cid is None:
+                report.unreadable.append(f"commit {commit.id[:12]}: related chat {legacy_id!r} not found")
+                continue
+            named.append(cid)
+            add(commit.id, cid, chats[cid].session_id or None, commit.captured_at)
+            if commit.id not in chats[cid].commits:
+                chats[cid].commits.append(commit.id)
+        commit.related_chats = named
+    for chat in batches["chats"]:
+        for cid in chat.commits:
+            add(cid, chat.id, chat.session_id or None, chat.captured_at)
+    for session in batches["sessions"]:
+        for cid in session.commits:
+            add(cid, "", session.id, session.captured_at)
+    return list(links.values())
 
 
 def describe(report: MigrateReport) -> list[str]:

@@ -128,22 +128,13 @@ def signature() -> pygit2.Signature:
     return pygit2.Signature(SIGNATURE_NAME, SIGNATURE_EMAIL)
 
 
-def read_blob(repo: pygit2.Repository, oid: pygit2.Oid, *, partial: bool = False) -> bytes:
-    """The content of a blob. A loose object is inflated here rather than by libgit2: libgit2 1.9 never returns
-    from reading a truncated loose object (measured with pygit2 1.21), and a damaged chunk must be reported, not
-    hang every reader. Packed objects (and alternates) go through libgit2. Raises ValueError when damaged or
-    missing."""
+def _loose(repo: pygit2.Repository, oid: pygit2.Oid):
     hexid = str(oid)
-    path = common_dir(repo) / "objects" / hexid[:2] / hexid[2:]
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        try:
-            return repo[oid].read_raw()
-        except (KeyError, pygit2.GitError) as exc:
-            raise ValueError(f"unreadable object: {exc}") from None
-    except OSError as exc:
-        raise ValueError(f"unreadable object file: {exc}") from None
+    return common_dir(repo) / "objects" / hexid[:2] / hexid[2:]
+
+
+def _inflate(data: bytes, kind: bytes | None, partial: bool) -> bytes:
+    """The body of a loose object file (header checked against ``kind`` unless ``partial``)."""
     inflater = zlib.decompressobj()
     try:
         out = inflater.decompress(data)
@@ -156,10 +147,44 @@ def read_blob(repo: pygit2.Repository, oid: pygit2.Oid, *, partial: bool = False
     header, _, body = out.partition(b"\0")
     if partial:
         return body
-    kind, _, size = header.partition(b" ")
-    if kind != b"blob" or not size.isdigit() or int(size) != len(body):
+    found, _, size = header.partition(b" ")
+    if (kind is not None and found != kind) or not size.isdigit() or int(size) != len(body):
         raise ValueError("damaged object file: bad header")
     return body
+
+
+def read_blob(repo: pygit2.Repository, oid: pygit2.Oid, *, partial: bool = False) -> bytes:
+    """The content of a blob. A loose object is inflated here rather than by libgit2: libgit2 1.9 never returns
+    from reading a truncated loose object (measured with pygit2 1.21), and a damaged chunk must be reported, not
+    hang every reader. Packed objects (and alternates) go through libgit2. Raises ValueError when damaged or
+    missing."""
+    try:
+        data = _loose(repo, oid).read_bytes()
+    except FileNotFoundError:
+        try:
+            return repo[oid].read_raw()
+        except (KeyError, pygit2.GitError) as exc:
+            raise ValueError(f"unreadable object: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"unreadable object file: {exc}") from None
+    return _inflate(data, b"blob", partial)
+
+
+def load_object(repo: pygit2.Repository, oid: pygit2.Oid, kind: str) -> pygit2.Object:
+    """A store tree or commit, read by libgit2 once its loose object file (if it is loose) is known to be whole: a
+    truncated loose tree hangs libgit2 as a truncated blob does. Raises ValueError when damaged or missing."""
+    try:
+        data = _loose(repo, oid).read_bytes()
+    except FileNotFoundError:
+        data = None
+    except OSError as exc:
+        raise ValueError(f"unreadable object file: {exc}") from None
+    if data is not None:
+        _inflate(data, kind.encode(), False)
+    try:
+        return repo[oid]
+    except (KeyError, pygit2.GitError) as exc:
+        raise ValueError(f"unreadable object: {exc}") from None
 
 
 def _inflate_prefix(data: bytes) -> bytes:

@@ -25,7 +25,11 @@ ends early keeps the complete lines before the cut and is reported as corrupt to
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import gc
 import hashlib
+import operator
 from collections.abc import Iterable, Iterator
 
 import msgspec
@@ -79,48 +83,77 @@ def decode_chunk(store, chunk: Chunk, view: type) -> tuple[list, bytes] | None:
     return records, data.raw
 
 
+@contextlib.contextmanager
+def no_gc():
+    """Decoding tens of thousands of records allocates containers only, none of them cyclic: the cyclic collector
+    would run hundreds of times for nothing (measured: typed decode of the git.git records 0.49 s -> 0.19 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class _Winners:
-    """One pass over a stream: the winning version of each id and where it was (chunk number, index)."""
+    """One pass over a stream: the winning version of each id and where it was (a position counting the records
+    of the decoded chunks in order; ``place`` turns it into chunk number and index)."""
 
     def __init__(self, store, stream: str, view: type):
         self.store = store
         self.view = view
         self.chunks: list[Chunk] = []
+        self.starts: list[int] = []  # position of each chunk's first record
         self.best: dict[str, object] = {}
-        self.where: dict[str, tuple[int, int]] = {}
+        self.where: dict[str, int] = {}
         self._cached: tuple[int, list[bytes]] | None = None
-        for chunk in store.iter_chunks(stream):
-            got = decode_chunk(store, chunk, view)
-            if got is None:
-                continue
-            self._add(len(self.chunks), *got)
-            self.chunks.append(chunk)
+        total = 0
+        with no_gc():
+            for chunk in store.iter_chunks(stream):
+                got = decode_chunk(store, chunk, view)
+                if got is None:
+                    continue
+                self.chunks.append(chunk)
+                self.starts.append(total)
+                self._add(total, *got)
+                total += len(got[0])
 
-    def _add(self, ci: int, records: list, raw: bytes) -> None:
+    def place(self, pos: int) -> tuple[int, int]:
+        ci = bisect.bisect_right(self.starts, pos) - 1
+        return ci, pos - self.starts[ci]
+
+    def _add(self, start: int, records: list, raw: bytes) -> None:
         best, where = self.best, self.where
+        ids = [r.id for r in records]
+        if best.keys().isdisjoint(ids) and len(set(ids)) == len(ids):  # the common case: no id seen before
+            best.update(zip(ids, records))
+            where.update(zip(ids, range(start, start + len(ids))))
+            return
         lines: list[bytes] | None = None
         for i, rec in enumerate(records):
             rid = rec.id
             old = best.get(rid)
             if old is None:
                 best[rid] = rec
-                where[rid] = (ci, i)
+                where[rid] = start + i
                 continue
             if rec.captured_at != old.captured_at:
                 if rec.captured_at > old.captured_at:
                     best[rid] = rec
-                    where[rid] = (ci, i)
+                    where[rid] = start + i
                 continue
             if lines is None:
                 lines = _lines(raw)
-            oci, oi = where[rid]
-            old_line = lines[oi] if oci == ci else self._line(oci, oi)
+            opos = where[rid]
+            old_line = lines[opos - start] if opos >= start else self._line(opos)
             if newer(rec.captured_at, lines[i], old.captured_at, old_line):
                 best[rid] = rec
-                where[rid] = (ci, i)
+                where[rid] = start + i
 
-    def _line(self, ci: int, i: int) -> bytes:
+    def _line(self, pos: int) -> bytes:
         """A stored line of an earlier chunk, read again (ties are rare; the last chunk read is kept)."""
+        ci, i = self.place(pos)
         if self._cached is None or self._cached[0] != ci:
             self._cached = (ci, _lines(read_chunk(self.store.repo, self.chunks[ci]).raw))
         return self._cached[1][i]
@@ -157,8 +190,7 @@ def current(store, stream: str, view: type | None = None, *, with_hidden: bool =
     return best
 
 
-def capture_key(rec) -> tuple[str, str]:
-    return rec.captured_at, rec.id
+capture_key = operator.attrgetter("captured_at", "id")  # capture order: captured_at, then id
 
 
 def current_records(store, stream: str, view: type | None = None, *, with_hidden: bool = False,
@@ -181,8 +213,9 @@ def iter_current(store, stream: str, view: type | None = None, *, with_hidden: b
     if not with_hidden and stream != "tombstones":
         gone = (hidden if hidden is not None else hidden_ids(store)).get(stream, set())
     keep: dict[int, list[int]] = {}
-    for rid, (ci, i) in first.where.items():
+    for rid, pos in first.where.items():
         if rid not in gone:
+            ci, i = first.place(pos)
             keep.setdefault(ci, []).append(i)
     del first.best, first.where
     dec = decoder(view)

@@ -7,13 +7,25 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import pygit2
 
-from git_ml.store.objects import CHUNK_SUFFIX, SMALL_CHUNK_BYTES, Chunk, stored_size
+from git_ml.errors import GitMlError
+from git_ml.store.objects import CHUNK_SUFFIX, SMALL_CHUNK_BYTES, Chunk, load_object, stored_size
+
+
+def load(repo: pygit2.Repository, oid: pygit2.Oid, kind: str = "tree"):
+    """A store tree (or commit) through the safe path (``objects.load_object``); damage is a one-line error naming
+    the object, never a hang."""
+    try:
+        return load_object(repo, oid, kind)
+    except ValueError as exc:
+        raise GitMlError(f"damaged store {kind} {oid}: {exc}; restore it from a clone (`git ml sync`) or the "
+                         "reflog") from None
 
 
 def tree_of(repo: pygit2.Repository, tip: pygit2.Oid | None) -> pygit2.Tree | None:
     if tip is None:
         return None
-    return repo[tip].peel(pygit2.Tree)
+    commit = load(repo, tip, "commit")
+    return load(repo, commit.tree_id)
 
 
 def walk_chunks(repo: pygit2.Repository, stream: str, tree: pygit2.Tree, prefix: str) -> Iterator[Chunk]:
@@ -21,7 +33,7 @@ def walk_chunks(repo: pygit2.Repository, stream: str, tree: pygit2.Tree, prefix:
     for item in tree:
         path = f"{prefix}/{item.name}"
         if item.type_str == "tree":
-            yield from walk_chunks(repo, stream, repo[item.id], path)
+            yield from walk_chunks(repo, stream, load(repo, item.id), path)
         elif item.name.endswith(CHUNK_SUFFIX):
             yield Chunk(stream, path, item.id, 0)
 
@@ -31,7 +43,7 @@ def stream_chunks(repo: pygit2.Repository, tree: pygit2.Tree | None, stream: str
         return
     entry = tree[stream]
     if entry.type_str == "tree":
-        yield from walk_chunks(repo, stream, repo[entry.id], stream)
+        yield from walk_chunks(repo, stream, load(repo, entry.id), stream)
 
 
 def iter_tree_chunks(repo: pygit2.Repository, tree: pygit2.Tree | None) -> Iterator[Chunk]:
@@ -40,7 +52,7 @@ def iter_tree_chunks(repo: pygit2.Repository, tree: pygit2.Tree | None) -> Itera
         return
     for top in tree:
         if top.type_str == "tree":
-            yield from walk_chunks(repo, top.name, repo[top.id], top.name)
+            yield from walk_chunks(repo, top.name, load(repo, top.id), top.name)
 
 
 def edit_tree(repo: pygit2.Repository, base: pygit2.Tree | None, adds: dict[str, pygit2.Oid],
@@ -64,7 +76,7 @@ def edit_tree(repo: pygit2.Repository, base: pygit2.Tree | None, adds: dict[str,
         if not sub_adds and not sub_removes:
             continue
         existing = base[head] if base is not None and head in base else None
-        sub_base = repo[existing.id] if existing is not None and existing.type_str == "tree" else None
+        sub_base = load(repo, existing.id) if existing is not None and existing.type_str == "tree" else None
         sub_oid = edit_tree(repo, sub_base, sub_adds, sub_removes)
         if len(repo[sub_oid]) == 0:
             if builder.get(head) is not None:
@@ -84,7 +96,7 @@ def count_small_chunks(repo: pygit2.Repository, tree: pygit2.Tree | None, *, sto
     while stack:
         for item in stack.pop():
             if item.type_str == "tree":
-                stack.append(repo[item.id])
+                stack.append(load(repo, item.id))
             elif item.name.endswith(CHUNK_SUFFIX):
                 size = stored_size(repo, item.id)
                 if 0 < size < SMALL_CHUNK_BYTES:
@@ -99,7 +111,7 @@ def tree_bytes(repo: pygit2.Repository, tree: pygit2.Tree) -> int:
     total = stored_size(repo, tree.id)
     for item in tree:
         if item.type_str == "tree":
-            total += tree_bytes(repo, repo[item.id])
+            total += tree_bytes(repo, load(repo, item.id))
     return total
 
 

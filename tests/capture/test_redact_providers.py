@@ -6,6 +6,8 @@ Every token here is generated at random from the formats in git_ml.capture.redac
 
 import random
 import string
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,19 @@ def test_generic_key_names_need_high_entropy():
     assert redact(f"APP_KEY={value}")[0] == "APP_KEY=[REDACTED:generic-secret]"
     assert redact("APP_KEY=development_only_setting")[1] == {}
     assert redact(f"sort_key = '{rand(string.ascii_lowercase, 20)}'")[1] == {}
+
+
+def test_short_texts_build_nothing_of_the_token_scan():
+    # Hooks redact one commit message in a fresh process: without a run of 16 token characters the provider-token
+    # scan compiles none of its 240 patterns; with one, only the patterns of the prefixes it meets.
+    code = ("from git_ml.capture.redaction import redact\n"
+            "from git_ml.capture.redaction.engine import RULES\n"
+            "scan = next(r for r in RULES if r.name == 'provider tokens')\n"
+            "redact('Fix typo in README (#12)')\n"
+            "print(scan._built, len(scan._compiled))\n"
+            "redact('This reverts commit 3f9a2b1c4d5e6f708192a3b4c5d6e7f8091a2b3c, see ghp_' + 'A1b2' * 9)\n"
+            "print(scan._built, len(scan._compiled))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "False 0"
+    built, compiled = out[1].split()
+    assert built == "True" and 1 <= int(compiled) <= 3

@@ -55,8 +55,20 @@ def test_uncaptured_walk_is_bounded_and_says_so(repo, monkeypatch):
 
     make_history(repo, 12)
     r = repo.open()
-    assert uncaptured(r, CapturedIndex(r, Store(r)), limit=5) == (5, 5, True)
-    assert uncaptured(r, CapturedIndex(r, Store(r))) == (12, 12, False)
+    assert uncaptured(r, CapturedIndex(r, Store(r)), limit=5) == (5, 0, 5, True)
+    assert uncaptured(r, CapturedIndex(r, Store(r))) == (12, 0, 12, False)
+
+
+def test_commits_made_with_collection_off_are_not_a_finding(repo):
+    repo.commit("one")
+    assert repo.run("git-ml-install-hooks").returncode == 0
+    assert repo.run("git-ml-capture", "-q").returncode == 0
+    repo.git("commit", "-q", "--allow-empty", "-m", "private", env={"ML_COLLECTION_ENABLED": "0",
+                                                                   "GIT_ML_HOOK_SYNC": "1"})
+    data = json.loads(doctor(repo, "--json").stdout)
+    assert data["uncaptured"] == 0 and data["opted_out"] == 1 and data["findings"] == []
+    out = doctor(repo)
+    assert out.returncode == 0 and "made with collection off (left out on purpose): 1" in out.stdout
 
 
 def test_bare_repository_reports_git_hooks_and_passes(repo, tmp_path):

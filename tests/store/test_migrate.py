@@ -90,7 +90,7 @@ def test_migrate_maps_every_kind_redacts_and_reports(repo):
     folder = legacy_folder(repo.path)
     report = migrate(repo.open())
     assert report.found == {"commit": 4, "chat": 3, "session": 2, "orchestration": 1}
-    assert report.stored == {"commits": 3, "diffs": 1, "chats": 3, "feedback": 1, "sessions": 3}
+    assert report.stored == {"commits": 3, "diffs": 1, "chats": 3, "feedback": 1, "sessions": 3, "links": 3}
     assert report.redactions >= 3
     assert any("not json" in u or "Expecting" in u for u in report.unreadable)
     assert any("broken.json" in u for u in report.unreadable)
@@ -99,10 +99,10 @@ def test_migrate_maps_every_kind_redacts_and_reports(repo):
     assert set(commits) == {H1, H2, H3}
     one = commits[H1]
     assert one.author == "Ada Tester" and one.author_email == "ada@example.com" and one.source == "migrate"
-    assert one.time == 1765875600 and one.related_chats == ["chat-1"] and one.session_id == "sess-1"
+    assert one.time == 1765875600 and one.related_chats == ["sess-1:chat-1"] and one.session_id == "sess-1"
     assert sorted(one.files) == [("A", "src/new.py", 1, 0, None), ("M", "src/parser.py", 2, 1, None)]
     assert SECRET not in commits[H2].message and "[REDACTED:" in commits[H2].message
-    assert commits[H2].files == [("M", "a.py", None, None, None), ("M", "b.py", None, None, None)]
+    assert commits[H2].files == [("X", "a.py", None, None, None), ("X", "b.py", None, None, None)]
     assert commits[H3].message.startswith("docs: long write-up")  # from a compressed chunked line
     diff = by_id(repo, "diffs")[H1]
     assert "+    return tree" in diff.text and SECRET not in diff.text and "@@ -3,1 +3,2 @@ parse" in diff.text
@@ -128,7 +128,7 @@ def test_migrate_twice_stores_nothing_new(repo):
     local = repo.git("rev-parse", "refs/ml/local")
     again = migrate(repo.open())
     assert again.stored == {}
-    assert again.present == {"commits": 3, "diffs": 1, "chats": 3, "feedback": 1, "sessions": 3}
+    assert again.present == {"commits": 3, "diffs": 1, "chats": 3, "feedback": 1, "sessions": 3, "links": 3}
     assert repo.git("rev-parse", "refs/ml/data") == tip and repo.git("rev-parse", "refs/ml/local") == local
 
 
@@ -158,3 +158,92 @@ def test_missing_folder_is_one_line(repo):
         migrate(repo.open())
     proc = repo.run("git-ml-chunk", "migrate", "/nonexistent/.git-ml")
     assert proc.returncode == 1 and "no legacy git-ml folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ----- issue 13 item 6: legacy data in the seed's own schema ---------------------------------------------------------
+def _legacy_on_real_history(repo) -> tuple[str, str, Path]:
+    """Two real commits (the second captured by backfill first, as the README's order says), and a legacy folder
+    describing both: a weekday name, related chats, no hunks, an orchestration run."""
+    c1 = repo.commit("add parser", {"src/parser.py": "x = 1\n"}, date="2025-12-16T10:00:00+0100")
+    c2 = repo.commit("add tests", {"tests/test_parser.py": "y = 2\n"}, date="2025-12-16T10:30:00+0100")
+    assert repo.run("git", "ml", "capture", "--backfill", "-q").returncode == 0
+    base = repo.path / ".git-ml"
+    (base / "tracked").mkdir(parents=True)
+    (base / "chats" / "2025-12-16").mkdir(parents=True)
+    commits = [{"hash": c1, "message": "add parser", "author": "Ada <ada@example.com>",
+                "timestamp": "2025-12-16T10:00:00+01:00", "files_changed": ["src/parser.py"],
+                "day_of_week": "Tuesday", "hour_of_day": "10", "session_id": "sess-1", "related_chats": ["chat-1"]},
+               {"hash": c2, "message": "add tests", "timestamp": "2025-12-16T10:30:00+01:00",
+                "files_changed": ["tests/test_parser.py"], "day_of_week": "Tue", "session_id": "sess-1",
+                "related_chats": ["chat-2"]}]
+    (base / "tracked" / "commits.jsonl").write_text("".join(json.dumps(x) + "\n" for x in commits))
+    orch = [{"id": "orch-1", "session_id": "sess-1", "task": "build the parser with tests",
+             "started_at": "2025-12-16T09:00:00Z", "ended_at": "2025-12-16T09:40:00Z",
+             "agents": ["explore", {"name": "implement", "status": "done"}, "review"], "commits": [c1]}]
+    (base / "tracked" / "orchestration.jsonl").write_text("".join(json.dumps(x) + "\n" for x in orch))
+    for n, (q, f) in enumerate((("add a parser", "src/parser.py"), ("and tests", "tests/test_parser.py")), 1):
+        (base / "chats" / "2025-12-16" / f"chat-{n}.json").write_text(json.dumps(
+            {"id": f"chat-{n}", "timestamp": f"2025-12-16T08:5{n}:00Z", "session_id": "sess-1", "query": q,
+             "response": "done", "files_modified": [f], "tools_used": ["Edit"]}))
+    return c1, c2, base
+
+
+def test_weekday_names_migrate(repo):
+    c1, c2, _base = _legacy_on_real_history(repo)
+    proc = repo.run("git", "ml", "chunk", "migrate")
+    assert proc.returncode == 0, proc.stderr
+    # c2 was captured: its captured record stays current (its day is git's), c1 too; the legacy weekday parses.
+    from git_ml.store.legacy import MigrateReport
+    from git_ml.store.migrate import map_commit
+
+    report = MigrateReport(Path("."))
+    rec, _ = map_commit({"hash": "e" * 40, "timestamp": "2025-12-16T10:00:00Z", "day_of_week": "Tuesday"}, report,
+                        None)
+    assert rec.day_of_week == 1
+    rec, _ = map_commit({"hash": "e" * 40, "timestamp": "2025-12-16T10:00:00Z", "day_of_week": "someday"}, report,
+                        None)
+    assert rec.day_of_week == 1  # unreadable: the timestamp's weekday
+
+
+def test_related_chats_become_links_that_show_finds(repo):
+    c1, c2, _base = _legacy_on_real_history(repo)
+    before = by_id(repo, "commits")[c1]
+    proc = repo.run("git", "ml", "chunk", "migrate")
+    assert proc.returncode == 0, proc.stderr
+    links = by_id(repo, "links")
+    assert links[f"{c1}:sess-1:chat-1"].chat_id == "sess-1:chat-1" and links[f"{c1}:sess-1:chat-1"].reason == "legacy"
+    assert links[f"{c2}:sess-1:chat-2"].commit == c2
+    chats = by_id(repo, "chats")
+    assert chats["sess-1:chat-1"].commits == [c1]
+    commit = by_id(repo, "commits")[c1]
+    # Migrated onto captured history: the captured record stays (files, times) and gains what it lacked.
+    assert commit.files == before.files and commit.source == before.source
+    assert commit.session_id == "sess-1" and commit.related_chats == ["sess-1:chat-1"]
+    show = repo.run("git", "ml", "show", c1, "--json")
+    assert show.returncode == 0, show.stderr
+    assert "sess-1:chat-1" in [c["id"] for c in json.loads(show.stdout)["chats"]]
+    assert migrate(repo.open()).stored == {}  # idempotent
+
+
+def test_orchestration_keeps_task_agents_and_session(repo):
+    c1, _c2, _base = _legacy_on_real_history(repo)
+    migrate(repo.open())
+    run = by_id(repo, "sessions")["orchestration:orch-1"]
+    assert run.task == "build the parser with tests" and run.agents == ["explore", "implement", "review"]
+    assert run.parent_session == "sess-1" and run.chat_count == 3 and run.commits == [c1]
+    link = by_id(repo, "links")[f"{c1}:orchestration:orch-1"]
+    assert link.session_id == "orchestration:orch-1" and link.chat_id == ""
+
+
+def test_a_commit_without_hunks_is_unknown_not_binary(repo):
+    c = repo.commit("legacy only", {"z.py": "z\n"})
+    base = repo.path / ".git-ml" / "tracked"
+    base.mkdir(parents=True)
+    (base / "commits.jsonl").write_text(json.dumps({"hash": c, "message": "legacy only",
+                                                    "timestamp": "2025-12-16T10:00:00Z",
+                                                    "files_changed": ["z.py"]}) + "\n")
+    migrate(repo.open())
+    assert by_id(repo, "commits")[c].files == [("X", "z.py", None, None, None)]
+    show = repo.run("git", "ml", "show", c)
+    assert show.returncode == 0, show.stderr
+    assert "unknown" in show.stdout and "binary" not in show.stdout

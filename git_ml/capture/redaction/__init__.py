@@ -21,8 +21,8 @@ start fast (imports only ``re``) and run fast on multi-MB text:
   ``${VAR}``, ``get_password()``, ...) and decides the kind and the span to replace.
 * Rules run in table order, each on the output of the previous one, so specific rules come
   first: a GitHub token in ``token = "..."`` is counted once, as github-token. Placeholders
-  never match a rule, and after a replacement the earlier rules run once more, which makes
-  ``redact`` idempotent.
+  never match a rule, and after a replacement the earlier rules run once more (not the provider-token scan,
+  which a placeholder cannot feed), which makes ``redact`` idempotent.
 """
 
 from git_ml.capture.redaction.engine import KINDS, redact

@@ -39,6 +39,7 @@ class _Rule:
     """A pattern rule: ``spans(text)`` yields (start, end, kind) of the matches its check accepts."""
 
     __slots__ = ("name", "literals", "source", "_pattern", "check", "direct_on_large")
+    rerun = True  # runs again after a later rule's replacement (see redact)
 
     def __init__(self, name, literals, pattern, check):
         self.name = name
@@ -102,6 +103,8 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     while step < stop:
         rule = RULES[step % n]
         step += 1
+        if step > n and not rule.rerun:
+            continue
         if rule.literals and not (large and rule.direct_on_large):
             for lit in rule.literals:
                 if lit in text:

@@ -32,7 +32,10 @@ _ASCENDING4 = tuple(a[i : i + 4] for a in ("0123456789", "abcdefghijklmnopqrstuv
 def ascending_share(s: str) -> float:
     """Share of characters inside ascending runs of 4+ (abcd, 1234): hand-typed fillers."""
     s = s.lower()
-    if not any(run in s for run in _ASCENDING4):
+    for run in _ASCENDING4:
+        if run in s:
+            break
+    else:
         return 0.0
     covered, run = 0, 1
     for i in range(1, len(s) + 1):
@@ -50,7 +53,10 @@ def looks_fake(s: str) -> bool:
     if len(set(s)) < min(6, len(s) // 2):
         return True
     low = s.lower()
-    if any(w in low for w in FAKE_WORDS) or REPEAT6.search(s):
+    for word in FAKE_WORDS:
+        if word in low:
+            return True
+    if REPEAT6.search(s):
         return True
     return ascending_share(s) >= 0.6
 
@@ -80,7 +86,6 @@ def token_end(text: str, j: int, chars=ALNUM) -> bool:
 # Character classes for is_random: digit 0, lower a, upper A; anything else is dropped.
 _CLASSES = {c: "0" for c in range(48, 58)} | {c: "a" for c in range(97, 123)} | {c: "A" for c in range(65, 91)}
 _CLASSES = {c: _CLASSES.get(c, " ") for c in range(128)}
-_CHANGES = ("0a", "a0", "0A", "A0", "aA", "Aa")
 
 
 def is_random(s: str, min_rate: float = 0.15) -> bool:
@@ -94,7 +99,8 @@ def is_random(s: str, min_rate: float = 0.15) -> bool:
     n = len(classes)
     if n < 2:
         return False
-    changes = sum(classes.count(pair) for pair in _CHANGES)
+    count = classes.count
+    changes = count("0a") + count("a0") + count("0A") + count("A0") + count("aA") + count("Aa")
     digits = classes.count("0")
     # One-case alphabets with digits (base32, [a-z0-9]) change class less often; they have many digits.
     return changes / (n - 1) >= min_rate or (digits >= max(2, n // 20) and n - digits >= n // 4)

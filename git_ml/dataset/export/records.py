@@ -184,7 +184,7 @@ def change_summary(c) -> str:
             f"{dels} deletion{'s' if dels != 1 else ''}(-)")
     lines = [head]
     lines += [(f"{st} {old} -> {path}" if old else f"{st} {path}")
-              + (" (binary)" if a is None or d is None else f" (+{a} -{d})")
+              + ((" (unknown)" if st == "X" else " (binary)") if a is None or d is None else f" (+{a} -{d})")
               for st, path, a, d, old in (files if len(files) <= SUMMARY_FILES else files[:SUMMARY_FILES])]
     if len(files) > SUMMARY_FILES:
         lines.append(f"... and {len(files) - SUMMARY_FILES} more files")

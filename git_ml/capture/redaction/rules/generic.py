@@ -154,8 +154,8 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
     group = "qv" if quoted else "cv" if braced else "bv"
     quoted = quoted or braced
     value = m.group(group)
-    if len(value) < 3 or (strict and len(value) < 16):
-        return None  # token = t, pw = x: cheapest reason first, this runs on every hit
+    if len(value) < 3 or (strict and len(value) < 16) or value.startswith("[REDACTED:"):
+        return None  # token = t, pw = x, a placeholder: cheapest reasons first, this runs on every hit
     start, end = m.span(group)
     op = m.group("op").strip()
     if quoted:
@@ -182,7 +182,7 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
     name_start = kw_start
     while name_start > 0 and text[name_start - 1] in NAME:
         name_start -= 1
-    name = text[name_start : m.end("tail") if "tail" in m.re.groupindex else m.end("kw")]
+    name = text[name_start : m.end("tail") if tail else m.end("kw")]
     words = [w.lower() for w in _WORDS.findall(text[name_start:kw_start])]
     if words and (words[-1] in _NOT_SECRET_NAMES or "public" in words):
         return None  # csrf_token, next_page_token, hashed_secret, publicKeyToken
@@ -257,7 +257,9 @@ def _assignment(literal: str, stem: str, keyword: str, strict: bool = False):
     return (
         f"{stem.upper() if literal.isupper() else stem}{literal} = value",
         (literal,),
-        f"(?P<kw>{keyword})(?P<tail>[A-Za-z0-9_.-]{{0,20}}+)" + _ASSIGN,
+        # the keyword ends a word of the name: more name may follow after a separator, a capital or a digit
+        # (password_file, tokenCount, key2), not after a small letter (assert, keyword, tokenizer)
+        f"(?P<kw>{keyword})(?P<tail>(?:[_.-]|[A-Z0-9])[A-Za-z0-9_.-]{{0,19}}+)?" + _ASSIGN,
         lambda m, text: _check_assignment(m, text, stem, strict),
     )
 

@@ -1,15 +1,17 @@
-"""One pass that finds every provider token of ``providers.TOKEN_ROWS`` by its prefix.
+"""One pass that finds every provider token by its prefix: ``providers.TOKEN_ROWS`` and the fixed-format rows of
+``known.SCANNED`` (OpenAI/Anthropic, GitHub, Slack, Stripe, AWS/Google/Bedrock, with their own checks).
 
-A scan per prefix would cost a pass over the text for each of more than a hundred prefixes. Instead the text is
+A scan per prefix would cost a pass over the text for each of more than two hundred prefixes. Instead the text is
 mapped, in C, to one byte per character (``str.encode`` with ``errors="replace"`` keeps one byte per character, so
 offsets stay those of the text; ``bytes.translate`` marks the characters of tokens, ``[A-Za-z0-9_+/%~-]``), and
-``bytes.find`` of a run of 16 marks finds the runs long enough to hold a token. Only those (some
-thousands in 10 MB of code) are looked up, by their first two characters, among the prefixes; a run that follows
-``.``, ``=`` or ``:`` is also looked up, by the three characters before it, among the prefixes that hold one
-(``SG.``, ``dt0c01.``, ``AccountKey=``, ``sig=``, ``AstraCS:``).
-A candidate is a token when the row's pattern matches there, no token character continues it, and its random part
-is random (``looks.is_random``) and not a placeholder (``looks.looks_fake``). Azure AD client secrets, which have
-no prefix (three characters, a digit, ``Q~``, 31-34 characters), are recognised in the same runs.
+``bytes.find`` of a run of 16 marks finds the runs long enough to hold a token. Only those are looked up: by their
+first two characters among the prefixes (also after a ``/`` or ``-`` inside the run: ``fix/glpat-...``, but not
+inside UUIDs and hashes), and, when the run follows ``.``, ``=`` or ``:``, by the three characters before it among
+the prefixes that hold one (``SG.``, ``dt0c01.``, ``AccountKey=``, ``sig=``, ``AstraCS:``). A run seen before
+without a token (a session id or a path on every line of a transcript) is skipped. A candidate is a token when the
+row's pattern matches there, no token character continues it, and its random part is random (``looks.is_random``)
+and not a placeholder (``looks.looks_fake``). Azure AD client secrets, which have no prefix (three characters, a
+digit, ``Q~``, 31-34 characters), are recognised in the same runs.
 """
 
 import re
@@ -23,6 +25,7 @@ _NEEDLE = b"a" * _RUN_MIN
 _RUN_CHARS = TOKEN | frozenset("+/%~")
 _LEADING = "-+/%~"  # not the start of a token: a + or - before it on a diff line, the / of a path
 _INNER = re.compile(r"[/-]+")  # where a token may start inside a run
+_HEXISH = re.compile(r"[0-9a-fA-F-]+")  # UUIDs, hashes: no token starts inside them
 _STOPS = ".=:"  # a prefix may hold these (SG., dp.pt., sig=); the run of token characters starts after the last
 _AZURE_SECRET = re.compile(r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")
 
@@ -34,32 +37,35 @@ def _marks() -> bytes:
     return bytes(table)
 
 
+_MARKS = _marks()
+
+
 class TokenScanner:
     """A rule for the engine: ``spans(text)`` yields ``(start, end, kind)`` of the provider tokens in text."""
 
     name = "provider tokens"
     literals: tuple[str, ...] = ()  # no literal prefilter: the one scan is the prefilter
     direct_on_large = True
+    # A later rule's placeholder ([REDACTED:kind]) ends runs of token characters, never joins or starts one, so it
+    # cannot expose a token to this scan: no second run after a replacement (the scan is the costliest rule).
+    rerun = False
 
     def __init__(self, rows=TOKEN_ROWS, checked=SCANNED):
         self.rows = rows
         self.checked = checked
         self._built = False
+        self._compiled: dict[str, re.Pattern] = {}
 
     def _build(self) -> None:
         # Compiled on first use: hooks import the engine, and most commit messages hold no run of 16.
-        self.marks = _marks()
         self.heads: dict[str, list] = {}  # first two characters -> [(prefix, pattern, kind)]
         # the last stop of a prefix and the two characters before it -> [(part up to the stop, prefix, pattern, kind)]
         self.after_stop: dict[str, list] = {}
         entries = [(p, re.escape(p) + "(?:" + body + ")", kind) for kind, ps, body in self.rows for p in ps.split()]
         entries += [(p, pattern, check) for ps, pattern, check in self.checked for p in ps.split()]
-        compiled: dict[str, re.Pattern] = {}
-        for prefix, source, kind in entries:
-            # kind: the kind of a provider row, or the check of a SCANNED row (it decides span and kind)
-            if source not in compiled:
-                compiled[source] = re.compile(source)
-            pattern = compiled[source]
+        for prefix, pattern, kind in entries:
+            # pattern: its source until first used (compiled then, in _token); kind: the kind of a provider row, or
+            # the check of a SCANNED row (it decides span and kind)
             cut = max(prefix.rfind(c) for c in _STOPS)
             if cut < 0:
                 self.heads.setdefault(prefix[:2], []).append((prefix, pattern, kind))
@@ -72,9 +78,11 @@ class TokenScanner:
             entries.sort(key=lambda e: -len(e[1]))
         self._built = True
 
-    @staticmethod
-    def _token(text: str, start: int, prefix: str, pattern: re.Pattern, kind):
+    def _token(self, text: str, start: int, prefix: str, source: str, kind):
         """(start, end, kind) of the token at start, or None."""
+        pattern = self._compiled.get(source)
+        if pattern is None:  # a hook's commit message meets a few prefixes at most: compile only those
+            pattern = self._compiled[source] = re.compile(source)
         m = pattern.match(text, start)
         if m is None:
             return None
@@ -117,11 +125,15 @@ class TokenScanner:
         return None
 
     def spans(self, text: str):
+        marked = text.encode("ascii", "replace").translate(_MARKS)
+        find, needle, n = marked.find, _NEEDLE, len(text)
+        s = find(needle)
+        if s < 0:
+            return  # no run of 16: most commit messages, and no pattern compiled for them
         if not self._built:
             self._build()
-        marked = text.encode("ascii", "replace").translate(self.marks)
-        find, needle, n = marked.find, _NEEDLE, len(text)
-        after_stop, pos, s = self.after_stop, 0, 0
+        heads, after_stop, pos = self.heads, self.after_stop, 0
+        plain: set[str] = set()  # runs already seen to hold no token (a session id, a cwd repeated on every line)
         while True:
             s = find(needle, s)
             if s < 0:
@@ -143,12 +155,21 @@ class TokenScanner:
                                 found = s, found[1], found[2]
                             break
             if found is None:
-                found = self._at_head(text, s, run_end)
-                if found is None:  # after a / or - inside the run: fix/glpat-..., wip-ghp_..., /v1/keys/sk-...
-                    for sep in _INNER.finditer(text, s + 1, run_end - _RUN_MIN // 2):
-                        found = self._at_head(text, sep.end(), run_end)
-                        if found is not None:
-                            break
+                run = text[s:run_end]
+                if run in plain:
+                    s = run_end
+                    continue
+                if run[:2] in heads or run[0] in _LEADING or run.startswith("Q~", 4):
+                    found = self._at_head(text, s, run_end)
+                # after a / or - inside the run: fix/glpat-..., wip-ghp_..., /v1/keys/sk-... (not in UUIDs and hashes)
+                if found is None and not _HEXISH.fullmatch(run):
+                    for sep in _INNER.finditer(run, 1, len(run) - _RUN_MIN // 2):
+                        if run[sep.end() : sep.end() + 2] in heads or run.startswith("Q~", sep.end() + 4):
+                            found = self._at_head(text, s + sep.end(), run_end)
+                            if found is not None:
+                                break
+                if found is None and len(plain) < 100_000:
+                    plain.add(run)
             if found is not None and found[0] >= pos:
                 pos = found[1]
                 yield found
