@@ -16,7 +16,7 @@ What the index keeps (layout version 3; an index of an older layout is rebuilt, 
   blocks of up to ``BLOCK`` lines (zstd with a dictionary sampled from the stream's own records, so that the
   one-line blocks of later appends compress too); a row's ``rec`` is ``block id * 256 + line``, unique across
   streams, and it is also the row id of the record's full-text document (``docs.py``). On the git.git replay this
-  keeps 70 MB of commit lines in 17 MB; one record costs one block's decompression (~0.2 ms).
+  keeps 70 MB of commit lines in 17 MB; one record costs one block's decompression (~0.5 ms).
   Whatever else a command needs of a record (a commit's per-file line counts) is derived from it on demand.
 
 Links, rewrites and tombstones are never displayed as records: only their columns are kept. A version that loses
