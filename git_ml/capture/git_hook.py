@@ -90,7 +90,13 @@ def _update_predict_model(repo, store, records) -> None:
     note_commits(repo, records)
 
 
-_FOLLOW_UPS = [_update_predict_model]
+def _milestones(repo, store, records) -> None:
+    from git_ml.dataset.milestones import after_capture
+
+    after_capture(repo, store, records)
+
+
+_FOLLOW_UPS = [_update_predict_model, _milestones]
 
 
 def _pre_push(args: list[str]) -> int:

@@ -234,6 +234,9 @@ def hook_main(stdin=None) -> int:
         if not collection_enabled(repo):
             return 0
         handle_event(repo, event)
+        from git_ml.dataset.milestones import after_capture
+
+        after_capture(repo, Store(repo), None)
     except BaseException as exc:  # never break the assistant's session
         spool.log(repo, f"session hook: {type(exc).__name__}: {exc}")
     return 0

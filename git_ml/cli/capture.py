@@ -222,6 +222,11 @@ def _import(paths: list[str], source: str, json_out: bool) -> None:
     report = import_transcripts(repo, sources, progress=bar.advance)
     if bar.done:
         bar.close()
+    if report.sessions or report.chats:
+        from git_ml.dataset.milestones import after_capture
+        from git_ml.store.core import Store
+
+        after_capture(repo, Store(repo), None)
     data = {"files": report.files, "sessions": report.sessions, "chats": report.chats,
             "unchanged": report.unchanged, "links": report.links, "skipped_lines": report.skipped,
             "malformed_lines": report.malformed, "errors": report.errors}
