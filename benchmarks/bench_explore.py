@@ -4,7 +4,8 @@
 
 Targets (issue: Explore), wall time including interpreter start, index warm (built by a first, untimed run):
 `git ml show` ≤ 150 ms; `git ml search` ≤ 300 ms; `git ml log -n 100` ≤ 300 ms; `git ml blame` of a ~2,000-line
-file ≤ 1.5× `git blame` of it, measured side by side.
+file ≤ 1.5× `git blame` of it, measured side by side. The index (with its full-text side) at most 3× the store's
+bytes, built in ≤ 10 s (issue 12).
 
 The repository borrows the objects of a backfilled replay through ``objects/info/alternates`` (no copy of its
 350 MB): GIT_ML_BENCH_EXPLORE_SOURCE names it, else /tmp/gitbf when present, else conftest's cached
@@ -137,6 +138,35 @@ def _report(benchmark, name: str, times: list[float], target: float) -> float:
     benchmark.extra_info.update({f"{name}_median_ms": round(med * 1000), f"{name}_min_ms": round(min(times) * 1000)})
     print(f"\n{name}: median {med * 1000:.0f} ms, min {min(times) * 1000:.0f} ms (target {target * 1000:.0f} ms)")
     return med
+
+
+def _store_bytes(repo: Path) -> int:
+    listing = _git(repo, "ls-tree", "-r", "-l", "refs/ml/data")
+    return sum(int(line.split()[3]) for line in listing.splitlines())
+
+
+def test_index_size_and_build(benchmark):
+    """On the backfilled replay itself (the store of issue 12's figure, no synthetic chats): a cold build
+    (`log -n 1`), then the full-text side (the first `search`); the index against the store's bytes."""
+    src = _source()
+    plain_repo = CACHE / "explore-plain"
+    shutil.rmtree(plain_repo, ignore_errors=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(plain_repo)], check=True, env=bench_env())
+    (plain_repo / ".git" / "objects" / "info" / "alternates").write_text(str(src / ".git" / "objects") + "\n")
+    for ref in ("refs/heads/main", "refs/ml/data"):
+        _git(plain_repo, "update-ref", ref, _git(src, "rev-parse", ref).strip())
+    index = plain_repo / ".git" / "ml" / "explore-v3.sqlite"
+    build = benchmark.pedantic(lambda: _wall(["git-ml-log", "-n", "1"], plain_repo, runs=1)[0], rounds=1,
+                               iterations=1)
+    plain = index.stat().st_size
+    fts = _wall(["git-ml-search", "warm up the index"], plain_repo, runs=1)[0]
+    full = index.stat().st_size
+    store = _store_bytes(plain_repo)
+    benchmark.extra_info.update(build_s=round(build, 2), search_build_s=round(fts, 2), store_mb=round(store / 1e6, 1),
+                                index_mb=round(full / 1e6, 1), ratio=round(full / store, 2))
+    print(f"\nindex build {build:.1f} s ({plain / 1e6:.1f} MB), full-text build {fts:.1f} s; index {full / 1e6:.1f} MB "
+          f"= {full / store:.2f}x the store's {store / 1e6:.1f} MB")
+    assert full <= 3 * store
 
 
 def test_show(explore_repo, benchmark):

@@ -22,37 +22,29 @@ chat behind them.
 def run(path: str, rev: str | None = None, line_range: str | None = None, json_out: bool = False,
         color: bool | None = None, pager: bool = True) -> int:
     from git_ml.explore.blame import blame, parse_range, render
-    from git_ml.explore.terminal import open_index, output, print_json
+    from git_ml.explore.terminal import emit, open_index
 
     rng = parse_range(line_range) if line_range else None
     repo, ix = open_index()
     result = blame(repo, ix, path, rev, rng)
-    if json_out:
-        print_json(result.to_json())
-        return 0
-    out = output(repo, color, pager)
-    render(result, out)
-    out.close()
+    emit(repo, result.to_json() if json_out else None, lambda out: render(result, out), json_out, color, pager)
     return 0
 
 
+def _call(opts: dict, pos: list[str], rest: list[str] | None):
+    from git_ml.explore.args import Fallback
+
+    args = pos + (rest or [])
+    if not 1 <= len(args) <= 2:
+        raise Fallback
+    return lambda: run(args[0], args[1] if len(args) > 1 else None, opts.get("range"), opts.get("json", False),
+                       opts.get("color"), opts.get("pager", True))
+
+
 def main() -> int:
-    from git_ml.explore.args import Fallback, fast_parse
-    from git_ml.explore.terminal import COLOR_SPEC
+    from git_ml.explore.terminal import main as explore_main
 
-    try:
-        opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
-        args = pos + (rest or [])
-        if not 1 <= len(args) <= 2:
-            raise Fallback
-    except Fallback:
-        from git_ml.cli.common import run_typer
-
-        return run_typer(PROG, build_app())
-    from git_ml.cli.common import run_main
-
-    return run_main(PROG, lambda: run(args[0], args[1] if len(args) > 1 else None, opts.get("range"),
-                                      opts.get("json", False), opts.get("color"), opts.get("pager", True)))
+    return explore_main(PROG, SPEC, _call, build_app)
 
 
 def build_app():
@@ -60,7 +52,10 @@ def build_app():
 
     import typer
 
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    from git_ml.explore.terminal import output_options, typer_app
+
+    app = typer_app()
+    Json, Color, NoPager = output_options()
 
     @app.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
     def blame(
@@ -69,10 +64,7 @@ def build_app():
                                                                            "(default: the working tree).")] = None,
         line_range: Annotated[Optional[str], typer.Option("-L", metavar="START,END",
                                                           help="Only these lines (END may be +COUNT).")] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="One JSON object (schema above).")] = False,
-        color: Annotated[Optional[bool], typer.Option("--color/--no-color",
-                                                      help="Colour (default: on a terminal only).")] = None,
-        no_pager: Annotated[bool, typer.Option("--no-pager", help="Do not page the output.")] = False,
+        json_out: Json = False, color: Color = None, no_pager: NoPager = False,
     ) -> None:
         raise SystemExit(run(file, rev, line_range, json_out, color, not no_pager))
 

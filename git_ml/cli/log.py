@@ -23,8 +23,8 @@ have an assistant chat behind them.
 def run(revs: list[str], paths: list[str], limit: int | None = None, ai_only: bool = False, no_ai: bool = False,
         json_out: bool = False, color: bool | None = None, pager: bool = True) -> int:
     from git_ml.errors import GitMlError
-    from git_ml.explore.log import log, render
-    from git_ml.explore.terminal import open_index, output, print_json
+    from git_ml.explore.log import LogResult, log, render
+    from git_ml.explore.terminal import emit, open_index
 
     if ai_only and no_ai:
         raise GitMlError("--ai-only and --no-ai cannot be used together")
@@ -32,47 +32,30 @@ def run(revs: list[str], paths: list[str], limit: int | None = None, ai_only: bo
         raise GitMlError("-n takes a number of commits (0 or more)")
     repo, ix = open_index()
     if limit == 0:
-        from git_ml.explore.log import LogResult
-
         result = LogResult([], 0, 0, 0)
     else:
         result = log(repo, ix, revs, paths, limit=limit, ai="only" if ai_only else ("none" if no_ai else "all"))
-    if json_out:
-        print_json(result.to_json())
-        return 0
-    out = output(repo, color, pager)
-    render(result, out)
-    out.close()
+    emit(repo, result.to_json() if json_out else None, lambda out: render(result, out), json_out, color, pager)
     return 0
 
 
-def _split(args: list[str], rest: list[str] | None) -> tuple[list[str], list[str], int | None]:
+def _call(opts: dict, pos: list[str], rest: list[str] | None):
     limit = None
     revs = []
-    for a in args:
+    for a in pos:
         if a.startswith("-") and a[1:].isdigit():
             limit = int(a[1:])  # -5, as git log takes it
         else:
             revs.append(a)
-    return revs, list(rest or []), limit
+    limit = opts.get("limit", limit)
+    return lambda: run(revs, list(rest or []), limit, opts.get("ai_only", False), opts.get("no_ai", False),
+                       opts.get("json", False), opts.get("color"), opts.get("pager", True))
 
 
 def main() -> int:
-    from git_ml.explore.args import Fallback, fast_parse
-    from git_ml.explore.terminal import COLOR_SPEC
+    from git_ml.explore.terminal import main as explore_main
 
-    try:
-        opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
-    except Fallback:
-        from git_ml.cli.common import run_typer
-
-        return run_typer(PROG, build_app())
-    from git_ml.cli.common import run_main
-
-    revs, paths, short_limit = _split(pos, rest)
-    limit = opts.get("limit", short_limit)
-    return run_main(PROG, lambda: run(revs, paths, limit, opts.get("ai_only", False), opts.get("no_ai", False),
-                                      opts.get("json", False), opts.get("color"), opts.get("pager", True)))
+    return explore_main(PROG, SPEC, _call, build_app)
 
 
 def build_app():
@@ -80,7 +63,10 @@ def build_app():
 
     import typer
 
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    from git_ml.explore.terminal import output_options, typer_app
+
+    app = typer_app()
+    Json, Color, NoPager = output_options()
 
     @app.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
     def log(
@@ -91,10 +77,7 @@ def build_app():
                                                      help="List at most N commits.")] = None,
         ai_only: Annotated[bool, typer.Option("--ai-only", help="Only commits with a chat behind them.")] = False,
         no_ai: Annotated[bool, typer.Option("--no-ai", help="Only commits without a chat behind them.")] = False,
-        json_out: Annotated[bool, typer.Option("--json", help="One JSON object (schema above).")] = False,
-        color: Annotated[Optional[bool], typer.Option("--color/--no-color",
-                                                      help="Colour (default: on a terminal only).")] = None,
-        no_pager: Annotated[bool, typer.Option("--no-pager", help="Do not page the output.")] = False,
+        json_out: Json = False, color: Color = None, no_pager: NoPager = False,
     ) -> None:
         argv = sys.argv[1:]
         rest = argv[argv.index("--") + 1:] if "--" in argv else []

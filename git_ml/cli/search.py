@@ -25,17 +25,12 @@ commit ids, for chats], "chats": [linked chat ids, for commits]}]; in "snippet" 
 def run(phrase: str, where: str = "all", since: str | None = None, author: str | None = None, limit: int = 10,
         json_out: bool = False, color: bool | None = None, pager: bool = True) -> int:
     from git_ml.explore.search import search
-    from git_ml.explore.terminal import open_index, output, print_json
+    from git_ml.explore.terminal import emit, open_index
 
     repo, ix = open_index()
     hits = search(ix, phrase, where=where, since=since, author=author, limit=limit)
-    if json_out:
-        print_json([h.to_json() for h in hits])
-        return 0
-    out = output(repo, color, pager)
-    render(hits, out)
-    out.close()
-    return 0 if hits else 1
+    emit(repo, [h.to_json() for h in hits], lambda out: render(hits, out), json_out, color, pager)
+    return 0 if hits or json_out else 1
 
 
 def render(hits, out) -> None:
@@ -59,24 +54,20 @@ def render(hits, out) -> None:
         out.write("")
 
 
+def _call(opts: dict, pos: list[str], rest: list[str] | None):
+    from git_ml.explore.args import Fallback
+
+    words = pos + (rest or [])
+    if not words:
+        raise Fallback
+    return lambda: run(" ".join(words), opts.get("where", "all"), opts.get("since"), opts.get("author"),
+                       opts.get("limit", 10), opts.get("json", False), opts.get("color"), opts.get("pager", True))
+
+
 def main() -> int:
-    from git_ml.explore.args import Fallback, fast_parse
-    from git_ml.explore.terminal import COLOR_SPEC
+    from git_ml.explore.terminal import main as explore_main
 
-    try:
-        opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
-        words = pos + (rest or [])
-        if not words:
-            raise Fallback
-    except Fallback:
-        from git_ml.cli.common import run_typer
-
-        return run_typer(PROG, build_app())
-    from git_ml.cli.common import run_main
-
-    return run_main(PROG, lambda: run(" ".join(words), opts.get("where", "all"), opts.get("since"),
-                                      opts.get("author"), opts.get("limit", 10), opts.get("json", False),
-                                      opts.get("color"), opts.get("pager", True)))
+    return explore_main(PROG, SPEC, _call, build_app)
 
 
 def build_app():
@@ -84,7 +75,10 @@ def build_app():
 
     import typer
 
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    from git_ml.explore.terminal import output_options, typer_app
+
+    app = typer_app()
+    Json, Color, NoPager = output_options("A JSON list (schema above).")
 
     @app.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
     def search(
@@ -97,10 +91,7 @@ def build_app():
                                                       help="Only commits (and chats linked to commits) whose "
                                                            "author name or email contains TEXT.")] = None,
         limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", help="At most N results.")] = 10,
-        json_out: Annotated[bool, typer.Option("--json", help="A JSON list (schema above).")] = False,
-        color: Annotated[Optional[bool], typer.Option("--color/--no-color",
-                                                      help="Colour (default: on a terminal only).")] = None,
-        no_pager: Annotated[bool, typer.Option("--no-pager", help="Do not page the output.")] = False,
+        json_out: Json = False, color: Color = None, no_pager: NoPager = False,
     ) -> None:
         raise SystemExit(run(" ".join(phrase), where, since, author, limit, json_out, color, not no_pager))
 

@@ -26,36 +26,28 @@ Chat: {"kind": "chat", "id", "chat": {record}, "feedback", "session", "commits":
 def run(arg: str | None, full: bool = False, json_out: bool = False, color: bool | None = None,
         pager: bool = True) -> int:
     from git_ml.explore.show import render, show
-    from git_ml.explore.terminal import open_index, output, print_json
+    from git_ml.explore.terminal import emit, open_index
 
     repo, ix = open_index(arg or "HEAD")
     doc = show(repo, ix, arg)
-    if json_out:
-        print_json(doc)
-        return 0
-    out = output(repo, color, pager)
-    render(doc, out, full=full)
-    out.close()
+    emit(repo, doc, lambda out: render(doc, out, full=full), json_out, color, pager)
     return 0
 
 
+def _call(opts: dict, pos: list[str], rest: list[str] | None):
+    from git_ml.explore.args import Fallback
+
+    args = pos + (rest or [])
+    if len(args) > 1:
+        raise Fallback
+    return lambda: run(args[0] if args else None, opts.get("full", False), opts.get("json", False),
+                       opts.get("color"), opts.get("pager", True))
+
+
 def main() -> int:
-    from git_ml.explore.args import Fallback, fast_parse
-    from git_ml.explore.terminal import COLOR_SPEC
+    from git_ml.explore.terminal import main as explore_main
 
-    try:
-        opts, pos, rest = fast_parse(sys.argv[1:], {**SPEC, **COLOR_SPEC})
-        args = pos + (rest or [])
-        if len(args) > 1:
-            raise Fallback
-    except Fallback:
-        from git_ml.cli.common import run_typer
-
-        return run_typer(PROG, build_app())
-    from git_ml.cli.common import run_main
-
-    return run_main(PROG, lambda: run(args[0] if args else None, opts.get("full", False), opts.get("json", False),
-                                      opts.get("color"), opts.get("pager", True)))
+    return explore_main(PROG, SPEC, _call, build_app)
 
 
 def build_app():
@@ -63,17 +55,17 @@ def build_app():
 
     import typer
 
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    from git_ml.explore.terminal import output_options, typer_app
+
+    app = typer_app()
+    Json, Color, NoPager = output_options()
 
     @app.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
     def show(
         arg: Annotated[Optional[str], typer.Argument(metavar="[REV|CHAT_ID|SESSION_ID]",
                                                      help="What to show (default HEAD).")] = None,
         full: Annotated[bool, typer.Option("--full", help="Print whole prompts and responses.")] = False,
-        json_out: Annotated[bool, typer.Option("--json", help="One JSON object (schema above).")] = False,
-        color: Annotated[Optional[bool], typer.Option("--color/--no-color",
-                                                      help="Colour (default: on a terminal only).")] = None,
-        no_pager: Annotated[bool, typer.Option("--no-pager", help="Do not page the output.")] = False,
+        json_out: Json = False, color: Color = None, no_pager: NoPager = False,
     ) -> None:
         raise SystemExit(run(arg, full, json_out, color, not no_pager))
 

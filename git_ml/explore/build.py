@@ -3,7 +3,6 @@ behind the store's tip, so that a current index is read without pygit2, msgspec 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import sys
@@ -13,8 +12,26 @@ from pathlib import Path
 import msgspec
 import pygit2
 
-from git_ml.explore.index import _SCHEMA, STREAMS, VERSION, _connect, _meta, iso_unix
-from git_ml.store.core import Store, decompress, split_lines
+from git_ml.errors import CorruptChunk
+from git_ml.explore.db import (
+    KEPT,
+    SCHEMA,
+    STREAMS,
+    VERSION,
+    Codec,
+    Records,
+    connect,
+    iso_unix,
+    load_codecs,
+    make_dictionary,
+    meta,
+    put_lines,
+    shape_of,
+)
+from git_ml.explore.docs import DOC_STREAMS, add_docs, build_docs, remove_docs
+from git_ml.store.core import Chunk, Store
+from git_ml.store.objects import read_chunk
+from git_ml.store.reader import decode_chunk, digest
 
 
 # Light views of the records: only what the index columns need (the JSON line itself is kept whole).
@@ -77,10 +94,11 @@ class _TombstoneL(msgspec.Struct):
 
 _LIGHT = {"commits": _CommitL, "chats": _ChatL, "sessions": _SessionL, "feedback": _FeedbackL, "links": _LinkL,
           "rewrites": _RewriteL, "tombstones": _TombstoneL}
-_DECODERS = {k: msgspec.json.Decoder(list[v]) for k, v in _LIGHT.items()}
-_ONE = {k: msgspec.json.Decoder(v) for k, v in _LIGHT.items()}
 
-_NEWER = "excluded.captured_at > {t}.captured_at OR (excluded.captured_at = {t}.captured_at AND excluded.data > {t}.data)"
+# The store reader's rule (git_ml.store.reader): the later capture wins; on equal capture times the greater digest
+# of the stored line; byte-identical lines (equal digests) are one version.
+_NEWER = ("excluded.captured_at > {t}.captured_at OR "
+          "(excluded.captured_at = {t}.captured_at AND excluded.digest > {t}.digest)")
 
 
 def _upsert(table: str, columns: tuple[str, ...]) -> str:
@@ -92,74 +110,66 @@ def _upsert(table: str, columns: tuple[str, ...]) -> str:
 
 
 _INSERT = {
-    "commits": _upsert("commits", ("id", "captured_at", "time", "patch_id", "shape", "author", "paths", "data")),
-    "chats": _upsert("chats", ("id", "captured_at", "session_id", "uuid", "time", "data")),
-    "sessions": _upsert("sessions", ("id", "captured_at", "data")),
-    "feedback": _upsert("feedback", ("id", "captured_at", "chat_id", "time", "data")),
-    "links": _upsert("links", ("id", "captured_at", "commit_id", "chat_id", "session_id", "reason", "score",
-                               "seconds", "data")),
-    "rewrites": _upsert("rewrites", ("id", "captured_at", "old", "new", "kind", "time", "data")),
-    "tombstones": _upsert("tombstones", ("id", "captured_at", "stream", "target", "data")),
+    "commits": _upsert("commits", ("id", "captured_at", "digest", "time", "patch_id", "shape", "author", "rec")),
+    "chats": _upsert("chats", ("id", "captured_at", "digest", "session_id", "uuid", "time", "rec")),
+    "sessions": _upsert("sessions", ("id", "captured_at", "digest", "rec")),
+    "feedback": _upsert("feedback", ("id", "captured_at", "digest", "chat_id", "time", "rec")),
+    "links": _upsert("links", ("id", "captured_at", "digest", "commit_id", "chat_id", "session_id", "reason",
+                               "score", "seconds")),
+    "rewrites": _upsert("rewrites", ("id", "captured_at", "digest", "old", "new", "kind", "time")),
+    "tombstones": _upsert("tombstones", ("id", "captured_at", "digest", "stream", "target")),
 }
+_HIDEABLE = ("commits", "chats", "sessions", "feedback", "links", "rewrites")
 
 
-def shape_of(files: Iterable) -> str | None:
-    """A digest of a change's per-file line counts: equal patch ids imply equal shapes, so a shape match is the
-    cheap filter before computing a patch id."""
-    items = sorted(f"{f[1]}\0{f[2]}\0{f[3]}" for f in files if len(f) >= 4)
-    if not items:
-        return None
-    return hashlib.blake2b("\n".join(items).encode(), digest_size=10).hexdigest()
+class _Writer:
+    """Turns decoded records into rows: digests, lines stored in blocks, authors numbered."""
 
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        self.codecs = load_codecs(db)
+        self.authors: dict[str, int] | None = None
 
-def _path_stats(files: Iterable) -> str:
-    """``path<TAB>lines added`` per path a change touches (a rename's old path with 0), one per line."""
-    stats: dict[str, int] = {}
-    for f in files:
-        if len(f) < 2 or not f[1]:
-            continue
-        stats[f[1]] = stats.get(f[1], 0) + (f[2] or 0 if len(f) > 2 else 0)
-        if len(f) > 4 and f[4]:
-            stats.setdefault(f[4], 0)
-    return "\n".join(f"{p}\t{n}" for p, n in sorted(stats.items()))
+    def author(self, name: str) -> int:
+        if self.authors is None:
+            self.authors = dict(self.db.execute("SELECT name, id FROM authors"))
+        n = self.authors.get(name)
+        if n is None:
+            n = self.authors[name] = self.db.execute("INSERT INTO authors(name) VALUES(?)", (name,)).lastrowid
+        return n
 
+    def codec(self, stream: str, lines: list[bytes]) -> Codec:
+        """The stream's codec; its dictionary is sampled from the first lines stored in an empty table."""
+        codec = self.codecs[stream]
+        if codec.zdict or self.db.execute(f"SELECT 1 FROM {stream} LIMIT 1").fetchone():
+            return codec
+        zdict = make_dictionary(lines)
+        self.db.execute("INSERT OR REPLACE INTO dictionaries VALUES(?, ?)", (stream, zdict))
+        self.codecs[stream] = Codec(zdict)
+        return self.codecs[stream]
 
-def _rows(stream: str, lines: list[bytes]) -> list[tuple]:
-    try:
-        recs = _DECODERS[stream].decode(b"[" + b",".join(lines) + b"]")
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        recs = []
-        ok = []
-        one = _ONE[stream]
-        for line in lines:
-            try:
-                recs.append(one.decode(line))
-                ok.append(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue
-        lines = ok
-    out: list[tuple] = []
-    if stream == "commits":
-        for r, line in zip(recs, lines):
-            author = f"{r.author} <{r.author_email}>" if r.author_email else r.author
-            paths = _path_stats(r.files)
-            out.append((r.id, r.captured_at, r.time, r.patch_id, shape_of(r.files), author, paths, line))
-    elif stream == "chats":
-        for r, line in zip(recs, lines):
-            uuid = r.prompt_uuid or r.id.rpartition(":")[2]
-            out.append((r.id, r.captured_at, r.session_id, uuid, iso_unix(r.timestamp), line))
-    elif stream == "sessions":
-        out = [(r.id, r.captured_at, line) for r, line in zip(recs, lines)]
-    elif stream == "feedback":
-        out = [(r.id, r.captured_at, r.chat_id, r.time, line) for r, line in zip(recs, lines)]
-    elif stream == "links":
-        out = [(r.id, r.captured_at, r.commit, r.chat_id or None, r.session_id, r.reason, r.score, r.seconds, line)
-               for r, line in zip(recs, lines)]
-    elif stream == "rewrites":
-        out = [(r.id, r.captured_at, r.old, r.new, r.kind, r.time, line) for r, line in zip(recs, lines)]
-    elif stream == "tombstones":
-        out = [(r.id, r.captured_at, r.stream, r.target, line) for r, line in zip(recs, lines)]
-    return out
+    def rows(self, stream: str, recs: list, lines: list[bytes]) -> list[tuple]:
+        """Rows of ``recs`` (light records) decoded from ``lines`` (their stored lines, in order)."""
+        digests = [digest(line) for line in lines]
+        refs = put_lines(self.db, stream, self.codec(stream, lines), lines) if stream in KEPT and lines else digests
+        both = zip(recs, digests, refs)
+        if stream == "commits":
+            return [(r.id, r.captured_at, d, r.time, r.patch_id, shape_of(r.files),
+                     self.author(f"{r.author} <{r.author_email}>" if r.author_email else r.author), p)
+                    for r, d, p in both]
+        if stream == "chats":
+            return [(r.id, r.captured_at, d, r.session_id, r.prompt_uuid or r.id.rpartition(":")[2],
+                     iso_unix(r.timestamp), p) for r, d, p in both]
+        if stream == "sessions":
+            return [(r.id, r.captured_at, d, p) for r, d, p in both]
+        if stream == "feedback":
+            return [(r.id, r.captured_at, d, r.chat_id, r.time, p) for r, d, p in both]
+        if stream == "links":
+            return [(r.id, r.captured_at, d, r.commit, r.chat_id or None, r.session_id, r.reason, r.score,
+                     r.seconds) for r, d, _ in both]
+        if stream == "rewrites":
+            return [(r.id, r.captured_at, d, r.old, r.new, r.kind, r.time) for r, d, _ in both]
+        return [(r.id, r.captured_at, d, r.stream, r.target) for r, d, _ in both]
 
 
 def _note(message: str) -> None:
@@ -172,71 +182,75 @@ def _warn(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def _chunk_lines(repo: pygit2.Repository, path: str, oid: pygit2.Oid, quiet: bool = False) -> list[bytes] | None:
-    try:
-        raw = decompress(repo[oid].read_raw())
-    except Exception as exc:  # unreadable or not zstd: skipped with one warning, as every reader does
-        if quiet:
-            return None
-        _warn(f"warning: skipping corrupt chunk {path}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+def _chunk_records(store: Store, chunk: Chunk) -> tuple[list, list[bytes]] | None:
+    """(light records, their stored lines) of a chunk, read and decoded as the store's reader does (the safe path:
+    a damaged object or frame is named in one warning, never hangs; a frame cut short keeps what decodes)."""
+    got = decode_chunk(store, chunk, _LIGHT[chunk.stream])
+    if got is None:
         return None
-    return [line for line in split_lines(raw) if line.strip()]
+    recs, raw = got
+    return recs, [line for line in raw.split(b"\n") if line.strip()]
 
 
-def _apply(db: sqlite3.Connection, repo: pygit2.Repository, chunks: Iterable[tuple[str, str, pygit2.Oid]],
-           search: bool) -> None:
-    """Merge the records of ``chunks`` ((stream, path, oid)) into the tables; the caller holds a transaction."""
-    by_stream: dict[str, list[tuple[str, pygit2.Oid]]] = {}
-    for stream, path, oid in chunks:
-        if stream in _INSERT:
-            by_stream.setdefault(stream, []).append((path, oid))
-    touched: dict[str, set[str]] = {"commits": set(), "chats": set()}
+def _by_id(db: sqlite3.Connection, stream: str, ids: list[str]) -> dict[str, tuple]:
+    out: dict[str, tuple] = {}
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        for row in db.execute(f"SELECT id, digest, rec FROM {stream} WHERE id IN ({','.join('?' * len(part))})",
+                              part):
+            out[row[0]] = row[1:]
+    return out
+
+
+def _upsert_indexed(db: sqlite3.Connection, stream: str, rows: list[tuple], records: Records) -> None:
+    """Upsert rows of a stream with documents and keep the full-text table in step with the versions that won."""
+    ids = list(dict.fromkeys(r[0] for r in rows))
+    before = _by_id(db, stream, ids)
+    db.executemany(_INSERT[stream], rows)
+    after = _by_id(db, stream, ids)
+    changed = [i for i in ids if before.get(i, (None, None))[0] != after[i][0]]
+    remove_docs(db, stream, records, [before[i][1] for i in changed if i in before])
+    add_docs(db, stream, records, [after[i][1] for i in changed])
+
+
+def _apply(db: sqlite3.Connection, store: Store, chunks: Iterable[Chunk], search: bool) -> None:
+    """Merge the records of ``chunks`` into the tables; the caller holds a transaction."""
+    by_stream: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        if chunk.stream in _INSERT:
+            by_stream.setdefault(chunk.stream, []).append(chunk)
+    writer = _Writer(db)
+    records = Records(db)
     for stream in STREAMS:
-        for path, oid in by_stream.get(stream, ()):
-            lines = _chunk_lines(repo, path, oid)
-            if not lines:
+        for chunk in by_stream.get(stream, ()):
+            got = _chunk_records(store, chunk)
+            if not got or not got[0]:
                 continue
-            rows = _rows(stream, lines)
-            db.executemany(_INSERT[stream], rows)
-            if search and stream in touched:
-                touched[stream].update(r[0] for r in rows)
-    if "tombstones" in by_stream:
-        for stream in ("commits", "chats", "sessions", "feedback", "links", "rewrites"):
-            if search and stream in touched:
-                from git_ml.explore.search import drop_docs
-
-                dead = [r[0] for r in db.execute(
-                    f"SELECT id FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)", (stream,))]
-                drop_docs(db, stream, dead)
-                touched[stream].difference_update(dead)
-            db.execute(f"DELETE FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)", (stream,))
-    else:
-        # Records appended after their tombstone (a union merge) stay hidden.
-        for stream in ("commits", "chats", "sessions", "feedback", "links", "rewrites"):
-            if stream in by_stream and db.execute("SELECT 1 FROM tombstones WHERE stream=? LIMIT 1",
-                                                  (stream,)).fetchone():
-                if search and stream in touched:
-                    from git_ml.explore.search import drop_docs
-
-                    dead = [r[0] for r in db.execute(
-                        f"SELECT id FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)",
-                        (stream,))]
-                    drop_docs(db, stream, dead)
-                    touched[stream].difference_update(dead)
-                db.execute(f"DELETE FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)",
-                           (stream,))
-    if search:
-        from git_ml.explore.search import index_docs
-
-        for stream, ids in touched.items():
-            if ids:
-                index_docs(db, stream, sorted(ids))
+            rows = writer.rows(stream, *got)
+            if search and stream in DOC_STREAMS:
+                records.codecs = writer.codecs
+                _upsert_indexed(db, stream, rows, records)
+            else:
+                db.executemany(_INSERT[stream], rows)
+    if "commits" in by_stream or "links" in by_stream:
+        db.execute("UPDATE links SET (shape, commit_time) = (SELECT c.shape, c.time FROM commits c "
+                   "WHERE c.id = links.commit_id)")
+    # Tombstones hide their targets, also records appended after their tombstone (a union merge).
+    for stream in _HIDEABLE:
+        if "tombstones" not in by_stream and stream not in by_stream:
+            continue
+        if not db.execute("SELECT 1 FROM tombstones WHERE stream=? LIMIT 1", (stream,)).fetchone():
+            continue
+        dead = f"FROM {stream} WHERE id IN (SELECT target FROM tombstones WHERE stream=?)"
+        if search and stream in DOC_STREAMS:
+            records.codecs = writer.codecs
+            remove_docs(db, stream, records, [r[0] for r in db.execute(f"SELECT rec {dead}", (stream,))])
+        db.execute(f"DELETE {dead}", (stream,))
 
 
-def _all_chunks(store: Store) -> Iterator[tuple[str, str, pygit2.Oid]]:
+def _all_chunks(store: Store) -> Iterator[Chunk]:
     for stream in STREAMS:
-        for chunk in store.iter_chunks(stream):
-            yield stream, chunk.path, chunk.oid
+        yield from store.iter_chunks(stream)
 
 
 def _rebuild(repo: pygit2.Repository, store: Store, path: Path, tip: pygit2.Oid | None, *,
@@ -246,19 +260,17 @@ def _rebuild(repo: pygit2.Repository, store: Store, path: Path, tip: pygit2.Oid 
         tmp.unlink()
     except OSError:
         pass
-    db = _connect(tmp)
-    db.execute("PRAGMA page_size=16384")  # ~1 KB records pack better than in 4 KB pages (-11% on git.git)
+    db = connect(tmp)
+    db.execute("PRAGMA auto_vacuum=FULL")  # pages the full-text build frees (merged segments) are given back
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
-    db.executescript(_SCHEMA)
+    db.executescript(SCHEMA)
     db.execute("BEGIN")
-    _apply(db, repo, _all_chunks(store), search=False)
+    _apply(db, store, _all_chunks(store), search=False)
     db.execute("INSERT OR REPLACE INTO meta VALUES('version', ?)", (str(VERSION),))
     db.execute("INSERT OR REPLACE INTO meta VALUES('tip', ?)", (str(tip) if tip is not None else "",))
     db.execute("INSERT OR REPLACE INTO meta VALUES('built', ?)", (os.urandom(8).hex(),))  # which build this is
     if search:
-        from git_ml.explore.search import build_docs
-
         build_docs(db)
         db.execute("INSERT OR REPLACE INTO meta VALUES('search', '1')")
     db.execute("COMMIT")
@@ -270,14 +282,14 @@ def _rebuild(repo: pygit2.Repository, store: Store, path: Path, tip: pygit2.Oid 
                 stale.unlink()
             except OSError:
                 pass
-    return _connect(path)
+    return connect(path)
 
 
 def _update(repo: pygit2.Repository, store: Store, db: sqlite3.Connection, path: Path, indexed: str,
             tip: pygit2.Oid | None) -> sqlite3.Connection:
-    search = _meta(db, "search") == "1"
+    search = meta(db, "search") == "1"
     delta = _chunk_delta(repo, indexed, tip)
-    if delta is not None and delta[1] and not _removal_is_compaction(repo, db, *delta):
+    if delta is not None and delta[1] and not _removal_is_compaction(store, db, *delta):
         delta = None
     if delta is None:
         db.close()
@@ -286,14 +298,14 @@ def _update(repo: pygit2.Repository, store: Store, db: sqlite3.Connection, path:
     added = delta[0]
     db.execute("BEGIN IMMEDIATE")
     try:
-        if _meta(db, "tip") != indexed:  # another process updated it meanwhile
+        if meta(db, "tip") != indexed:  # another process updated it meanwhile
             db.execute("ROLLBACK")
             db.close()
-            db = _connect(path)
-            if _meta(db, "tip") == (str(tip) if tip else ""):
+            db = connect(path)
+            if meta(db, "tip") == (str(tip) if tip else ""):
                 return db
-            return _update(repo, store, db, path, _meta(db, "tip") or "", tip)
-        _apply(db, repo, added, search=search)
+            return _update(repo, store, db, path, meta(db, "tip") or "", tip)
+        _apply(db, store, added, search=search)
         db.execute("INSERT OR REPLACE INTO meta VALUES('tip', ?)", (str(tip) if tip is not None else "",))
         db.execute("COMMIT")
     except BaseException:
@@ -303,7 +315,7 @@ def _update(repo: pygit2.Repository, store: Store, db: sqlite3.Connection, path:
 
 
 def _chunk_delta(repo: pygit2.Repository, indexed: str, tip: pygit2.Oid | None) -> tuple[list, list] | None:
-    """(added, removed) chunks ((stream, path, oid)) between the tree at ``indexed`` and the tree at ``tip``; None
+    """(added, removed) chunks between the tree at ``indexed`` and the tree at ``tip``; None
     when the indexed tip is gone or a chunk changed in place, which calls for a rebuild."""
     if tip is None or not indexed:
         return None
@@ -315,11 +327,11 @@ def _chunk_delta(repo: pygit2.Repository, indexed: str, tip: pygit2.Oid | None) 
     added, removed = [], []
     for delta in old.diff_to_tree(new).deltas:
         if delta.status == pygit2.enums.DeltaStatus.ADDED:
-            p = delta.new_file.path
-            added.append((p.split("/", 1)[0], p, delta.new_file.id))
+            f = delta.new_file
+            added.append(Chunk(f.path.split("/", 1)[0], f.path, f.id, f.size))
         elif delta.status == pygit2.enums.DeltaStatus.DELETED:
-            p = delta.old_file.path
-            removed.append((p.split("/", 1)[0], p, delta.old_file.id))
+            f = delta.old_file
+            removed.append(Chunk(f.path.split("/", 1)[0], f.path, f.id, f.size))
         else:
             return None
     return added, removed
@@ -329,40 +341,38 @@ class _Id(msgspec.Struct):
     id: str
 
 
-_IDS = msgspec.json.Decoder(list[_Id])
+_IDS = msgspec.json.Decoder(_Id)
 
 
-def _chunk_ids(repo: pygit2.Repository, path: str, oid: pygit2.Oid) -> set[str] | None:
-    lines = _chunk_lines(repo, path, oid, quiet=True)
-    if lines is None:
-        return None
+def _chunk_ids(store: Store, chunk: Chunk) -> set[str] | None:
+    """The ids a chunk holds; None when it does not decode whole (no warning: its reading by ``_apply`` warns)."""
     try:
-        return {r.id for r in _IDS.decode(b"[" + b",".join(lines) + b"]")}
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        data = read_chunk(store.repo, chunk)
+        return None if data.damage else {r.id for r in _IDS.decode_lines(data.raw)}
+    except (CorruptChunk, msgspec.DecodeError, msgspec.ValidationError):
         return None
 
 
-def _removal_is_compaction(repo: pygit2.Repository, db: sqlite3.Connection, added: list, removed: list) -> bool:
+def _removal_is_compaction(store: Store, db: sqlite3.Connection, added: list[Chunk], removed: list[Chunk]) -> bool:
     """Whether the chunks removed since the indexed tip only held records that are still in the store (merged
     into the added chunks: automatic or manual compaction), superseded versions, or tombstoned ids, so that the
     index stays exact by merging the added chunks alone. Anything else (records gone for good) means a rebuild.
     Costs a decode of the ids of the removed and added chunks, which for automatic compaction are small."""
-    from git_ml.store.core import parse_count
-
     indexed_rows = sum(db.execute(f"SELECT count(*) FROM {s}").fetchone()[0] for s in STREAMS)
-    moved = sum(parse_count(p.rsplit("/", 1)[-1]) or 0 for _, p, _ in removed)
+    moved = sum(c.count or 0 for c in removed)
     if moved > 20_000 and moved * 2 > indexed_rows:
         return False  # most of a large store was rewritten: a rebuild costs no more
     still: dict[str, set[str]] = {}
-    for stream, p, oid in added:
-        ids = _chunk_ids(repo, p, oid)
+    for chunk in added:
+        ids = _chunk_ids(store, chunk)
         if ids is None:
             return False
-        still.setdefault(stream, set()).update(ids)
-    for stream, p, oid in removed:
+        still.setdefault(chunk.stream, set()).update(ids)
+    for chunk in removed:
+        stream = chunk.stream
         if stream not in STREAMS:
             continue
-        ids = _chunk_ids(repo, p, oid)
+        ids = _chunk_ids(store, chunk)
         if ids is None:
             # A corrupt chunk removed by repair: the index skipped it when it was added.
             continue

@@ -130,10 +130,10 @@ def _shared_patch_ids(ix, oids: list[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _subject(data: bytes) -> str:
+def _subject(ix, rec: bytes) -> str:
     import json
 
-    return json.loads(data).get("message", "").split("\n", 1)[0]
+    return json.loads(ix.record("commits", rec)).get("message", "").split("\n", 1)[0]
 
 
 def _same_shape_as_linked(ix, oids: list[str], linked: set[str]) -> set[str]:
@@ -144,18 +144,17 @@ def _same_shape_as_linked(ix, oids: list[str], linked: set[str]) -> set[str]:
     if not todo:
         return set()
     q = ",".join("?" * len(todo))
-    mine = ix.db.execute(f"SELECT id, shape, data FROM commits WHERE id IN ({q}) AND patch_id IS NULL "
+    mine = ix.db.execute(f"SELECT id, shape, rec FROM commits WHERE id IN ({q}) AND patch_id IS NULL "
                          f"AND shape IS NOT NULL", todo).fetchall()
     if not mine:
         return set()
     shapes = sorted({shape for _, shape, _ in mine})
     q = ",".join("?" * len(shapes))
-    theirs: dict[str, set[str]] = {}
-    for oid, shape, data in ix.db.execute(
-            f"SELECT o.id, o.shape, o.data FROM commits o WHERE o.shape IN ({q}) AND EXISTS "
-            f"(SELECT 1 FROM links l WHERE l.commit_id = o.id)", shapes):
-        theirs.setdefault(shape, set()).add(_subject(data))
-    return {oid for oid, shape, data in mine if shape in theirs and _subject(data) in theirs[shape]}
+    theirs: dict[int, set[str]] = {}
+    for shape, rec in ix.db.execute(f"SELECT DISTINCT l.shape, c.rec FROM links l JOIN commits c ON c.id = l.commit_id "
+                                    f"WHERE l.shape IN ({q})", shapes):
+        theirs.setdefault(shape, set()).add(_subject(ix, rec))
+    return {oid for oid, shape, data in mine if shape in theirs and _subject(ix, data) in theirs[shape]}
 
 
 def _consume(ix, tracer, batch, rewritten, entries, limit, ai) -> tuple[list[Entry], bool]:

@@ -1,14 +1,14 @@
 """`git ml search`: ranked full-text search over prompts, responses and commit messages.
 
-Documents live in an FTS5 table of the explore index. What is stored is not the raw text but predict's tokens of it
-(stems, identifier parts, stop words dropped), so SQLite only splits on spaces and every query goes through the same
-tokenizer. Ranking is two-stage: FTS5's BM25 (k1 1.2, b 0.75; term statistics of this store; column weights prompt
-2.0, commit message 1.5, response 1.0) picks the candidates, then each is rescored by the share of distinct query
-terms it holds and a bonus when the query's tokens occur in it consecutively (the phrase itself):
+Documents live in the contentless FTS5 table of the explore index (``docs.py``), as predict's tokens of the text
+(stems, identifier parts, stop words dropped), so that every query goes through the same tokenizer. Ranking is
+two-stage: FTS5's BM25 (k1 1.2, b 0.75; term statistics of this store; column weights prompt 2.0, commit message 1.5, response 1.0) picks the candidates,
+then each is rescored by the share of distinct query terms it holds and a bonus when the query's tokens occur in it
+consecutively (the phrase itself):
 
     score = bm25 * (0.5 + 0.5 * coverage) * (1.5 if phrase else 1.0)
 
-Row ids tie a document to its record: a commit's document is ``2 * commits.rowid``, a chat's ``2 * chats.rowid + 1``.
+The candidates' tokens, which the table does not keep, are computed again from their records (50 at most).
 """
 
 from __future__ import annotations
@@ -16,84 +16,13 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-import msgspec
-
 from git_ml.errors import GitMlError
-from git_ml.explore.text import doc_text, doc_tokens, word_spans
+from git_ml.explore.db import iso_unix
+from git_ml.explore.docs import CHAT, COMMIT, doc_record, doc_values
+from git_ml.explore.text import doc_tokens, word_spans
 
 WEIGHTS = (2.0, 1.0, 1.5)  # prompt, response, message
 SNIPPET = 160
-
-
-class _ChatText(msgspec.Struct):
-    id: str = ""
-    query: str = ""
-    response: str = ""
-    timestamp: str = ""
-    session_id: str = ""
-
-
-class _CommitText(msgspec.Struct):
-    id: str = ""
-    message: str = ""
-    timestamp: str = ""
-    author: str = ""
-
-
-_CHAT = msgspec.json.Decoder(_ChatText)
-_COMMIT = msgspec.json.Decoder(_CommitText)
-_CREATE = "CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(prompt, response, message, tokenize='unicode61')"
-
-
-def _joined(text: str) -> str:
-    return doc_text(text)
-
-
-def _doc_rows(db: sqlite3.Connection, stream: str, ids: list[str] | None):
-    if stream == "commits":
-        sql = "SELECT rowid, data FROM commits"
-    else:
-        sql = "SELECT rowid, data FROM chats"
-    if ids is None:
-        rows = db.execute(sql)
-    else:
-        rows = []
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            rows.extend(db.execute(sql + f" WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
-    for rowid, data in rows:
-        if stream == "commits":
-            c = _COMMIT.decode(data)
-            yield 2 * rowid, "", "", _joined(c.message)
-        else:
-            c = _CHAT.decode(data)
-            yield 2 * rowid + 1, _joined(c.query), _joined(c.response), ""
-
-
-def build_docs(db: sqlite3.Connection) -> None:
-    db.execute("DROP TABLE IF EXISTS docs")
-    db.execute(_CREATE)
-    for stream in ("chats", "commits"):
-        db.executemany("INSERT INTO docs(rowid, prompt, response, message) VALUES(?,?,?,?)",
-                       list(_doc_rows(db, stream, None)))
-
-
-def index_docs(db: sqlite3.Connection, stream: str, ids: list[str]) -> None:
-    rows = list(_doc_rows(db, stream, ids))
-    db.executemany("DELETE FROM docs WHERE rowid=?", [(r[0],) for r in rows])
-    db.executemany("INSERT INTO docs(rowid, prompt, response, message) VALUES(?,?,?,?)", rows)
-
-
-def drop_docs(db: sqlite3.Connection, stream: str, ids: list[str]) -> None:
-    if stream not in ("commits", "chats") or not ids:
-        return
-    odd = 1 if stream == "chats" else 0
-    table = stream
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        rowids = [r[0] for r in db.execute(f"SELECT rowid FROM {table} WHERE id IN ({','.join('?' * len(part))})",
-                                           part)]
-        db.executemany("DELETE FROM docs WHERE rowid=?", [(2 * r + odd,) for r in rowids])
 
 
 # ----- querying ---------------------------------------------------------------------------------------------------
@@ -119,8 +48,6 @@ def parse_since(text: str | None) -> float | None:
     """A date as git takes it: ISO (2026-01-15, 2026-01-15T10:00) or approximate ("2 weeks ago", "yesterday")."""
     if not text:
         return None
-    from git_ml.explore.index import iso_unix
-
     t = iso_unix(text if "T" in text or " " not in text else text.replace(" ", "T", 1))
     if t is not None:
         return t
@@ -211,41 +138,47 @@ def search(ix, phrase: str, *, where: str = "all", since: str | None = None, aut
     like = f"%{author}%" if author else None
     kind_conds = []
     if where in ("commits", "all"):
-        c = "(d.rowid % 2 = 0"
+        c = "(d.rowid / 256 IN (SELECT id FROM blocks WHERE stream = 'commits')"
         sub = []
         if since_t is not None:
             sub.append("time >= ?")
             params.append(since_t)
         if like:
-            sub.append("author LIKE ?")
+            sub.append("author IN (SELECT id FROM authors WHERE name LIKE ?)")
             params.append(like)
         if sub:
-            c += f" AND d.rowid / 2 IN (SELECT rowid FROM commits WHERE {' AND '.join(sub)})"
+            c += f" AND d.rowid IN (SELECT rec FROM commits WHERE {' AND '.join(sub)})"
         kind_conds.append(c + ")")
     if where in ("chats", "all"):
-        c = "(d.rowid % 2 = 1"
+        c = "(d.rowid / 256 IN (SELECT id FROM blocks WHERE stream = 'chats')"
         sub = []
         if since_t is not None:
             sub.append("time >= ?")
             params.append(since_t)
         if like:
             sub.append("id IN (SELECT l.chat_id FROM links l JOIN commits c ON c.id = l.commit_id "
-                       "WHERE c.author LIKE ?)")
+                       "WHERE c.author IN (SELECT id FROM authors WHERE name LIKE ?))")
             params.append(like)
         if sub:
-            c += f" AND (d.rowid - 1) / 2 IN (SELECT rowid FROM chats WHERE {' AND '.join(sub)})"
+            c += f" AND d.rowid IN (SELECT rec FROM chats WHERE {' AND '.join(sub)})"
         kind_conds.append(c + ")")
     conds.append("(" + " OR ".join(kind_conds) + ")")
     pool = max(50, limit * 5)
-    sql = (f"SELECT d.rowid, bm25(docs, {WEIGHTS[0]}, {WEIGHTS[1]}, {WEIGHTS[2]}), d.prompt, d.response, "
-           f"d.message FROM docs d WHERE docs MATCH ? AND {' AND '.join(conds)} ORDER BY 2 LIMIT {pool}")
+    sql = (f"SELECT d.rowid, bm25(docs, {WEIGHTS[0]}, {WEIGHTS[1]}, {WEIGHTS[2]}) FROM docs d "
+           f"WHERE docs MATCH ? AND {' AND '.join(conds)} ORDER BY 2 LIMIT {pool}")
     try:
         rows = db.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
         raise GitMlError(f"search failed: {exc}") from None
     wanted = set(distinct)
     scored = []
-    for rowid, bm, p, r, m in rows:
+    records: dict[int, tuple[str, bytes]] = {}
+    for rowid, bm in rows:
+        found = doc_record(db, ix.records, rowid)
+        if found is None:
+            continue
+        records[rowid] = found
+        p, r, m = doc_values(*found)
         toks = [t for col in (p, r, m) for t in col.split()]
         have = wanted.intersection(toks)
         coverage = len(have) / len(wanted)
@@ -254,15 +187,14 @@ def search(ix, phrase: str, *, where: str = "all", since: str | None = None, aut
     scored.sort(key=lambda x: (-x[0], x[1]))
     hits = []
     for score, rowid in scored[:limit]:
-        hits.append(_hit(ix, rowid, score, wanted))
+        hits.append(_hit(ix, rowid, *records[rowid], score, wanted))
     return hits
 
 
-def _hit(ix, rowid: int, score: float, wanted: set[str]) -> Hit:
-    db = ix.db
-    if rowid % 2:
-        cid, data = db.execute("SELECT id, data FROM chats WHERE rowid=?", ((rowid - 1) // 2,)).fetchone()
-        chat = _CHAT.decode(data)
+def _hit(ix, rowid: int, stream: str, data: bytes, score: float, wanted: set[str]) -> Hit:
+    if stream == "chats":
+        chat = CHAT.decode(data)
+        cid = chat.id
         q_snip, q_spans = make_snippet(chat.query, wanted)
         r_snip, r_spans = make_snippet(chat.response, wanted)
         # The title already shows the prompt: the response's snippet whenever it holds as much of the query.
@@ -271,8 +203,8 @@ def _hit(ix, rowid: int, score: float, wanted: set[str]) -> Hit:
         title = " ".join(chat.query.split())[:200]
         return Hit("chat", cid, score, chat.timestamp, title, marked(snip, spans), spans, snip,
                    commits=list(dict.fromkeys(commits)))
-    cid, data = db.execute("SELECT id, data FROM commits WHERE rowid=?", (rowid // 2,)).fetchone()
-    c = _COMMIT.decode(data)
+    c = COMMIT.decode(data)
+    cid = c.id
     snip, spans = make_snippet(c.message, wanted)
     chats = [ch for ch, *_ in ix.links_of_commit(cid) if ch]
     return Hit("commit", cid, score, c.timestamp, c.message.split("\n", 1)[0], marked(snip, spans), spans, snip,

@@ -183,7 +183,7 @@ class Tracer:
         data = self.ix.commit_json(oid)
         if data is not None:
             rec = json.loads(data)
-            from git_ml.explore.index import iso_unix
+            from git_ml.explore.db import iso_unix
 
             when = iso_unix(rec.get("committed_at")) or rec.get("time", 0)
             return {"message": rec.get("message", ""), "parents": rec.get("parents", []), "time": int(when)}
@@ -210,10 +210,9 @@ class Tracer:
             if diff is None:
                 return
             from git_ml.capture.commits import files_of_diff
-            from git_ml.explore.build import _path_stats
-            from git_ml.explore.index import parse_path_stats
+            from git_ml.explore.db import parse_path_stats, path_stats
 
-            stats = parse_path_stats(_path_stats(files_of_diff(diff)))
+            stats = parse_path_stats(path_stats(files_of_diff(diff)))
         if not stats:
             return
         cands = []
@@ -318,7 +317,7 @@ class Tracer:
         if diff is None:
             return None, None
         from git_ml.capture.commits import files_of_diff
-        from git_ml.explore.build import shape_of
+        from git_ml.explore.db import shape_of
 
         return shape_of(files_of_diff(diff)), None
 
