@@ -136,15 +136,9 @@ def is_random(s: str, min_rate: float = 0.15) -> bool:
     return changes / (n - 1) >= min_rate or (digits >= max(2, n // 20) and n - digits >= n // 4)
 
 
-_MADE: dict[str, bool] = {}  # verdicts of machine_made: the same token or id recurs (a key pasted again, a session id)
-
-
 def machine_made(s: str) -> bool:
     """``is_random(s) and not looks_fake(s)``, the check of every provider-token candidate, with the work the two
-    share done once (and the verdict remembered per string)."""
-    verdict = _MADE.get(s)
-    if verdict is not None:
-        return verdict
+    share done once."""
     n = len(s)
     if n < 6 or not s.isascii() or (len(set(s[:12])) < 6 and len(set(s)) < min(6, n // 2)):
         verdict = is_random(s) and not looks_fake(s)
@@ -163,7 +157,4 @@ def machine_made(s: str) -> bool:
                 verdict = is_random(s) and not looks_fake(s)
             else:
                 verdict = is_random(s)
-    if len(_MADE) >= 50_000:
-        _MADE.clear()
-    _MADE[s] = verdict
     return verdict

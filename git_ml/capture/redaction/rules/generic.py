@@ -232,8 +232,10 @@ def _check_bearer(m, text):
 # ("password": ), an operator (= : := =>), then the value, quoted (closed by the same
 # quote, which may be backslash-escaped inside JSON) or bare.
 _END_OF_NAME = r"(?![A-Za-z0-9_.-])"  # the keyword ends the name: not password_file, tokens
+# A placeholder is no value (in re, not in the check: on secret-dense text most quoted values are placeholders by
+# the time these rules run).
 _VALUE = (
-    r"(?:(?P<q>\\{0,3}[\"'`])(?P<qv>[^\s\"'`\\]{1,400})(?P=q)"
+    r"(?:(?P<q>\\{0,3}[\"'`])(?!\[REDACTED:)(?P<qv>[^\s\"'`\\]{1,400})(?P=q)"
     r"|\{(?P<cv>[^}\r\n]{1,200})\}"
     r"|(?P<bv>[^\s\"'`\\,;|()\[\]{}<>]{1,400}))"
 )
