@@ -172,6 +172,10 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
         if op == ":" and not _LINE_END.match(text, end):
             return None  # prose: "password: the one in the vault"
 
+    # key: <digest>, session_key: <uuid>: what _high_entropy rejects last, rejected first (cheap, and ids are common);
+    # not at 40 characters, where the AWS secret key rule below decides.
+    if strict and len(value) != 40 and (_HEX.fullmatch(value) or _UUID.fullmatch(value)):
+        return None
     kw = text[kw_start : m.end("kw")]
     prev = text[kw_start - 1] if kw_start else " "
     if prev in ALNUM and kw.lower() in ("pass", "pwd"):
