@@ -78,7 +78,8 @@ class Chat(Record, kw_only=True, omit_defaults=True):
     ended_at: str | None = None
     duration_ms: int | None = None
     prompt_uuid: str | None = None
-    query: str = ""
+    query: str = ""  # what the person typed (never injected context or summaries)
+    images: int = 0  # images attached to the prompt (their data is not kept)
     response: str = ""
     files_referenced: list[str] = []
     files_modified: list[str] = []

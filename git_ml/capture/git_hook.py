@@ -90,7 +90,25 @@ def _update_predict_model(repo, store, records) -> None:
     note_commits(repo, records)
 
 
-_FOLLOW_UPS = [_update_predict_model]
+def _milestones(repo, store, records) -> None:
+    from git_ml.dataset.milestones import after_capture
+
+    after_capture(repo, store, records)
+
+
+def _import_assistants(repo, store, records) -> None:
+    """New sessions of this repository from the assistants whose hooks are not installed (bounded in time)."""
+    from git_ml.capture.importer import import_on_commit
+
+    report = import_on_commit(repo)
+    if report is not None and report.errors:
+        from git_ml.store.spool import log
+
+        for err in report.errors:
+            log(repo, f"import: {err}")
+
+
+_FOLLOW_UPS = [_update_predict_model, _import_assistants, _milestones]
 
 
 def _pre_push(args: list[str]) -> int:

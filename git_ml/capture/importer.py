@@ -1,23 +1,41 @@
-"""Import of transcripts that already exist: Claude Code, Codex CLI and Aider files of this repository, where each
-assistant keeps them or named on the command line. Idempotent: a chat or session identical to the stored version
-(capture time aside) is not stored again; new ones are linked to the captured commits they produced.
+"""Import of transcripts that already exist, for every assistant of the registry (``transcripts/registry.py``):
+named on the command line (files, task folders, databases), or searched where each assistant keeps them, keeping
+only the sessions whose project is this repository (any of its worktrees).
+
+Idempotent: a chat or session identical to the stored version (capture time aside) is not stored again; new ones
+are linked to the captured commits they produced. A unit unchanged since the last import (same size and
+modification time, kept in ``.git/ml/import-state.json``, derived and disposable) is not read again, so a second
+import over thousands of files costs their ``stat`` only. The post-commit capture runs the same search, bounded
+in time, for the assistants whose live hooks are not installed here.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+import stat
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 
+import msgspec
 import pygit2
 
 from git_ml.capture.links import find_links, iso_to_unix, session_links
 from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat, prepare_session
+from git_ml.capture.transcripts import registry
+from git_ml.capture.transcripts.paths import belongs_to
 from git_ml.errors import GitMlError
-from git_ml.repo import workdir
+from git_ml.fsutil import atomic_write
+from git_ml.repo import common_dir, ml_dir, workdir
 from git_ml.schema import Chat, Link, Session
 from git_ml.store.core import Store
+
+Source = tuple[ModuleType, Path]
+STATE_FILE = "import-state.json"
+_STATE = msgspec.json.Decoder(dict[str, list[int]])
+_ENCODER = msgspec.json.Encoder()
 
 
 def claude_project_slug(path: str | os.PathLike) -> str:
@@ -25,131 +43,239 @@ def claude_project_slug(path: str | os.PathLike) -> str:
     return re.sub(r"[^A-Za-z0-9]", "-", os.fspath(path))
 
 
-def inside(path: str | None, root: Path) -> bool:
-    if not path:
-        return False
-    try:
-        return Path(path).resolve().is_relative_to(root)
-    except (OSError, ValueError):
-        return False
-
-
-def default_sources(repo: pygit2.Repository, kinds: Sequence[str]) -> list[tuple[str, Path]]:
-    """Transcripts of this repository where each assistant keeps them."""
+def worktree_roots(repo: pygit2.Repository) -> tuple[str, ...]:
+    """This repository's checkouts: its work tree, the main one and every linked worktree."""
+    roots: dict[str, None] = {}
     root = workdir(repo)
-    if root is None:
-        return []
-    home = Path(os.path.expanduser("~"))
-    found: list[tuple[str, Path]] = []
-    if "claude" in kinds:
-        projects = home / ".claude" / "projects"
-        slug = claude_project_slug(root)
-        if projects.is_dir():
-            for d in sorted(projects.iterdir()):
-                # A session started in a subdirectory has the subdirectory's slug.
-                if d.is_dir() and (d.name == slug or d.name.startswith(slug + "-")):
-                    found += [("claude", p) for p in sorted(d.glob("*.jsonl"))]
-    if "codex" in kinds:
-        from git_ml.capture.transcripts.codex import codex_session_cwd
-
-        sessions = home / ".codex" / "sessions"
-        if sessions.is_dir():
-            for p in sorted(sessions.rglob("rollout-*.jsonl")):
-                if inside(codex_session_cwd(p), root):
-                    found.append(("codex", p))
-    if "aider" in kinds:
-        p = root / ".aider.chat.history.md"
-        if p.is_file():
-            found.append(("aider", p))
-    return found
-
-
-def detect_kind(path: Path) -> str | None:
-    if path.name.endswith(".md"):
-        return "aider"
-    if path.suffix != ".jsonl":
-        return None
+    if root is not None:
+        roots[str(root)] = None
+    common = common_dir(repo)
+    if common.name == ".git":
+        roots.setdefault(str(common.parent), None)
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return None
-    if b'"session_meta"' in head or b'"response_item"' in head or path.name.startswith("rollout-"):
-        return "codex"
-    return "claude"
+        main = pygit2.Repository(str(common))
+        for name in main.list_worktrees():
+            path = main.lookup_worktree(name).path
+            if os.path.isdir(path):
+                roots.setdefault(str(Path(path).resolve()), None)
+    except (pygit2.GitError, OSError, ValueError):
+        pass
+    return tuple(roots)
 
 
-def expand_paths(paths: Sequence[str], kind: str) -> list[tuple[str, Path]]:
-    out = []
+# ----- which units -----------------------------------------------------------------------------------------------
+
+def default_sources(repo: pygit2.Repository, names: Sequence[str], home: Path | None = None,
+                    env: Mapping[str, str] | None = None) -> list[Source]:
+    """Every unit in the default locations of the named assistants (and in this repository's checkouts for those
+    that write into the project). Which of them belong to this repository is decided on import."""
+    home = home if home is not None else Path(os.path.expanduser("~"))
+    env = env if env is not None else os.environ
+    found: dict[str, Source] = {}
+    roots = [Path(r) for r in worktree_roots(repo)]
+    for name in names:
+        module = registry.load(name)
+        if module is None:
+            continue
+        places = list(module.locations(home, env))
+        in_project = getattr(module, "project_locations", None)
+        if in_project is not None:
+            for root in roots:
+                places += in_project(root)
+        for place in places:
+            for unit in registry.candidates(module, place):
+                found.setdefault(str(unit), (module, unit))
+    return list(found.values())
+
+
+def expand_paths(paths: Sequence[str], name: str) -> list[Source]:
+    """Units named on the command line. With ``--from NAME`` a file that is not NAME's format is refused; with
+    ``auto`` each unit's format is told from its content. A folder is searched for units (files, task folders,
+    databases) of the format(s) asked for. Raises GitMlError before anything is stored."""
+    modules = [registry.require(name)] if name != "auto" else registry.available()
+    label = registry.info(name).label + " transcripts" if name != "auto" else "assistant transcripts"
+    out: dict[Path, Source] = {}
     for text in paths:
         p = Path(text).expanduser()
         if not p.exists():
             raise GitMlError(f"no such file or directory: {text}")
-        files = sorted(p.rglob("*.jsonl")) + sorted(p.rglob(".aider.chat.history.md")) if p.is_dir() else [p]
-        for f in files:
-            k = kind if kind != "auto" else detect_kind(f)
-            if k is None:
-                raise GitMlError(f"cannot tell which assistant wrote {f}; name it with --from")
-            out.append((k, f))
-    return out
+        module = _detect(modules, p)
+        if module is not None:
+            out.setdefault(p, (module, p))
+        elif p.is_dir():
+            units = _search(modules, p)
+            if not units:
+                raise GitMlError(f"{text}: no {label} in this folder")
+            for m, u in units:
+                out.setdefault(u, (m, u))
+        elif name != "auto":
+            raise GitMlError(f"{text}: not a {label[:-1]} (try --from auto)")
+        else:
+            raise GitMlError(f"{text}: cannot tell which assistant wrote this file; name it with --from")
+    return list(out.values())
 
 
-def parse_file(kind: str, path: Path, root: str | None):
-    from git_ml.capture.transcripts import aider, claude, codex
-
-    if kind == "claude":
-        return claude.parse_claude(path, root)
-    if kind == "codex":
-        return codex.parse_codex(path, root)
-    if kind == "aider":
-        return aider.parse_aider(path, root)
-    raise GitMlError(f"unknown assistant: {kind}")
+def _detect(modules: Sequence[ModuleType], path: Path) -> ModuleType | None:
+    for m in modules:
+        if _sniff(m, path):
+            return m
+    return None
 
 
-def import_transcripts(repo: pygit2.Repository, sources: Sequence[tuple[str, Path]], *,
-                       progress=None) -> CaptureReport:
-    """Import transcripts idempotently: chats and sessions identical to stored ones are not stored again."""
+def _search(modules: Sequence[ModuleType], folder: Path) -> list[Source]:
+    """Units below ``folder``: files, and folders that are units themselves (task folders), not descended into."""
+    found: list[Source] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        keep = []
+        for d in sorted(dirnames):
+            sub = Path(dirpath) / d
+            m = _detect(modules, sub)
+            if m is not None:
+                found.append((m, sub))
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            fp = Path(dirpath) / f
+            m = _detect(modules, fp)
+            if m is not None:
+                found.append((m, fp))
+    return found
+
+
+def _sniff(module: ModuleType, path: Path) -> bool:
+    try:
+        return bool(module.sniff(path))
+    except OSError:
+        return False
+
+
+# ----- unchanged units -------------------------------------------------------------------------------------------
+
+def fingerprint(path: Path) -> list[int] | None:
+    """[size, mtime in ns] of a file; of a folder, over the files directly in it; a database's ``-wal`` counts."""
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            size = mtime = 0
+            with os.scandir(path) as it:
+                for entry in it:
+                    if entry.is_file():
+                        est = entry.stat()
+                        size += est.st_size
+                        mtime = max(mtime, est.st_mtime_ns)
+            return [size, mtime]
+        size, mtime = st.st_size, st.st_mtime_ns
+        if path.suffix in (".vscdb", ".db", ".sqlite"):
+            try:
+                w = os.stat(f"{path}-wal")
+                size, mtime = size + w.st_size, max(mtime, w.st_mtime_ns)
+            except OSError:
+                pass
+        return [size, mtime]
+    except OSError:
+        return None
+
+
+def _load_state(repo: pygit2.Repository) -> dict[str, list[int]]:
+    try:
+        return _STATE.decode((ml_dir(repo, create=False) / STATE_FILE).read_bytes())
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return {}
+
+
+def _save_state(repo: pygit2.Repository, state: dict[str, list[int]]) -> None:
+    atomic_write(ml_dir(repo) / STATE_FILE, _ENCODER.encode(state))
+
+
+def parse_unit(module: ModuleType, path: Path, root: str | None):
+    return module.parse(path, root)
+
+
+def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, only_this_repository: bool = False,
+                       rescan: bool = False, progress: Callable[[int], None] | None = None,
+                       deadline: float | None = None, max_bytes: int | None = None) -> CaptureReport:
+    """Import units idempotently: chats and sessions identical to stored ones are not stored again; units unchanged
+    since the last import are not read (``rescan`` reads them anyway). With ``only_this_repository`` only the
+    sessions whose recorded project is one of this repository's checkouts are kept (the default search). Past
+    ``deadline`` (a ``time.monotonic()`` value) the remaining units are left for the next run; units larger than
+    ``max_bytes`` are left to an explicit import."""
     report = CaptureReport()
-    store = Store(repo)
     root = workdir(repo)
-    stored_chats = {c.id: digest(c) for c in store.iter_records("chats")}
-    stored_sessions = {s.id: digest(s) for s in store.iter_records("sessions")}
+    roots = worktree_roots(repo) if only_this_repository else ()
+    state = _load_state(repo)
+    seen: dict[str, list[int]] = {}
+    stored: tuple[dict[str, str], dict[str, str]] | None = None
+    store: Store | None = None
     new_chats: list[Chat] = []
     new_sessions: list[Session] = []
     all_chats: list[Chat] = []
-    all_sessions: list[Session] = []
     policy = TextPolicy.of(repo)
-    for kind, path in sources:
+    for module, path in sources:
+        if deadline is not None and time.monotonic() > deadline:
+            report.errors.append("time budget reached; the rest is imported next time")
+            break
+        key = str(path)
+        fp = fingerprint(path)
+        if fp is not None and not rescan and state.get(key) == fp:
+            report.unchanged_files += 1
+            if progress is not None:
+                progress(1)
+            continue
+        if max_bytes is not None and fp is not None and fp[0] > max_bytes:
+            continue
+        if only_this_repository:
+            project_of = getattr(module, "project_of", None)
+            try:
+                project = project_of(path) if project_of is not None else None
+            except OSError:
+                project = None
+            if project is not None and not belongs_to(project, roots):
+                if fp is not None:
+                    seen[key] = fp
+                if progress is not None:
+                    progress(1)
+                continue
         try:
-            parsed = parse_file(kind, path, str(root) if root else None)
+            parsed = parse_unit(module, path, str(root) if root else None)
         except OSError as exc:
             report.errors.append(f"{path}: {exc.strerror or exc}")
             continue
+        sessions = parsed.sessions
+        chats = parsed.chats
+        if only_this_repository:
+            sessions = [s for s in sessions if belongs_to(s.cwd, roots)]
+            keep = {s.id for s in sessions}
+            chats = [c for c in chats if c.session_id in keep]
+        if fp is not None:
+            seen[key] = fp
         report.files += 1
         report.malformed += parsed.malformed
         report.skipped += parsed.skipped
-        for chat in parsed.chats:
+        if (chats or sessions) and stored is None:
+            store = Store(repo)
+            stored = ({c.id: digest(c) for c in store.iter_records("chats")},
+                      {x.id: digest(x) for x in store.iter_records("sessions")})
+        for chat in chats:
             prepare_chat(policy, chat)
             all_chats.append(chat)
             d = digest(chat)
-            if stored_chats.get(chat.id) == d:
+            if stored[0].get(chat.id) == d:
                 report.unchanged += 1
                 continue
-            stored_chats[chat.id] = d
+            stored[0][chat.id] = d
             new_chats.append(chat)
-        for session in parsed.sessions:
-            if kind == "claude":
-                session.transcript_path = str(path)
+        for session in sessions:
             prepare_session(session)
-            all_sessions.append(session)
             d = digest(session)
-            if stored_sessions.get(session.id) != d:
-                stored_sessions[session.id] = d
+            if stored[1].get(session.id) != d:
+                stored[1][session.id] = d
                 new_sessions.append(session)
         if progress is not None:
             progress(1)
     links: list[Link] = []
     if new_chats or new_sessions:
+        store = store or Store(repo)
         commits = list(store.iter_records("commits"))
         existing = store.ids("links")
         window = link_window(repo)
@@ -158,11 +284,43 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[tuple[str, Pat
         links = [lk for lk in candidates if lk.id not in existing]
     batches = {"chats": new_chats, "sessions": new_sessions, "links": links}
     if any(batches.values()):
+        store = store or Store(repo)
         store.append_many(batches, message="import transcripts")
+    if seen:  # only once what they held is stored
+        state.update(seen)
+        _save_state(repo, state)
     report.chats = len(new_chats)
     report.sessions = len(new_sessions)
     report.links = len(links)
     return report
+
+
+def hooked_assistants(repo: pygit2.Repository) -> set[str]:
+    """Assistants whose live hooks are installed in this repository (they capture themselves)."""
+    from git_ml.hooks import assistants
+
+    return {name for name, state in assistants.status(repo).items() if state == "installed"}
+
+
+ON_COMMIT_MAX_BYTES = 64 << 20
+
+
+def import_on_commit(repo: pygit2.Repository, budget: float = 0.5) -> CaptureReport | None:
+    """The post-commit capture's incremental import: new or grown sessions of this repository, for every assistant
+    whose live hooks are not installed here, within ``budget`` seconds (a unit started is finished). Units over
+    64 MB (an editor's database of every project, rewritten all the time) are left to `git ml capture import` or
+    the assistant's hooks. Off with ``ml.importOnCommit false``."""
+    from git_ml.repo import config_bool
+
+    if not config_bool(repo, "ml.importOnCommit", True):
+        return None
+    hooked = hooked_assistants(repo)
+    names = [a.name for a in registry.ASSISTANTS if a.name not in hooked]
+    sources = default_sources(repo, names)
+    if not sources:
+        return None
+    return import_transcripts(repo, sources, only_this_repository=True, deadline=time.monotonic() + budget,
+                              max_bytes=ON_COMMIT_MAX_BYTES)
 
 
 def _closed_spans(sessions: Sequence[Session], chats: Sequence[Chat]) -> list[Session]:

@@ -207,6 +207,7 @@ class CaptureReport:
     skipped: int = 0
     malformed: int = 0
     files: int = 0
+    unchanged_files: int = 0  # import: units not read again (same size and mtime)
     errors: list[str] = field(default_factory=list)
 
 
@@ -234,6 +235,9 @@ def hook_main(stdin=None) -> int:
         if not collection_enabled(repo):
             return 0
         handle_event(repo, event)
+        from git_ml.dataset.milestones import after_capture
+
+        after_capture(repo, Store(repo), None)
     except BaseException as exc:  # never break the assistant's session
         spool.log(repo, f"session hook: {type(exc).__name__}: {exc}")
     return 0
@@ -313,12 +317,18 @@ def capture_claude_transcript(repo: pygit2.Repository, store: Store, state: Sess
     session.end_reason = state.end_reason or session.end_reason
     session.cwd = session.cwd or cwd
     session.branch = session.branch or current_branch(repo)
-    prepare_session(session)
+    return store_session(repo, store, state, chats, session, report)
 
+
+def store_session(repo: pygit2.Repository, store: Store, state: SessionState, chats: list[Chat], session: Session,
+                  report: CaptureReport) -> CaptureReport:
+    """Store the chats of a session that changed since ``state`` last saw them, the session if it changed, and
+    the links of the new chats to recent commits (any assistant's hook capture ends here)."""
+    prepare_session(session)
     new_chats = []
     policy = TextPolicy.of(repo)
     for chat in chats:
-        chat.session_id = state.session_id
+        chat.session_id = session.id
         prepare_chat(policy, chat)
         d = digest(chat)
         if state.stored.get(chat.id) == d:

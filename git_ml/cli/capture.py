@@ -22,8 +22,16 @@ def main() -> int:
         import io
 
         event = sys.stdin.buffer.read()
+        source = args[args.index("--from") + 1] if "--from" in args[:-1] else "claude"
+        if source in ("gemini", "cursor"):  # they read the hook's stdout as JSON: an empty answer changes nothing
+            sys.stdout.write("{}\n")
+            sys.stdout.flush()
         if _detached():
             return ExitCode.OK  # the assistant's hook returns now; a child process does the capture
+        if source != "claude":
+            from git_ml.capture.live import hook_main as live_main
+
+            return live_main(source, event.decode("utf-8", "replace"))
         from git_ml.capture.sessions import hook_main
 
         return hook_main(io.StringIO(event.decode("utf-8", "replace")))
@@ -155,18 +163,26 @@ def _capture(revisions: list[str], backfill: bool, diffs: bool, quiet: bool) -> 
 
 
 def build_session_app():
+    from typing import Annotated
+
     import typer
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
     @app.command(context_settings={"help_option_names": ["-h", "--help"]})
-    def session() -> None:
-        """Record an assistant session from a Claude Code hook event read on stdin.
+    def session(
+        source: Annotated[str, typer.Option(
+            "--from", metavar="NAME", help="The assistant whose hook calls: claude (default), gemini, cursor, "
+            "copilot.")] = "claude",
+    ) -> None:
+        """Record an assistant session from a hook event read on stdin (Claude Code by default).
 
         The event is JSON with session_id, transcript_path, cwd and hook_event_name. SessionStart records the
         session; Stop, SubagentStop and SessionEnd read the transcript from where the last capture of that session
         stopped and store the new or changed chats; SessionEnd closes the session. Always exits 0: errors go to
-        .git/ml/capture.log. Installed by `git ml install-hooks --claude`.
+        .git/ml/capture.log. Installed by `git ml install-hooks --claude`. With --from gemini, cursor or copilot
+        the event is that assistant's (installed by `git ml install-hooks --gemini`, `--cursor`, `--copilot`):
+        the session's transcript is read and what changed is stored the same way.
         """
 
     return app
@@ -177,36 +193,51 @@ def build_import_app():
 
     import typer
 
+    from git_ml.capture.transcripts.registry import NAMES
+
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
     @app.command(name="import", context_settings={"help_option_names": ["-h", "--help"]})
     def import_(
         paths: Annotated[Optional[list[str]], typer.Argument(
-            metavar="[PATH]...", help="Transcript files or folders. Default: this repository's transcripts "
-            "where each assistant keeps them.")] = None,
+            metavar="[PATH]...", help="Transcript files, task folders or databases. Default: search every "
+            "assistant's usual places and keep this repository's sessions.")] = None,
         source: Annotated[str, typer.Option(
-            "--from", help="claude, codex, aider, or auto (tell by name and content).")] = "auto",
+            "--from", metavar="NAME", help=f"{', '.join(NAMES)}, or auto (tell by content; the default).")] = "auto",
+        rescan: Annotated[bool, typer.Option(
+            "--rescan", help="Read again the files that did not change since the last import.")] = False,
         json_out: Annotated[bool, typer.Option("--json", help="Print the counts as one JSON object.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
     ) -> None:
-        """Import existing assistant transcripts: Claude Code (~/.claude/projects/<this repository>/*.jsonl),
-        Codex CLI (~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl whose cwd is inside this repository) and Aider
-        (.aider.chat.history.md). Idempotent: importing twice stores nothing new. Chats are linked to the captured
-        commits they produced; malformed lines are counted and skipped.
+        """Import existing assistant transcripts: Claude Code, Codex CLI, Gemini CLI, GitHub Copilot CLI, Cursor
+        (editor database and cursor-agent), OpenCode, Amp, Cline, Roo Code, Windsurf, Continue, Factory Droid and
+        Aider.
+
+        Without PATH every assistant's usual places are searched (~/.claude/projects, ~/.codex/sessions,
+        ~/.gemini/tmp, ~/.copilot/session-state, Cursor's User/globalStorage/state.vscdb and ~/.cursor, OpenCode's
+        ~/.local/share/opencode, Amp's threads, Cline's and Roo Code's task folders in the editor's globalStorage,
+        ~/.windsurf/transcripts, ~/.continue/sessions, ~/.factory/sessions, and .aider.chat.history.md in the
+        repository) and only the sessions whose project is this repository, or one of its worktrees, are
+        imported. A named PATH is imported
+        whatever its project; with --from NAME a file of another format is refused and nothing is stored.
+        Idempotent: importing twice stores nothing new, and files unchanged since the last import (same size and
+        modification time) are not read again. Chats are linked to the captured commits they produced; malformed
+        lines are counted and skipped.
         """
-        _import(paths or [], source, json_out)
+        _import(paths or [], source, rescan, json_out, quiet)
 
     return app
 
 
-def _import(paths: list[str], source: str, json_out: bool) -> None:
+def _import(paths: list[str], source: str, rescan: bool, json_out: bool, quiet: bool) -> None:
     from git_ml.capture.importer import default_sources, expand_paths, import_transcripts
+    from git_ml.capture.transcripts import registry
     from git_ml.cli.common import Progress
     from git_ml.errors import GitMlError
     from git_ml.repo import collection_enabled, open_repository
 
-    kinds = ("claude", "codex", "aider")
-    if source not in (*kinds, "auto"):
-        raise GitMlError(f"--from must be one of claude, codex, aider, auto (not {source!r})")
+    if source != "auto":
+        registry.info(source)  # an unknown name is an error
     repo = open_repository()
     if not collection_enabled(repo):
         print("capture is disabled (ML_COLLECTION_ENABLED=0 or ml.enabled=false); nothing imported")
@@ -214,25 +245,33 @@ def _import(paths: list[str], source: str, json_out: bool) -> None:
     if paths:
         sources = expand_paths(paths, source)
     else:
-        sources = default_sources(repo, kinds if source == "auto" else (source,))
+        if source != "auto":
+            registry.require(source)
+        sources = default_sources(repo, registry.NAMES if source == "auto" else (source,))
         if not sources:
-            raise GitMlError("no transcripts of this repository found (Claude Code: ~/.claude/projects, Codex: "
-                             "~/.codex/sessions, Aider: .aider.chat.history.md); name files to import")
-    bar = Progress("Importing transcripts", total=len(sources))
-    report = import_transcripts(repo, sources, progress=bar.advance)
+            raise GitMlError("no transcripts found where the assistants keep them; name files to import")
+    bar = Progress("Importing transcripts", total=len(sources), enabled=False if quiet or json_out else None)
+    report = import_transcripts(repo, sources, only_this_repository=not paths, rescan=rescan,
+                                progress=bar.advance)
     if bar.done:
         bar.close()
-    data = {"files": report.files, "sessions": report.sessions, "chats": report.chats,
-            "unchanged": report.unchanged, "links": report.links, "skipped_lines": report.skipped,
-            "malformed_lines": report.malformed, "errors": report.errors}
+    if report.sessions or report.chats:
+        from git_ml.dataset.milestones import after_capture
+        from git_ml.store.core import Store
+
+        after_capture(repo, Store(repo), None)
+    data = {"files": report.files, "unchanged_files": report.unchanged_files, "sessions": report.sessions,
+            "chats": report.chats, "unchanged": report.unchanged, "links": report.links,
+            "skipped_lines": report.skipped, "malformed_lines": report.malformed, "errors": report.errors}
     if json_out:
         import json
 
         print(json.dumps(data))
         return
-    print(f"imported {report.files} files: {report.sessions} sessions, {report.chats} chats stored "
-          f"({report.unchanged} unchanged), {report.links} links; {report.skipped} lines skipped, "
-          f"{report.malformed} malformed")
+    if not quiet:
+        print(f"imported {report.files} files ({report.unchanged_files} unchanged since the last import): "
+              f"{report.sessions} sessions, {report.chats} chats stored ({report.unchanged} unchanged), "
+              f"{report.links} links; {report.skipped} lines skipped, {report.malformed} malformed")
     for err in report.errors:
         print(f"error: {err}", file=sys.stderr)
 

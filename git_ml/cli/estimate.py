@@ -30,13 +30,24 @@ def estimate(
     new commit and chat is captured as it happens. Backfilled history counts toward the commits. The window never
     starts before the stream's first record, so recently enabled capture is rated over the days it ran. With no
     activity in the window the ETA is "unknown".
+
+    A milestone newly reached runs `git config ml.onMilestone` (a shell command) once, detached, after a fresh
+    export: environment GIT_ML_MILESTONE (its name), GIT_ML_REPO (the work tree), GIT_ML_GIT_DIR and
+    GIT_ML_EXPORT (a Hugging Face dataset directory under .git/ml/milestones/). It is checked after every capture
+    and import, and by this command, which shows when each milestone was reached and whether the command ran
+    (state in .git/ml/milestones.json, output in .git/ml/milestones.log).
     """
+    from git_ml.dataset import milestones
     from git_ml.dataset.export.options import parse_when
     from git_ml.dataset.reports import estimate as run_estimate
     from git_ml.dataset.reports import format_estimate
-    from git_ml.repo import open_repository
+    from git_ml.repo import config_get, open_repository
+    from git_ml.store.core import Store
 
-    data = run_estimate(open_repository(), now=parse_when(now), window_days=window)
+    repo = open_repository()
+    data = run_estimate(repo, now=parse_when(now), window_days=window)
+    milestones.update(repo, data, milestones.stored_lines(Store(repo)), config_get(repo, milestones.CONFIG))
+    milestones.annotate(data, milestones.load_state(repo))
     if json_out:
         import json
 

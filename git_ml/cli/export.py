@@ -18,11 +18,20 @@ _SUFFIX_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".cs
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def export(
     output: Annotated[str, typer.Option("--output", "-o", metavar="PATH",
-                                        help="Where to write: a file, a directory for --format hf, or - for "
-                                             "standard output (jsonl, csv).")],
+                                        help="Where to write: a file, a directory for --format hf or dataset, "
+                                             "or - for standard output (jsonl, csv, agent-trace).")],
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT",
-                                               help="jsonl, csv, parquet or hf (a Hugging Face dataset directory). "
-                                                    "Default: from the output's suffix, else jsonl.")] = None,
+                                               help="jsonl, csv, parquet, hf (or huggingface: a Hugging Face "
+                                                    "dataset directory), dataset (this repository's rows in a "
+                                                    "shared hive-partitioned Parquet dataset, updated "
+                                                    "incrementally) or agent-trace (Agent Trace 0.1 records, one "
+                                                    "JSON line per commit with assistant chats). Default: from "
+                                                    "the output's suffix, else jsonl.")] = None,
+    repo_id: Annotated[Optional[str], typer.Option("--repo-id", metavar="ID",
+                                                   help="This repository's id in a --format dataset export "
+                                                        "(default: git config ml.datasetRepo, else the origin "
+                                                        "URL without credentials, else the directory name).")]
+    = None,
     style: Annotated[str, typer.Option("--style", metavar="STYLE",
                                        help="records (input/output/context rows) or messages (chat-format rows: "
                                             "user then assistant).")] = "records",
@@ -77,8 +86,15 @@ def export(
     from pathlib import Path
 
     from git_ml.cli.common import Progress
-    from git_ml.dataset.export import export as run_export
-    from git_ml.dataset.export.options import ExportOptions, parse_split, parse_types, parse_weights, parse_when
+    from git_ml.dataset.export.options import (
+        ExportOptions,
+        parse_format,
+        parse_split,
+        parse_types,
+        parse_weights,
+        parse_when,
+    )
+    from git_ml.dataset.export.run import export as run_export
     from git_ml.errors import GitMlError
     from git_ml.repo import open_repository
 
@@ -90,14 +106,14 @@ def export(
             fmt = _SUFFIX_FORMATS.get(p.suffix.lower()) or ("hf" if p.is_dir() or not p.suffix else None)
             if fmt is None:
                 raise GitMlError(f"cannot tell the format from {output!r}: add --format jsonl|csv|parquet|hf")
-    fmt = fmt.lower()
+    fmt = parse_format(fmt)
     repo = open_repository()
     opts = ExportOptions(fmt=fmt, style=style.lower(), types=parse_types(types), since=parse_when(since),
                          until=parse_when(until, end=True), min_rating=min_rating.lower() if min_rating else None,
                          exclude_unrated=exclude_unrated, include_diffs=include_diffs, splits=parse_split(split),
                          dedup=not no_dedup, weights=parse_weights(weights, repo), jobs=jobs)
     progress = None if quiet or json_out else (lambda label, total: Progress(label, total))
-    result = run_export(repo, output, opts, progress=progress)
+    result = run_export(repo, output, opts, progress=progress, repo_id=repo_id)
     if json_out:
         import json
 
@@ -112,7 +128,15 @@ def export(
     if result.skipped:
         err.write("left out: " + ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in
                                            sorted(result.skipped.items())) + "\n")
-    if output != "-":
+    if result.dataset is not None:
+        d = result.dataset
+        if not d["written"] and not d["deleted"]:
+            err.write(f"{d['repo']}: nothing new in {', '.join(result.outputs)} ({result.rows} rows)\n")
+        else:
+            err.write(f"{d['repo']}: {d['added']} rows added, {d['replaced']} replaced, {d['removed']} removed; "
+                      f"{len(d['written'])} part files written, {len(d['deleted'])} removed in "
+                      f"{', '.join(result.outputs)}\n")
+    elif output != "-":
         err.write(f"wrote {result.rows} rows to {', '.join(result.outputs)}\n")
 
 

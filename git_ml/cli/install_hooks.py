@@ -42,6 +42,14 @@ def _print_claude(rows) -> None:
         typer.echo(f"{label}: {row.action} ({_rel(row.path)})")
 
 
+def _print_editor(name: str, rows) -> None:
+    from git_ml.hooks.editors import SPECS
+
+    for row in rows:
+        label = row.event if row.event.startswith("git ") else f"{SPECS[name].label} {row.event}"
+        typer.echo(f"{label}: {row.action} ({_rel(row.path)})")
+
+
 def _status(repo, exec_dir) -> None:
     from git_ml.errors import GitMlError
     from git_ml.hooks.claude import claude_hook_status
@@ -63,12 +71,18 @@ def _status(repo, exec_dir) -> None:
         return  # bare: no Claude Code settings
     for row in claude_hook_status(repo, exec_dir):
         typer.echo(f"{'Claude ' + row.event:<21} {row.state:<11} {_rel(row.path)}")
+    from git_ml.hooks.editors import SPECS, hook_file, installed
+
+    for name, spec in SPECS.items():
+        state = "installed" if installed(repo, name) else "missing"
+        typer.echo(f"{spec.label:<21} {state:<11} {_rel(hook_file(repo, name))}")
 
 
 @app.command(
     help=(
         "Install the git hooks (post-commit, post-rewrite, post-merge, pre-push) that capture commits into "
-        "refs/ml/*, and optionally the Claude Code hooks that capture sessions. A hook already in place keeps "
+        "refs/ml/*, and optionally the hooks of Claude Code, Gemini CLI, Cursor and GitHub Copilot CLI that capture "
+        "sessions. A hook already in place keeps "
         "its name and still runs: a shell script gets a marked block after its #! line, anything else moves to "
         "git-ml-chained/<hook> and runs first. When core.hooksPath is a directory tracked by the repository, "
         "its files are left alone and the lines to add are printed. Installing again changes nothing (or updates the "
@@ -81,11 +95,22 @@ def install_hooks(
         False,
         "--uninstall",
         help="Remove the hooks and restore hooks they replaced; also removes git-ml's entries from "
-        ".claude/settings.local.json (and from .claude/settings.json with --shared).",
+        ".claude/settings.local.json (and from .claude/settings.json with --shared) and from the Gemini CLI, "
+        "Cursor and Copilot CLI hook files.",
     ),
     claude: bool = typer.Option(False, "--claude", help="Also install the Claude Code session hooks."),
+    gemini: bool = typer.Option(
+        False, "--gemini", help="Also install the Gemini CLI hooks (.gemini/settings.json: AfterAgent, SessionEnd)."
+    ),
+    cursor: bool = typer.Option(
+        False, "--cursor", help="Also install the Cursor hooks (.cursor/hooks.json: stop, afterFileEdit)."
+    ),
+    copilot: bool = typer.Option(
+        False, "--copilot", help="Also install the GitHub Copilot CLI hooks (.github/hooks/git-ml.json)."
+    ),
     shared: bool = typer.Option(
-        False, "--shared", help="Claude Code hooks go to .claude/settings.json, committed for the whole team."
+        False, "--shared", help="Claude Code hooks go to .claude/settings.json, committed for the whole team; the "
+        "Gemini CLI, Cursor and Copilot CLI hook files are then not added to .git/info/exclude."
     ),
     local: bool = typer.Option(
         False, "--local", help="Claude Code hooks go to .claude/settings.local.json, this clone only (default)."
@@ -114,8 +139,15 @@ def install_hooks(
         _status(repo, exec_dir)
         return ExitCode.OK
 
-    want_claude = claude or shared or local
+    from git_ml.hooks import editors
+
+    chosen = [name for name, flag in (("gemini", gemini), ("cursor", cursor), ("copilot", copilot)) if flag]
+    want_claude = claude or ((shared or local) and not chosen)
     if uninstall:
+        if repo.workdir:
+            for name in editors.SPECS:
+                if name in chosen or editors.installed(repo, name):
+                    _print_editor(name, editors.uninstall(repo, name))
         if not no_git:
             _print_git(uninstall_hooks(repo))
         if repo.workdir:
@@ -127,8 +159,8 @@ def install_hooks(
                 typer.echo("note: .claude/settings.json (shared) still has git-ml hooks; add --shared to remove them")
         return ExitCode.OK
 
-    if no_git and not want_claude:
-        raise GitMlError("nothing to install: --no-git needs --claude")
+    if no_git and not want_claude and not chosen:
+        raise GitMlError("nothing to install: --no-git needs --claude, --gemini, --cursor or --copilot")
     if not no_git:
         rows = install_git(repo, exec_dir)
         _print_git(rows)
@@ -145,6 +177,8 @@ def install_hooks(
             )
     if want_claude:
         _print_claude(install_claude_hooks(repo, shared=shared, exec_dir=exec_dir))
+    for name in chosen:
+        _print_editor(name, editors.install(repo, name, shared=shared, exec_dir=exec_dir))
     return ExitCode.OK
 
 

@@ -24,7 +24,7 @@ def stats(json_out: Annotated[bool, typer.Option("--json", help="One JSON object
     --json prints one object: each stream (commits, chats, sessions, feedback, links, rewrites, tombstones, diffs)
     is a top-level key with its record count, 0 when empty; the rest sits under other keys: streams (chunks and
     stored bytes per stream), chunks, stored_bytes, commits_range, ranges (first and last time per stream, and
-    of capture), top_files and top_tools ([name, count] pairs), ratings (good, neutral, bad, unrated chats),
+    of capture), top_files and top_tools ([name, count] pairs), chats_by_assistant (assistant name: chats), ratings (good, neutral, bad, unrated chats),
     linked (commits with chats, chats with commits), refs and corrupt (chunks skipped).
     """
     from git_ml.dataset.stats import store_stats
@@ -54,6 +54,8 @@ def format_stats(data: dict) -> str:
     if data.get("ranges", {}).get("captured"):
         first, last = data["ranges"]["captured"]
         lines.append(f"captured from {first} to {last}")
+    if data.get("chats_by_assistant"):
+        lines.append("chats by assistant: " + ", ".join(f"{name} {n}" for name, n in data["chats_by_assistant"].items()))
     if data.get("chats"):
         r = data["ratings"]
         lines.append(f"ratings: {r['good']} good, {r['neutral']} neutral, {r['bad']} bad, {r['unrated']} unrated")

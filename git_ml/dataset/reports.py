@@ -183,6 +183,12 @@ def format_estimate(data: dict) -> str:
             status = "ETA unknown (no recent activity in a dimension still short)"
         else:
             status = f"ETA {m['eta_date']} (~{m['eta_days']:g} days)"
+        if m.get("reached_at"):
+            status += f" (since {m['reached_at']}"
+            if m.get("fired"):
+                ran = "running" if m.get("fired_exit") is None else f"exit {m['fired_exit']}"
+                status += f"; ml.onMilestone ran: {ran}, export {m.get('fired_export')}"
+            status += ")"
         lines.append(f"{m['name']}: {m['percent']:g}%  {status}")
         for dim, d in m["dimensions"].items():
             eta = "done" if d["remaining"] == 0 else ("unknown" if d["eta_days"] is None else f"{d['eta_days']:g} days")

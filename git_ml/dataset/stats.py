@@ -33,6 +33,7 @@ class _ChatStat(msgspec.Struct):
     id: str
     captured_at: str = ""
     timestamp: str = ""
+    assistant: str = ""
     tools_used: list[str] = []
     tool_counts: dict[str, int] = {}
 
@@ -128,6 +129,8 @@ def _store_stats(repo: pygit2.Repository, top: int) -> dict:
         else:
             tools.update(chat.tools_used)
     out["top_tools"] = [[name, n] for name, n in tools.most_common(top)]
+    assistants = Counter(chat.assistant or "unknown" for chat in live["chats"].values())
+    out["chats_by_assistant"] = dict(sorted(assistants.items(), key=lambda kv: (-kv[1], kv[0])))
 
     ratings_by_chat = latest_feedback(live["feedback"].values())
     ratings = Counter(fb.rating for chat_id, fb in ratings_by_chat.items() if chat_id in live["chats"])

@@ -77,6 +77,10 @@ def resolve_target(repo, ix, arg: str | None) -> Target:
     """The commit, chat or session ``arg`` names (default HEAD)."""
     if arg is None:
         return Target("commit", head_commit(repo))
+    if arg.startswith("git-ml:chat/"):  # the url an Agent Trace export gives a chat
+        from urllib.parse import unquote
+
+        arg = unquote(arg[len("git-ml:chat/"):])
     commit = _rev(repo, arg)
     if commit is not None and not _HEXISH.match(arg):
         return Target("commit", commit)  # HEAD~2, a branch, a tag: never a record id

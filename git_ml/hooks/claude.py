@@ -172,7 +172,7 @@ def settings_path(repo, shared: bool = False) -> Path:
     return root / ".claude" / (SHARED_FILE if shared else LOCAL_FILE)
 
 
-def _load(path: Path) -> tuple[dict, str | None]:
+def load_json(path: Path) -> tuple[dict, str | None]:
     """The decoded settings (``{}`` when the file is missing or blank) and the raw text (None when missing)."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -193,7 +193,7 @@ def _load(path: Path) -> tuple[dict, str | None]:
     return data, text
 
 
-def _dump(data: dict, old_text: str | None) -> str:
+def dump_json(data: dict, old_text: str | None) -> str:
     indent: str | int = 2
     if old_text:
         match = _INDENT_RE.match(old_text)
@@ -202,7 +202,7 @@ def _dump(data: dict, old_text: str | None) -> str:
     return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
 
 
-def _write(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -216,8 +216,8 @@ def _write(path: Path, text: str) -> None:
         raise GitMlError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _exclude_local_file(repo, path: Path) -> ClaudeAction | None:
-    """Make git ignore ``settings.local.json`` (via ``info/exclude``) when nothing ignores it yet."""
+def exclude_local_file(repo, path: Path) -> ClaudeAction | None:
+    """Make git ignore a local settings file (via ``info/exclude``) when nothing ignores it yet."""
     from git_ml.repo import common_dir, workdir
 
     root = workdir(repo)
@@ -245,14 +245,14 @@ def install_claude_hooks(repo, shared: bool = False, exec_dir: str | os.PathLike
     """Merge our hooks into the settings file. Idempotent; updates the executable path when it changed."""
     capture = find_executable(CAPTURE, exec_dir)
     path = settings_path(repo, shared)
-    data, old_text = _load(path)
+    data, old_text = load_json(path)
     results = merge_hooks(data, hook_command(capture), where=str(path))
-    new_text = _dump(data, old_text)
+    new_text = dump_json(data, old_text)
     if new_text != old_text:
-        _write(path, new_text)
+        write_text(path, new_text)
     actions = [ClaudeAction(event, path, action) for event, action in results]
     if not shared:
-        note = _exclude_local_file(repo, path)
+        note = exclude_local_file(repo, path)
         if note is not None:
             actions.append(note)
     return actions
@@ -261,12 +261,12 @@ def install_claude_hooks(repo, shared: bool = False, exec_dir: str | os.PathLike
 def uninstall_claude_hooks(repo, shared: bool = False) -> list[ClaudeAction]:
     """Remove our hooks from the settings file, leaving everything else as it was."""
     path = settings_path(repo, shared)
-    data, old_text = _load(path)
+    data, old_text = load_json(path)
     results = remove_hooks(data, where=str(path))
     if not results:
         return [ClaudeAction(event, path, "not installed") for event in EVENTS]
     if data:
-        _write(path, _dump(data, old_text))
+        write_text(path, dump_json(data, old_text))
     else:
         try:
             path.unlink()
@@ -282,7 +282,7 @@ def uninstall_claude_hooks(repo, shared: bool = False) -> list[ClaudeAction]:
 def has_our_hooks(repo, shared: bool = False) -> bool:
     """Whether the settings file holds any entry of ours (False when missing or unreadable)."""
     try:
-        data, _ = _load(settings_path(repo, shared))
+        data, _ = load_json(settings_path(repo, shared))
         hooks = data.get("hooks")
     except GitMlError:
         return False
@@ -302,7 +302,7 @@ def claude_hook_status(repo, exec_dir: str | os.PathLike | None = None) -> list[
     for shared in (False, True):
         path = settings_path(repo, shared)
         try:
-            data, _ = _load(path)
+            data, _ = load_json(path)
         except GitMlError:
             rows.extend(ClaudeStatus(path, event, "unreadable") for event in EVENTS)
             continue

@@ -17,9 +17,10 @@ import pytest
 from conftest import SHARED
 
 from git_ml.capture.transcripts.aider import parse_aider
-from git_ml.capture.transcripts.base import Exchange, norm_path, shell_file_hints
+from git_ml.capture.transcripts.base import Exchange, shell_file_hints
 from git_ml.capture.transcripts.claude import needs_restart, parse_claude, parse_claude_agent
 from git_ml.capture.transcripts.codex import codex_session_cwd, parse_codex
+from git_ml.capture.transcripts.paths import ProjectPaths
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "transcripts"
 SAMPLES = SHARED / "samples" / "transcripts"
@@ -154,14 +155,15 @@ def test_claude_prompts_commands_and_counts():
 
 def test_claude_files_relative_to_repo_root():
     chats = parse_claude(BASIC, repo_root="/repo").chats
-    assert chats[0].files_referenced == ["src/app.py", "src", "/etc"]  # outside the root stays absolute
+    assert chats[0].files_referenced == ["src/app.py", "src"]  # /etc is outside the project: dropped
     assert chats[0].files_modified == ["src/app.py", "build/old.txt", "notes.txt", "docs/notes.txt"]
     assert chats[1].files_modified == ["tests/test_bug.py"]  # relative Write path resolved against cwd
     assert chats[2].files_modified == ["report.txt"]  # cd tests && ... > ../report.txt
-    absolute = parse_claude(BASIC).chats
-    assert absolute[0].files_modified[1] == "/repo/build/old.txt"
+    # without this repository's root: relative to the project the transcript recorded (its cwd /repo)
+    assert parse_claude(BASIC).chats[0].files_modified[1] == "build/old.txt"
+    # this repository nested below the recorded project: its files relative to this repository
     nested = parse_claude(BASIC, repo_root="/repo/src").chats
-    assert nested[0].files_referenced == ["app.py", "/etc"] and "/repo/build/old.txt" in nested[0].files_modified
+    assert nested[0].files_referenced == ["app.py"] and "build/old.txt" in nested[0].files_modified
 
 
 def test_claude_tokens_counted_once_per_message_id():
@@ -397,7 +399,7 @@ def test_shell_file_hints():
     assert shell_file_hints("rm *.pyc $TMP/x; python -c 'import os'") == ([], [])
     assert shell_file_hints("grep -rn '#include' src include") == (["src", "include"], [])
     assert shell_file_hints('echo "unbalanced') == ([], [])
-    assert norm_path("sub/../b", "/repo", "/repo") == "b"
+    assert ProjectPaths(None, "/repo", "/repo").relative("sub/../b") == "b"
 
 
 def test_parse_speed(tmp_path):

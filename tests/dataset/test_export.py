@@ -301,7 +301,8 @@ def test_unwritable_output_is_one_line(repo, data, tmp_path):
 
 
 def test_missing_pyarrow_is_one_line(repo, data, tmp_path, monkeypatch):
-    from git_ml.dataset.export import ExportOptions, export
+    from git_ml.dataset.export.options import ExportOptions
+    from git_ml.dataset.export.run import export
     from git_ml.errors import GitMlError
 
     for name in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")]:
@@ -315,7 +316,9 @@ def test_missing_pyarrow_is_one_line(repo, data, tmp_path, monkeypatch):
 
 
 def test_failed_export_keeps_the_previous_file(repo, data, tmp_path, monkeypatch):
-    from git_ml.dataset.export import ExportOptions, export, writers
+    from git_ml.dataset.export import writers
+    from git_ml.dataset.export.options import ExportOptions
+    from git_ml.dataset.export.run import export
 
     (tmp_path / "out").mkdir()
     out = tmp_path / "out" / "keep.jsonl"
@@ -349,7 +352,9 @@ def test_corrupt_chunk_is_skipped_with_a_warning(repo, data, tmp_path):
 
 def test_bounded_reading_uses_a_spill_file(repo, data, tmp_path):
     """Rows go through a spill file; memory holds one small entry per record (not the rows)."""
-    from git_ml.dataset.export import ExportOptions, Spill, collect, parse_weights
+    from git_ml.dataset.export.collect import collect
+    from git_ml.dataset.export.options import ExportOptions, parse_weights
+    from git_ml.dataset.export.spill import Spill
 
     spills = [Spill(str(tmp_path))]
     try:
@@ -367,8 +372,9 @@ def test_bounded_reading_uses_a_spill_file(repo, data, tmp_path):
 
 
 def test_two_processes_give_the_same_output(repo, data, tmp_path, monkeypatch):
-    import git_ml.dataset.export as export_mod
-    from git_ml.dataset.export import ExportOptions, export
+    import git_ml.dataset.export.collect as export_mod
+    from git_ml.dataset.export.options import ExportOptions
+    from git_ml.dataset.export.run import export
 
     r = repo.open()
     # More chunks, and versions of one chat spread over them, so that both processes have work and must merge.
@@ -398,19 +404,20 @@ def test_two_processes_give_the_same_output(repo, data, tmp_path, monkeypatch):
 
 
 def test_worker_failure_is_one_line(repo, data, tmp_path, monkeypatch):
-    import git_ml.dataset.export as export_mod
-    from git_ml.dataset.export import ExportOptions, export
+    import git_ml.dataset.export.collect as export_mod
+    from git_ml.dataset.export.options import ExportOptions
+    from git_ml.dataset.export.run import export
     from git_ml.errors import GitMlError
 
     monkeypatch.setattr(export_mod, "PARALLEL_MIN_RECORDS", 1)
-    real = export_mod._process
+    real = export_mod.process
 
-    def flaky(store, ctx, work, spill, src, advance):
+    def flaky(store, ctx, work, spill, src, advance, ties):
         if src == 1:
             raise RuntimeError("boom in the worker")
-        return real(store, ctx, work, spill, src, advance)
+        return real(store, ctx, work, spill, src, advance, ties)
 
-    monkeypatch.setattr(export_mod, "_process", flaky)
+    monkeypatch.setattr(export_mod, "process", flaky)
     with pytest.raises(GitMlError, match="export worker failed: RuntimeError: boom in the worker"):
         export(repo.open(), str(tmp_path / "x.jsonl"), ExportOptions(jobs=2))
     assert not (tmp_path / "x.jsonl").exists()
@@ -427,7 +434,12 @@ def test_versions_with_the_same_capture_time_resolve_deterministically(repo, tmp
     out = tmp_path / "t.jsonl"
     assert run_export(repo, "-o", str(out)).returncode == 0
     rows = read_jsonl(out)
-    assert [row["output"] for row in rows] == ["answer B"]  # the greater encoding wins, whatever the order
+    # The store's rule: the stored line with the greater blake2b digest wins, whatever the order.
+    import hashlib
+
+    lines = Store(r).read_lines(next(Store(r).iter_chunks("chats")))
+    best = max(lines, key=lambda line: hashlib.blake2b(line, digest_size=8).digest())
+    assert [row["output"] for row in rows] == [json.loads(best)["response"]]
 
 
 def test_through_the_dispatcher_and_csv_to_stdout(repo, data):

@@ -650,7 +650,7 @@ def test_cli_claude_flags(env, monkeypatch, capsys):
 def test_cli_errors_are_one_line(env, monkeypatch, capsys, tmp_path):
     assert run_cli(monkeypatch, env.path, "--no-git") == 1
     err = capsys.readouterr().err
-    assert err == "git ml install-hooks: nothing to install: --no-git needs --claude\n"
+    assert err == "git ml install-hooks: nothing to install: --no-git needs --claude, --gemini, --cursor or --copilot\n"
 
     assert run_cli(monkeypatch, env.path, "--shared", "--local") == 1
     assert capsys.readouterr().err.count("\n") == 1

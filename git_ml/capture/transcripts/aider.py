@@ -17,9 +17,11 @@ import datetime as _dt
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult
+from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, is_binary
 from git_ml.schema import Session
 
 ASSISTANT = "aider"
@@ -48,8 +50,9 @@ def _is_utf8(raw: bytes) -> bool:
 
 def _utc(stamp: str, tz: _dt.tzinfo | None) -> str:
     """The header's local time as ISO-8601 UTC; ``tz`` defaults to this machine's zone (usually the writer's)."""
-    try:
-        local = _dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    try:  # the header's fixed layout, read without strptime (which costs more than the rest of a session)
+        local = _dt.datetime(int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]),
+                             int(stamp[14:16]), int(stamp[17:19]))
     except ValueError:  # e.g. month 13
         return ""
     aware = local.replace(tzinfo=tz) if tz is not None else local.astimezone()
@@ -114,7 +117,9 @@ def _split(text: str, tz: _dt.tzinfo | None) -> tuple[list[_Session], int]:
 
 def _edited_files(reply: list[str]) -> list[str]:
     """Files named before SEARCH/REPLACE blocks: the path line precedes the fence (diff) or the marker (fenced)."""
-    found = []
+    found: list[str] = []
+    if not any(_SEARCH in line for line in reply):
+        return found
     for i, line in enumerate(reply):
         if line.strip() == _SEARCH and i > 0:
             j = i - 1
@@ -190,3 +195,37 @@ def parse_aider(path: str | os.PathLike[str], repo_root: str | None = None, *,
             response_tokens=sum(c.response_tokens for c in chats),
         ))
     return result
+
+
+# --- registry contract (registry.py) -----------------------------------------------------------------------------
+
+NAME = "aider"
+HISTORY = ".aider.chat.history.md"
+
+
+def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
+    return parse_aider(path, repo_root, **kw)
+
+
+def sniff(path: str | os.PathLike[str]) -> bool:
+    """A history file: a ``# aider chat started at`` header among its first lines."""
+    lines = head_lines(path, 40)
+    if not lines or is_binary(lines[0]):
+        return False
+    return any(_HEADER.match(line.decode("utf-8", "replace").rstrip("\r")) for line in lines)
+
+
+def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
+    return []  # aider writes its history into the project it runs in: see project_locations
+
+
+def project_locations(root: Path) -> list[Path]:
+    return [root / HISTORY]
+
+
+def candidates(location: Path) -> list[Path]:
+    return sorted(location.rglob(HISTORY))
+
+
+def project_of(path: str | os.PathLike[str]) -> str | None:
+    return str(Path(path).resolve().parent)

@@ -1,5 +1,5 @@
-"""Pieces shared by the transcript parsers: the result type, the per-exchange accumulator, path normalisation and
-cheap file hints from shell commands and patches.
+"""Pieces shared by the transcript parsers: the result type, the per-exchange accumulator (whose paths follow the
+one rule of ``paths.py``) and cheap file hints from shell commands and patches.
 
 Parsers here are pure: they read a transcript and return records. They never touch the store or git and never
 redact; the capture layer does that. ``captured_at`` is left empty for the storing layer to fill.
@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import os
 import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import msgspec
+
+from git_ml.capture.transcripts.paths import ProjectPaths, project_paths
 from git_ml.schema import Chat, Session
 
 
@@ -44,37 +49,6 @@ def duration_ms(start: str | None, end: str | None) -> int | None:
         return None
 
 
-def norm_path(path: object, cwd: str | None, repo_root: str | None) -> str | None:
-    """A path as stored: relative to ``repo_root`` when inside it, otherwise absolute (or as given when it cannot
-    be resolved, e.g. ``~/x``). The repository root itself is dropped: "searched the whole repo" names no file."""
-    if not isinstance(path, str):
-        return None
-    return _norm_path(path, cwd, repo_root)
-
-
-@functools.lru_cache(maxsize=4096)  # the same few paths come back all through a transcript
-def _norm_path(path: str, cwd: str | None, repo_root: str | None) -> str | None:
-    p = path.strip()
-    if not p or "\x00" in p or "\n" in p:
-        return None
-    if p.startswith("~"):  # home of whoever ran the assistant: cannot resolve, never inside the repo anyway
-        return p
-    if not p.startswith("/") and cwd:
-        p = posixpath.join(cwd, p)
-    p = posixpath.normpath(p)
-    if repo_root and p.startswith("/"):
-        root = posixpath.normpath(repo_root)
-        if p == root:
-            return None
-        if root == "/":
-            return p[1:]
-        if p.startswith(root + "/"):
-            return p[len(root) + 1:]
-    elif not p.startswith("/") and p == ".":
-        return None
-    return p
-
-
 class Exchange:
     """Mutable accumulator for one chat while its lines are read; ``to_chat`` turns it into a record.
 
@@ -84,16 +58,19 @@ class Exchange:
 
     def __init__(self, chat_id: str, session_id: str, timestamp: str = "", query: str = "",
                  prompt_uuid: str | None = None, cwd: str | None = None, branch: str | None = None,
-                 repo_root: str | None = None) -> None:
+                 repo_root: str | None = None, project_root: str | None = None) -> None:
         self.chat_id = chat_id
         self.session_id = session_id
         self.timestamp = timestamp
         self.ended_at: str | None = timestamp or None
         self.query = query
+        self.images = 0  # images attached to the prompt
         self.prompt_uuid = prompt_uuid
         self.cwd = cwd
         self.branch = branch
         self.repo_root = repo_root
+        self.project_root = project_root  # the root the transcript names, when it names one
+        self._paths: ProjectPaths | None = None
         self.model: str | None = None
         self.texts: list[str] = []
         self.tools: list[tuple[str, str | None]] = []
@@ -132,13 +109,20 @@ class Exchange:
         t[2] += cache_read
         t[3] += cache_creation
 
+    @property
+    def paths(self) -> ProjectPaths:
+        """The path rule of this chat's project (rebuilt if its cwd was learnt late)."""
+        if self._paths is None or self._paths.cwd != (self.cwd or None):
+            self._paths = project_paths(self.project_root, self.cwd, self.repo_root)
+        return self._paths
+
     def reference(self, path: object, cwd: str | None = None) -> None:
-        p = norm_path(path, cwd or self.cwd, self.repo_root)
+        p = self.paths.relative(path, cwd)
         if p:
             self.referenced[p] = None
 
     def modify(self, path: object, cwd: str | None = None) -> None:
-        p = norm_path(path, cwd or self.cwd, self.repo_root)
+        p = self.paths.relative(path, cwd)
         if p:
             self.modified[p] = None
 
@@ -189,6 +173,7 @@ class Exchange:
             duration_ms=duration_ms(self.timestamp, self.ended_at),
             prompt_uuid=self.prompt_uuid,
             query=self.query,
+            images=self.images,
             response="\n\n".join(t for t in self.texts if t),
             files_referenced=list(self.referenced),
             files_modified=list(self.modified),
@@ -389,3 +374,59 @@ def _shell_file_hints(command: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if args:
         _command(args, cwd, reads, writes)
     return tuple(dict.fromkeys(reads)), tuple(dict.fromkeys(writes))
+
+
+# --- format detection --------------------------------------------------------------------------------------------
+
+def head_lines(path: str | os.PathLike[str], count: int = 8, limit: int = 65536) -> list[bytes]:
+    """The first ``count`` complete lines of a file within its first ``limit`` bytes (for ``sniff``); [] for a
+    folder or an unreadable file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except (IsADirectoryError, PermissionError, FileNotFoundError, NotADirectoryError):
+        return []
+    lines = data.split(b"\n")
+    if len(data) == limit:
+        lines = lines[:-1]  # cut short
+    return [line for line in lines[:count] if line.strip()]
+
+
+def is_binary(head: bytes) -> bool:
+    return b"\x00" in head[:4096]
+
+
+def json_objects(lines: list[bytes]) -> list[dict]:
+    """The lines that decode to JSON objects."""
+    out = []
+    for raw in lines:
+        try:
+            obj = _JSON.decode(raw)
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+_JSON = msgspec.json.Decoder()
+
+
+def find_files(root: Path, match, prune=None) -> list[Path]:
+    """Files below ``root`` whose name ``match(name)`` accepts, skipping folders ``prune(name)`` rejects; sorted.
+    ``os.scandir`` based: a search of thousands of session files costs their directory entries only."""
+    found: list[str] = []
+    stack = [str(root)]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.is_dir(follow_symlinks=False):
+                        if prune is None or not prune(e.name):
+                            stack.append(e.path)
+                    elif match(e.name):
+                        found.append(e.path)
+        except OSError:
+            continue
+    return [Path(p) for p in sorted(found)]

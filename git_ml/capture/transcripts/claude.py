@@ -1,8 +1,12 @@
 """Claude Code transcripts (``~/.claude/projects/<project>/<session>.jsonl``), parsed incrementally.
 
 One chat per user prompt. A prompt is a main-chain ``user`` line whose content is text (or an image), not a
-``tool_result``. Not prompts (counted in ``skipped``): ``isMeta`` and ``isCompactSummary`` lines, interruption markers
-("[Request interrupted by user]"), local-command output and caveats, and ``!`` bash-mode echoes. A slash command line
+``tool_result``. Not prompts (counted in ``skipped``): ``isMeta``, ``isCompactSummary`` and
+``isVisibleInTranscriptOnly`` lines (the summary written after a ``compact_boundary``), interruption markers
+("[Request interrupted by user]", "... for tool use"), local-command output and caveats (the ``/exit`` echo),
+``<system-reminder>`` / ``<task-notification>`` / hook context, and ``!`` bash-mode echoes. Images in a prompt are
+counted (``Chat.images``); their text is kept. ``custom-title``, ``agent-name``, ``summary`` and
+``file-history-snapshot`` lines are skipped. A slash command line
 (``<command-name>/x</command-name><command-args>a</command-args>``) is a prompt whose query is ``/x a``; its expanded
 text follows as an ``isMeta`` line and is not repeated in the query. A command chat that ends without any assistant
 activity (``/clear``, ``/model``, ...) is dropped.
@@ -23,13 +27,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from git_ml.capture.transcripts.base import Exchange, ParseResult
+from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, json_objects
+from git_ml.capture.transcripts.claude_lines import INPUT, LINE, MESSAGE, TASK_RESULT, Block, Line, Message
 from git_ml.schema import Chat, Session
 
 ASSISTANT = "claude-code"
@@ -39,69 +43,12 @@ _WRITE_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
 _SHELL_TOOLS = frozenset({"Bash"})
 _TASK_TOOLS = frozenset({"Task", "Agent"})
 _NOT_PROMPTS = ("[Request interrupted", "<local-command-stdout>", "<local-command-stderr>", "<local-command-caveat>",
-                "Caveat: The messages below were generated", "<bash-input>", "<bash-stdout>", "<bash-stderr>")
+                "Caveat: The messages below were generated", "<bash-input>", "<bash-stdout>", "<bash-stderr>",
+                "<system-reminder>", "<task-notification>", "<user-prompt-submit-hook>", "Stop hook feedback:")
 _COMMAND = re.compile(r"<command-name>(.*?)</command-name>", re.S)
 _COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
 _AGENT_ID = re.compile(rb"agentId:\s*([\w@.-]+)")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-# Typed decoders, built once: msgspec skips the fields it is not asked for, which is most of each line.
-class _Usage(msgspec.Struct):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
-
-
-class _Block(msgspec.Struct):
-    type: str = ""
-    text: str | None = None
-    id: str | None = None
-    name: str | None = None
-    input: msgspec.Raw = msgspec.Raw()
-    tool_use_id: str | None = None
-    content: msgspec.Raw = msgspec.Raw()
-
-
-class _Message(msgspec.Struct):
-    id: str | None = None
-    model: str | None = None
-    content: str | list[_Block] | None = None
-    usage: _Usage | None = None
-
-
-class _Line(msgspec.Struct):
-    type: Any = ""
-    uuid: str | None = None
-    sessionId: str | None = None
-    timestamp: str | None = None
-    cwd: str | None = None
-    gitBranch: str | None = None
-    isSidechain: bool | None = None
-    isMeta: bool | None = None
-    isCompactSummary: bool | None = None
-    agentId: str | None = None
-    message: msgspec.Raw = msgspec.Raw()  # decoded only for user/assistant lines
-    toolUseResult: msgspec.Raw = msgspec.Raw()
-
-
-class _ToolInput(msgspec.Struct):
-    file_path: Any = None
-    notebook_path: Any = None
-    path: Any = None
-    command: Any = None
-    prompt: Any = None
-
-
-class _TaskResult(msgspec.Struct):
-    agentId: Any = None
-
-
-_LINE = msgspec.json.Decoder(_Line)
-_MESSAGE = msgspec.json.Decoder(_Message)
-_INPUT = msgspec.json.Decoder(_ToolInput)
-_TASK_RESULT = msgspec.json.Decoder(_TaskResult)
 
 
 @dataclass
@@ -139,7 +86,7 @@ class _ClaudeExchange(Exchange):
         self._texts_seen: set[tuple[str | None, str]] = set()
 
 
-def _text_of(content: str | list[_Block] | None) -> str:
+def _text_of(content: str | list[Block] | None) -> str:
     if isinstance(content, str):
         return content
     if not content:
@@ -147,14 +94,14 @@ def _text_of(content: str | list[_Block] | None) -> str:
     return "\n\n".join(b.text for b in content if b.type == "text" and b.text)
 
 
-def _absorb_assistant(ex: _ClaudeExchange, line: _Line, msg: _Message, key: str, main: bool) -> None:
+def _absorb_assistant(ex: _ClaudeExchange, line: Line, msg: Message, key: str, main: bool) -> None:
     """Add one assistant line to a chat. Sidechain (``main`` False) work counts tools, files and tokens, not text."""
     ex.seen(line.timestamp)
     if main and msg.model and msg.model != "<synthetic>":  # synthetic: client-side error notices
         ex.model = msg.model
     content = msg.content
     if isinstance(content, str):
-        content = [_Block(type="text", text=content)]
+        content = [Block(type="text", text=content)]
     for b in content or ():
         if b.type == "text":
             if main and b.text and (msg.id, b.text) not in ex._texts_seen:
@@ -168,13 +115,13 @@ def _absorb_assistant(ex: _ClaudeExchange, line: _Line, msg: _Message, key: str,
                                      u.cache_creation_input_tokens or 0])
 
 
-def _absorb_tool(ex: _ClaudeExchange, b: _Block, cwd: str | None) -> None:
+def _absorb_tool(ex: _ClaudeExchange, b: Block, cwd: str | None) -> None:
     name = b.name or "unknown"
     if not ex.add_tool(name, b.id):
         return
     try:
-        inp = _INPUT.decode(b.input) if b.input else None
-    except msgspec.DecodeError:  # input is not an object
+        inp = INPUT.decode(b.input) if b.input else None
+    except ValueError:  # (incl. invalid UTF-8) input is not an object
         inp = None
     if inp is None:
         return
@@ -207,11 +154,11 @@ class _Reader:
         self.branch: str | None = None
         self.first_session_id: str | None = None
 
-    def feed(self, offset: int, line: _Line) -> None:
+    def feed(self, offset: int, line: Line) -> None:
         if line.type not in ("user", "assistant") or not line.message:
             self.skipped += 1
             return
-        msg = _MESSAGE.decode(line.message)  # may raise: the line then counts as malformed, nothing changed yet
+        msg = MESSAGE.decode(line.message)  # may raise: the line then counts as malformed, nothing changed yet
         ts = line.timestamp
         if ts:
             self.started_at = self.started_at or ts
@@ -231,7 +178,7 @@ class _Reader:
         else:
             self._user(offset, line, msg)
 
-    def _user(self, offset: int, line: _Line, msg: _Message) -> None:
+    def _user(self, offset: int, line: Line, msg: Message) -> None:
         cur = self.cur
         content = msg.content
         if isinstance(content, list) and any(b.type == "tool_result" for b in content):
@@ -246,7 +193,8 @@ class _Reader:
         text = _text_of(content)
         has_image = isinstance(content, list) and any(b.type == "image" for b in content)
         head = text.lstrip()
-        if line.isMeta or line.isCompactSummary or head.startswith(_NOT_PROMPTS) or not (head or has_image):
+        if line.isMeta or line.isCompactSummary or line.isVisibleInTranscriptOnly or head.startswith(_NOT_PROMPTS) \
+                or not (head or has_image):
             if cur is not None and head.startswith("[Request interrupted"):
                 cur.seen(line.timestamp)  # the user stopped this exchange
             if cur is not None and cur.command and head.startswith("<local-command"):
@@ -261,17 +209,19 @@ class _Reader:
         sid = line.sessionId or self.session_id
         self.cur = _ClaudeExchange(f"{sid}:{line.uuid or offset}", sid, line.timestamp or "", text, line.uuid,
                                    line.cwd, line.gitBranch or None, self.repo_root, command=command is not None)
+        if isinstance(content, list):
+            self.cur.images = sum(1 for b in content if b.type == "image")
         self.chats.append((offset, self.cur))
         self.last_prompt = offset
 
-    def _task_results(self, cur: _ClaudeExchange, line: _Line, content: list[_Block]) -> None:
+    def _task_results(self, cur: _ClaudeExchange, line: Line, content: list[Block]) -> None:
         for b in content:
             if b.type == "tool_result" and b.tool_use_id in cur.task_prompts:
                 agent = None
                 try:
                     if line.toolUseResult:
-                        agent = _TASK_RESULT.decode(line.toolUseResult).agentId
-                except msgspec.DecodeError:  # a string result, not an object
+                        agent = TASK_RESULT.decode(line.toolUseResult).agentId
+                except ValueError:  # (incl. invalid UTF-8) a string result, not an object
                     pass
                 if not isinstance(agent, str):
                     m = _AGENT_ID.search(bytes(b.content))
@@ -358,8 +308,8 @@ def parse_claude(path: str | os.PathLike[str], repo_root: str | None = None, sta
     for offset, raw, complete in _iter_lines(data, start_offset):
         if raw.strip():
             try:
-                reader.feed(offset, _LINE.decode(raw))
-            except msgspec.DecodeError:
+                reader.feed(offset, LINE.decode(raw))
+            except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
                 if not complete:  # still being written: stop before it, it is not malformed
                     break
                 malformed += 1
@@ -385,11 +335,11 @@ def parse_claude(path: str | os.PathLike[str], repo_root: str | None = None, sta
 
 # --- subagent files ----------------------------------------------------------------------------------------------
 
-def _head_record(path: Path) -> _Line | None:
+def _head_record(path: Path) -> Line | None:
     raw = _read_first_line(path)
     try:
-        return _LINE.decode(raw) if raw else None
-    except msgspec.DecodeError:
+        return LINE.decode(raw) if raw else None
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
         return None
 
 
@@ -405,10 +355,10 @@ def agent_files(transcript: str | os.PathLike[str], session_id: str) -> list[Pat
     return [p for p in found if not p.name.startswith("agent-acompact")]
 
 
-def _agent_prompt(rec: _Line) -> str:
+def _agent_prompt(rec: Line) -> str:
     try:
-        return _text_of(_MESSAGE.decode(rec.message).content).strip() if rec.message else ""
-    except msgspec.DecodeError:
+        return _text_of(MESSAGE.decode(rec.message).content).strip() if rec.message else ""
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
         return ""
 
 
@@ -423,9 +373,9 @@ def parse_claude_agent(path: str | os.PathLike[str], repo_root: str | None = Non
         if not raw.strip():
             continue
         try:
-            line = _LINE.decode(raw)
-            msg = _MESSAGE.decode(line.message) if line.type in ("user", "assistant") and line.message else None
-        except msgspec.DecodeError:
+            line = LINE.decode(raw)
+            msg = MESSAGE.decode(line.message) if line.type in ("user", "assistant") and line.message else None
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
             malformed += complete
             continue
         if msg is None:
@@ -468,3 +418,56 @@ def _attach_agents(path: Path, session_id: str, chats: list[tuple[int, _ClaudeEx
             matched.append((rec.timestamp or "", str(p), target))
     for _, p, target in sorted(matched, key=lambda m: m[:2]):  # in the order the agents started
         target.merge(parse_claude_agent(p, repo_root).exchange)
+
+
+# --- registry contract (registry.py) -----------------------------------------------------------------------------
+
+NAME = "claude"
+_CLAUDE_TYPES = frozenset({"user", "assistant", "system", "summary", "file-history-snapshot", "custom-title",
+                           "agent-name", "ai-title", "last-prompt", "queue-operation", "attachment"})
+
+
+def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ClaudeParse:
+    return parse_claude(path, repo_root, **kw)
+
+
+def _is_agent_file(path: Path) -> bool:
+    return path.name.startswith("agent-") or path.parent.name == "subagents"
+
+
+def sniff(path: str | os.PathLike[str]) -> bool:
+    """A session transcript (not a sub-agent's file): JSON lines of Claude Code's types carrying ``uuid`` /
+    ``sessionId`` (or the ``summary`` / ``file-history-snapshot`` lines that may come first)."""
+    path = Path(path)
+    if _is_agent_file(path):
+        return False
+    for obj in json_objects(head_lines(path)):
+        kind = obj.get("type")
+        if not isinstance(kind, str) or kind not in _CLAUDE_TYPES or "payload" in obj:
+            return False
+        if obj.get("isSidechain") is True and obj.get("agentId"):  # a sub-agent's file, merged into its session
+            return False
+        if "uuid" in obj and "sessionId" in obj or kind in ("summary", "file-history-snapshot") and (
+                "leafUuid" in obj or "messageId" in obj):
+            return True
+    return False
+
+
+def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
+    base = Path(env["CLAUDE_CONFIG_DIR"]) if env.get("CLAUDE_CONFIG_DIR") else home / ".claude"
+    return [base / "projects"]
+
+
+def candidates(location: Path) -> list[Path]:
+    """Session files below ``location``; sub-agent files (``agent-*.jsonl`` beside them or under
+    ``<session>/subagents/``) are merged into their sessions, never sessions of their own."""
+    return find_files(location, lambda n: n.endswith(".jsonl") and not n.startswith("agent-"),
+                      lambda d: d == "subagents")
+
+
+def project_of(path: str | os.PathLike[str]) -> str | None:
+    """The ``cwd`` of the first line that records one."""
+    for obj in json_objects(head_lines(path, 40, 1 << 20)):
+        if isinstance(obj.get("cwd"), str):
+            return obj["cwd"]
+    return None

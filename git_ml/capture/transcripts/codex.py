@@ -12,6 +12,18 @@ Visible text is written twice in the current layout (a response_item message and
 response_item messages, or its ``agent_message`` events when it has none. Tokens come from ``token_count`` events:
 the growth of ``total_token_usage`` during the chat, since the same event is often written twice.
 
+Prompts are what the person typed: injected user-role messages (``# AGENTS.md instructions``, ``<INSTRUCTIONS>``,
+``<environment_context>``, ``<user_instructions>``, ``<permissions ...>``, ``<turn_aborted>`` after an interrupt,
+``<user_shell_command>`` echoes of ``!cmd``) are never prompts; Codex Desktop's attachment preamble is cut at
+``## My request for Codex:``; images (``user_message.images`` / ``local_images``, or ``input_image`` parts) are
+counted, their ``<image>`` wrapper tags dropped. A compaction (``compacted`` with its ``replacement_history``) and
+``turn_aborted`` events add no prompt. Files come from ``apply_patch`` envelopes (freeform ``custom_tool_call``,
+function form, or a heredoc through the shell; paths absolute or relative to the turn's cwd / ``workdir``),
+``patch_apply_begin`` changes and shell command hints; all through the shared path rule (``paths.py``). The
+``originator`` (``codex_cli_rs``, ``codex_vscode``, ``Codex Desktop``, ``codex_exec``) does not change the format.
+A sub-agent's rollout (``session_meta.source.subagent.thread_spawn.parent_thread_id``) is merged into the parent
+chat that spawned it and is never a session of its own.
+
 Chat ids are ``<session id>:<n>``, n counting prompts from 0: rollouts are append-only, so ids are stable.
 """
 
@@ -21,12 +33,13 @@ import os
 import posixpath
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, patch_files
+from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, json_objects, patch_files
 from git_ml.schema import Session
 
 ASSISTANT = "codex"
@@ -39,6 +52,8 @@ _CONTEXT_PREFIXES = ("<environment_context>", "<user_instructions>", "# AGENTS.m
                      "<permissions", "<user_shell_command>", "<turn_aborted>")
 _SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 _CWD_TAG = re.compile(r"<cwd>(.*?)</cwd>", re.S)
+_REQUEST = "## My request for Codex:"
+_IMAGE_TAG = re.compile(r"</?image\b[^>]*>")
 _FILE_UUID = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
@@ -76,6 +91,12 @@ def _text(content: object) -> str:
     return "\n\n".join(p for p in parts if isinstance(p, str) and p)
 
 
+def _typed(text: str) -> str:
+    """What the person typed: Codex Desktop puts attached files first and the request after a marker."""
+    at = text.find(_REQUEST)
+    return text[at + len(_REQUEST):].strip() if at >= 0 else text
+
+
 def _script(command: object) -> str | None:
     """A shell command as one string: ``["bash", "-lc", s]`` gives s, other argv lists are joined."""
     if isinstance(command, str):
@@ -110,7 +131,7 @@ def _tool(ex: Exchange, p: dict, cwd: str | None) -> None:
         return
     try:
         args = _DECODER.decode(raw)
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
         return
     if not isinstance(args, dict):
         return
@@ -131,9 +152,82 @@ def _counts(usage: object) -> tuple[int, int, int] | None:
     return tuple(v if isinstance(v, int) else 0 for v in vals)  # type: ignore[return-value]
 
 
-def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None) -> ParseResult:
-    """Parse a Codex rollout (either layout). Raises only OSError (unreadable file)."""
+def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None, *,
+                subagents: bool = True) -> ParseResult:
+    """Parse a Codex rollout (either layout). A sub-agent's rollout (``session_meta.source.subagent``) is no session
+    of its own: with ``subagents``, the rollouts in the same folder that name this one as their parent are merged
+    into the chat that spawned them (the latest that started before them); a sub-agent's rollout parsed on its own
+    gives nothing (its lines are counted as skipped). Raises only OSError (unreadable file)."""
     path = Path(path)
+    r = _read(path, repo_root)
+    if r.parent is not None:
+        return ParseResult(malformed=r.malformed, skipped=r.skipped + len(r.chats))
+    if subagents and r.chats:
+        for child in _children(path, r.sid):
+            c = _read(child, repo_root)
+            started = [ex for ex in r.chats if ex.timestamp and ex.timestamp <= (c.started or "")]
+            target = started[-1] if started else r.chats[-1]
+            for ex in c.chats:
+                target.merge(ex)
+    out = []
+    for ex in r.chats:
+        if not ex.texts:
+            ex.texts = ex.event_texts
+        out.append(ex.to_chat(ASSISTANT))
+    session = Session(
+        id=r.sid,
+        assistant=ASSISTANT,
+        started_at=r.started,
+        ended_at=r.ended,
+        model=r.model,
+        cwd=r.cwd,
+        branch=r.branch,
+        transcript_path=str(path),
+        chat_count=len(out),
+        query_tokens=sum(c.query_tokens for c in out),
+        response_tokens=sum(c.response_tokens for c in out),
+    )
+    return ParseResult(chats=out, sessions=[session], malformed=r.malformed, skipped=r.skipped)
+
+
+def _subagent_parent(meta: dict) -> str | None:
+    source = meta.get("source")
+    if isinstance(source, dict) and isinstance(source.get("subagent"), dict):
+        spawn = source["subagent"].get("thread_spawn")
+        parent = spawn.get("parent_thread_id") if isinstance(spawn, dict) else None
+        return parent if isinstance(parent, str) else ""
+    parent = meta.get("parent_thread_id")
+    return parent if isinstance(parent, str) and meta.get("thread_source") == "subagent" else None
+
+
+def _children(path: Path, sid: str) -> list[Path]:
+    """Sub-agent rollouts in the same folder whose parent is ``sid``, read from their first line."""
+    found = []
+    for p in sorted(path.parent.glob("rollout-*.jsonl")):
+        if p == path:
+            continue
+        for obj in json_objects(head_lines(p, 1, 1 << 20)):
+            kind, _, meta = _classify(obj)
+            if kind == "meta" and _subagent_parent(meta) == sid:
+                found.append(p)
+    return found
+
+
+class _Rollout:
+    def __init__(self) -> None:
+        self.chats: list[_CodexExchange] = []
+        self.sid = ""
+        self.parent: str | None = None
+        self.started: str | None = None
+        self.ended: str | None = None
+        self.model: str | None = None
+        self.cwd: str | None = None
+        self.branch: str | None = None
+        self.malformed = 0
+        self.skipped = 0
+
+
+def _read(path: Path, repo_root: str | None) -> _Rollout:
     data = path.read_bytes()
     records: list[tuple[str, str | None, dict]] = []
     malformed = skipped = 0
@@ -143,7 +237,7 @@ def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None) -> P
             continue
         try:
             obj = _DECODER.decode(raw)
-        except msgspec.DecodeError:
+        except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
             malformed += i < len(lines) - 1  # a last line without newline may still be being written
             continue
         if not isinstance(obj, dict):
@@ -169,6 +263,7 @@ def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None) -> P
         last_ts = ts or last_ts
         started = started or ts
         prompt: str | None = None
+        images = 0
         used = True
         ptype = p.get("type")
         if kind == "meta":
@@ -181,7 +276,8 @@ def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None) -> P
                 cur.cwd = cur.cwd or cwd
         elif kind == "event":
             if ptype == "user_message":
-                prompt = p.get("message") if isinstance(p.get("message"), str) else ""
+                prompt = _typed(p.get("message") if isinstance(p.get("message"), str) else "")
+                images = sum(len(p[k]) for k in ("images", "local_images") if isinstance(p.get(k), list))
             elif ptype == "agent_message" and cur is not None and isinstance(p.get("message"), str):
                 cur.event_texts.append(p["message"])
             elif ptype == "token_count":
@@ -210,7 +306,9 @@ def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None) -> P
                     cwd = cwd or (found.group(1).strip() if found else None)
                     used = False
                 elif role == "user" and not user_events:
-                    prompt = text
+                    prompt = _typed(_IMAGE_TAG.sub("", text)).strip()
+                    content = p.get("content") if isinstance(p.get("content"), list) else []
+                    images = sum(1 for c in content if isinstance(c, dict) and c.get("type") == "input_image")
                 elif role == "assistant" and cur is not None:
                     cur.texts.append(text)
                 else:
@@ -226,30 +324,16 @@ def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None) -> P
             cur = _CodexExchange(f"{sid}:{len(chats)}", sid, ts or last_ts or "", prompt, None, cwd, branch,
                                  repo_root)
             cur.model = model
+            cur.images = images
             chats.append(cur)
         elif cur is not None and kind:
             cur.seen(ts)
         skipped += not used
 
-    out = []
-    for ex in chats:
-        if not ex.texts:
-            ex.texts = ex.event_texts
-        out.append(ex.to_chat(ASSISTANT))
-    session = Session(
-        id=sid,
-        assistant=ASSISTANT,
-        started_at=started,
-        ended_at=last_ts,
-        model=model,
-        cwd=cwd,
-        branch=branch,
-        transcript_path=str(path),
-        chat_count=len(out),
-        query_tokens=sum(c.query_tokens for c in out),
-        response_tokens=sum(c.response_tokens for c in out),
-    )
-    return ParseResult(chats=out, sessions=[session], malformed=malformed, skipped=skipped)
+    r = _Rollout()
+    r.chats, r.sid, r.parent, r.started, r.ended = chats, sid, _subagent_parent(meta), started, last_ts
+    r.model, r.cwd, r.branch, r.malformed, r.skipped = model, cwd, branch, malformed, skipped
+    return r
 
 
 def codex_session_cwd(path: str | os.PathLike[str], max_lines: int = 20) -> str | None:
@@ -262,7 +346,7 @@ def codex_session_cwd(path: str | os.PathLike[str], max_lines: int = 20) -> str 
                 break
             try:
                 kind, _, p = _classify(_DECODER.decode(raw))
-            except msgspec.DecodeError:
+            except ValueError:  # msgspec.DecodeError, or invalid UTF-8 inside a string
                 continue
             if kind in ("meta", "turn") and isinstance(p.get("cwd"), str):
                 return p["cwd"]
@@ -271,3 +355,33 @@ def codex_session_cwd(path: str | os.PathLike[str], max_lines: int = 20) -> str 
                 if found:
                     return found.group(1).strip()
     return None
+
+
+# --- registry contract (registry.py) -----------------------------------------------------------------------------
+
+NAME = "codex"
+
+
+def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
+    return parse_codex(path, repo_root)
+
+
+def sniff(path: str | os.PathLike[str]) -> bool:
+    """A rollout: the current envelope (``type`` + ``payload``) or the legacy bare header and items."""
+    for obj in json_objects(head_lines(path)):
+        kind, _, _ = _classify(obj)
+        return kind in ("meta", "item", "turn", "event") or obj.get("type") == "compacted"
+    return False
+
+
+def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
+    base = Path(env["CODEX_HOME"]) if env.get("CODEX_HOME") else home / ".codex"
+    return [base / "sessions", base / "archived_sessions"]
+
+
+def candidates(location: Path) -> list[Path]:
+    return find_files(location, lambda n: n.startswith("rollout-") and n.endswith(".jsonl"))
+
+
+def project_of(path: str | os.PathLike[str]) -> str | None:
+    return codex_session_cwd(path)

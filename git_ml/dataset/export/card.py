@@ -24,6 +24,9 @@ _RECORD_FIELDS = """\
 | `context.insertions`, `context.deletions` | int | commit line counts |
 | `context.redactions` | int | secrets replaced by placeholders in this record |
 | `context.diff` | string | commit diff hunks (only when exported with `--include-diffs`) |
+| `context.query_tokens`, `context.response_tokens` | int | chat: prompt and response tokens; commit: summed over the chats behind it |
+| `context.cache_read_tokens`, `context.cache_creation_tokens` | int | prompt-cache tokens where the assistant records them |
+| `context.cost_usd` | float | only where the transcript recorded a cost (never estimated) |
 | `session_id` | string | assistant session of a chat (or of the chat behind a commit) |
 | `rating` | string | `good`, `neutral` or `bad` from `git ml feedback`; null when unrated (commits are unrated) |
 | `weight` | float | training weight from the rating |
@@ -39,6 +42,9 @@ _MESSAGES_FIELDS = """\
 | `session_id` | string | assistant session, where known |
 | `rating` | string | `good`, `neutral` or `bad`; null when unrated |
 | `weight` | float | training weight from the rating |
+| `model` | string | the assistant's model (a commit: of the nearest chat behind it) |
+| `query_tokens`, `response_tokens`, `cache_read_tokens`, `cache_creation_tokens` | int | token counts (a commit: summed over its chats) |
+| `cost_usd` | float | only where the transcript recorded a cost (never estimated) |
 """
 
 

@@ -10,7 +10,8 @@ from git_ml.dataset.export import records as R
 from git_ml.errors import GitMlError
 from git_ml.repo import config_get
 
-FORMATS = ("jsonl", "csv", "parquet", "hf")
+FORMATS = ("jsonl", "csv", "parquet", "hf", "dataset", "agent-trace")
+FORMAT_ALIASES = {"huggingface": "hf", "agenttrace": "agent-trace", "agent_trace": "agent-trace", "ndjson": "jsonl"}
 STYLES = ("records", "messages")
 TYPES = ("chat", "commit")
 
@@ -45,6 +46,15 @@ class ExportOptions:
         if self.splits:
             out["split"] = ",".join(f"{name}={frac:g}" for name, frac in self.splits)
         return out
+
+
+def parse_format(text: str) -> str:
+    """A ``--format`` value, its synonyms accepted (``huggingface`` for ``hf``)."""
+    fmt = text.strip().lower()
+    fmt = FORMAT_ALIASES.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise GitMlError(f"unknown format {text!r}: expected one of {', '.join(FORMATS)}")
+    return fmt
 
 
 def parse_split(text: str | None) -> list[tuple[str, float]] | None:
@@ -112,8 +122,6 @@ def parse_types(values) -> tuple[str, ...]:
             if v not in out:
                 out.append(v)
     return tuple(out) or TYPES
-
-
 
 
 def parse_when(text: str | None, *, end: bool = False, now: float | None = None) -> float | None:

@@ -68,12 +68,31 @@ class ChatIn(msgspec.Struct, kw_only=True):
     branch: str | None = None
     commits: list[str] = []
     redactions: dict[str, int] = {}
+    query_tokens: int = 0
+    response_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cost_usd: float | None = None  # only where a transcript recorded a cost (none of today's parsers does)
+
+
+class UsageIn(msgspec.Struct, kw_only=True):
+    """A chat's model and token counts: what a commit row sums over the chats behind it."""
+
+    id: str
+    captured_at: str = ""
+    model: str | None = None
+    query_tokens: int = 0
+    response_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cost_usd: float | None = None
 
 
 class DiffIn(msgspec.Struct, kw_only=True):
     id: str
     captured_at: str = ""
     text: str = ""
+    redactions: dict[str, int] = {}
 
 
 # ----- what export writes -----------------------------------------------------------------------------------------
@@ -88,8 +107,13 @@ class Context(msgspec.Struct):
     branch: str | None
     insertions: int | None
     deletions: int | None
-    redactions: int  # secrets replaced by placeholders in this record (all kinds)
+    redactions: int  # secrets replaced by placeholders in this record (all kinds), its diff's included
     diff: str | None  # commit hunks (only with --include-diffs)
+    query_tokens: int | None  # chat: its prompt tokens; commit: the sum over the chats behind it (None: no chat)
+    response_tokens: int | None
+    cache_read_tokens: int | None
+    cache_creation_tokens: int | None
+    cost_usd: float | None  # only where the transcript recorded a cost: never estimated from a price list
 
 
 class RecordRow(msgspec.Struct):
@@ -117,6 +141,42 @@ class MessagesRow(msgspec.Struct):
     session_id: str | None
     rating: str | None
     weight: float
+    model: str | None
+    query_tokens: int | None
+    response_tokens: int | None
+    cache_read_tokens: int | None
+    cache_creation_tokens: int | None
+    cost_usd: float | None
+
+
+class Usage(msgspec.Struct, gc=False):
+    """Model and token counts of one chat, or summed over the chats behind a commit."""
+
+    model: str | None = None
+    query_tokens: int | None = None
+    response_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+NO_USAGE = Usage()
+
+
+def usage_of(c) -> Usage:
+    return Usage(c.model, c.query_tokens, c.response_tokens, c.cache_read_tokens, c.cache_creation_tokens,
+                 c.cost_usd)
+
+
+def usage_sum(parts: list[Usage]) -> Usage:
+    """Token counts added up; the model of the first (nearest) chat; a cost only when every chat recorded one."""
+    if not parts:
+        return NO_USAGE
+    costs = [u.cost_usd for u in parts]
+    return Usage(next((u.model for u in parts if u.model), None),
+                 sum(u.query_tokens or 0 for u in parts), sum(u.response_tokens or 0 for u in parts),
+                 sum(u.cache_read_tokens or 0 for u in parts), sum(u.cache_creation_tokens or 0 for u in parts),
+                 None if None in costs else round(sum(costs), 6))
 
 
 # ----- helpers ----------------------------------------------------------------------------------------------------
@@ -226,19 +286,26 @@ def latest_ratings(feedback) -> dict[str, str]:
 
 # ----- row builders -----------------------------------------------------------------------------------------------
 def chat_row(c: ChatIn, ts: float, rating: str | None, weight: float, commits: list[str]) -> RecordRow:
+    """``commits``: the commits it produced (links, then the chat's own list), live ids."""
     ctx = Context(files=unique(c.files_modified), tools_used=unique(c.tools_used),
-                  files_referenced=unique(c.files_referenced), commits=unique([*commits, *c.commits]), chats=[],
+                  files_referenced=unique(c.files_referenced), commits=unique(commits), chats=[],
                   assistant=c.assistant or None, model=c.model, branch=c.branch, insertions=None, deletions=None,
-                  redactions=sum(c.redactions.values()) if c.redactions else 0, diff=None)
+                  redactions=sum(c.redactions.values()) if c.redactions else 0, diff=None,
+                  query_tokens=c.query_tokens, response_tokens=c.response_tokens,
+                  cache_read_tokens=c.cache_read_tokens, cache_creation_tokens=c.cache_creation_tokens,
+                  cost_usd=c.cost_usd)
     return RecordRow(type="chat", id=c.id, timestamp=utc_time(ts), input=c.query, output=c.response, context=ctx,
                      session_id=c.session_id or None, rating=rating, weight=weight)
 
 
 def commit_row(c: CommitIn, ts: float, weight: float, chats: list[str], session_id: str | None,
-               diff: str | None, summary: str) -> RecordRow:
+               diff: str | None, summary: str, diff_redactions: int = 0, usage: Usage = NO_USAGE) -> RecordRow:
+    """``diff_redactions``: secrets replaced in the exported diff (counted with the record's own);
+    ``usage``: the model and token counts of the chats behind it (``usage_sum``)."""
     ctx = Context([f[1] for f in c.files], [], [], [], unique([*chats, *c.related_chats]) if chats or
-                  c.related_chats else [], None, None, c.branch, c.insertions, c.deletions,
-                  sum(c.redactions.values()) if c.redactions else 0, diff)
+                  c.related_chats else [], None, usage.model, c.branch, c.insertions, c.deletions,
+                  (sum(c.redactions.values()) if c.redactions else 0) + diff_redactions, diff, usage.query_tokens,
+                  usage.response_tokens, usage.cache_read_tokens, usage.cache_creation_tokens, usage.cost_usd)
     return RecordRow("commit", c.id, utc_time(ts), c.message, summary, ctx, c.session_id or session_id, None, weight)
 
 
@@ -246,8 +313,10 @@ def as_messages(row: RecordRow) -> MessagesRow:
     answer = row.output
     if row.context.diff:
         answer = f"{answer}\n\n{row.context.diff}" if answer else row.context.diff
-    return MessagesRow(messages=[Message("user", row.input), Message("assistant", answer)], type=row.type, id=row.id,
-                       timestamp=row.timestamp, session_id=row.session_id, rating=row.rating, weight=row.weight)
+    x = row.context
+    return MessagesRow([Message("user", row.input), Message("assistant", answer)], row.type, row.id, row.timestamp,
+                       row.session_id, row.rating, row.weight, x.model, x.query_tokens, x.response_tokens,
+                       x.cache_read_tokens, x.cache_creation_tokens, x.cost_usd)
 
 
 def arrow_schema(style: str):
@@ -256,15 +325,17 @@ def arrow_schema(style: str):
 
     common = [("type", pa.string()), ("id", pa.string()), ("timestamp", pa.string()),
               ("session_id", pa.string()), ("rating", pa.string()), ("weight", pa.float64())]
+    usage = [("query_tokens", pa.int64()), ("response_tokens", pa.int64()), ("cache_read_tokens", pa.int64()),
+             ("cache_creation_tokens", pa.int64()), ("cost_usd", pa.float64())]
     if style == "messages":
         msg = pa.struct([("role", pa.string()), ("content", pa.string())])
-        return pa.schema([("messages", pa.list_(msg)), *common])
+        return pa.schema([("messages", pa.list_(msg)), *common, ("model", pa.string()), *usage])
     ctx = pa.struct([
         ("files", pa.list_(pa.string())), ("tools_used", pa.list_(pa.string())),
         ("files_referenced", pa.list_(pa.string())), ("commits", pa.list_(pa.string())),
         ("chats", pa.list_(pa.string())), ("assistant", pa.string()), ("model", pa.string()),
         ("branch", pa.string()), ("insertions", pa.int64()), ("deletions", pa.int64()),
-        ("redactions", pa.int64()), ("diff", pa.string())])
+        ("redactions", pa.int64()), ("diff", pa.string()), *usage])
     t, i, ts, sid, rating, weight = common
     return pa.schema([t, i, ts, ("input", pa.string()), ("output", pa.string()), ("context", ctx), sid, rating,
                       weight])

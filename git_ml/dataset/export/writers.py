@@ -12,7 +12,8 @@ from git_ml.errors import GitMlError
 
 PARQUET_BATCH = 8 << 20  # bytes of JSON rows per Arrow batch and Parquet row group (bounded memory)
 CSV_RECORD_COLUMNS = ["type", "id", "timestamp", "session_id", "rating", "weight", "input", "output", "context"]
-CSV_MESSAGES_COLUMNS = ["type", "id", "timestamp", "session_id", "rating", "weight", "messages"]
+CSV_MESSAGES_COLUMNS = ["type", "id", "timestamp", "session_id", "rating", "weight", "model", "query_tokens",
+                        "response_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd", "messages"]
 
 
 _MISSING = "Parquet and Hugging Face exports need pyarrow: pip install 'git-ml[export]'"
@@ -89,22 +90,27 @@ def _batches(lines: Iterable[bytes], limit: int = PARQUET_BATCH) -> Iterator[tup
         yield b"\n".join(buf) + b"\n", longest
 
 
-def write_parquet(path: str, schema, lines: Iterable[bytes]) -> int:
-    """Rows to one Parquet file (zstd), read batch by batch with Arrow's JSON reader against the fixed schema."""
+def write_parquet(path: str, schema, lines: Iterable[bytes], constants: list | None = None) -> int:
+    """Rows to one Parquet file (zstd), read batch by batch with Arrow's JSON reader against the fixed schema.
+    ``constants``: [(pyarrow field, value)] columns put first, the same value in every row."""
     import pyarrow as pa
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    constants = constants or []
+    full = pa.schema([f for f, _v in constants] + list(schema))
     n = 0
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(path, full, compression="zstd") as writer:
         for data, longest in _batches(lines):
             block = max(1 << 20, longest + 1)
             table = pajson.read_json(pa.BufferReader(data), parse_options=parse,
                                      read_options=pajson.ReadOptions(block_size=block))
             table = table.select(schema.names).cast(schema)
+            for i, (f, value) in enumerate(constants):
+                table = table.add_column(i, f, pa.array([value] * table.num_rows, f.type))
             writer.write_table(table)
             n += table.num_rows
         if n == 0:
-            writer.write_table(schema.empty_table())
+            writer.write_table(full.empty_table())
     return n
