@@ -74,18 +74,26 @@ RULES = (
 )
 
 
+_PLACEHOLDERS: dict[str, str] = {}  # kind -> its placeholder, made once
+
+
 def _apply(rule, text: str, counts: dict[str, int]) -> str:
-    """Replace the matches of one rule; the text itself when there are none."""
+    """Replace the matches of one rule; the text itself when there are none. The output is built by one join."""
     pieces, pos = [], 0
+    add = pieces.append
     for start, end, kind in rule.spans(text):
         if start < pos:  # overlaps the previous replacement
             continue
-        pieces += (text[pos:start], placeholder(kind))
-        pos = end
+        add(text[pos:start])
+        text_of = _PLACEHOLDERS.get(kind)
+        if text_of is None:
+            text_of = _PLACEHOLDERS[kind] = placeholder(kind)
+        add(text_of)
         counts[kind] = counts.get(kind, 0) + 1
+        pos = end
     if not pieces:
         return text
-    pieces.append(text[pos:])
+    add(text[pos:])
     return "".join(pieces)
 
 

@@ -48,17 +48,35 @@ def ascending_share(s: str) -> float:
     return covered / len(s) if s else 0.0
 
 
+# Neighbouring characters compared in C: the big-endian integers of a string's bytes and of the same bytes shifted
+# by one, XORed, have a zero byte where a character equals (or, after _NEXT, follows) the one before it.
+_NEXT = bytes.maketrans(b"012345678abcdefghijklmnopqrstuvwxy", b"123456789bcdefghijklmnopqrstuvwxyz")
+
+
+def _neighbours(b: bytes, before: bytes) -> bytes:
+    """Byte i is 0 where b[i + 1] == before[i]."""
+    n = len(b) - 1
+    return (int.from_bytes(b[1:], "big") ^ int.from_bytes(before[:n], "big")).to_bytes(n, "big")
+
+
 def looks_fake(s: str) -> bool:
     """Low-entropy or placeholder look-alike of a credential: AKIAXXXX..., sk_test_abcd1234..."""
-    if len(set(s)) < min(6, len(s) // 2):
+    n = len(s)
+    # fewer than 6 distinct characters (or than half): a dozen characters with 6 distinct ones settle it cheaply
+    if len(set(s[:12])) < 6 and len(set(s)) < min(6, n // 2):
         return True
     low = s.lower()
     for word in FAKE_WORDS:
         if word in low:
             return True
-    if REPEAT6.search(s):
+    if n < 6 or not s.isascii():
+        return bool(REPEAT6.search(s)) or ascending_share(s) >= 0.6
+    # The regex and the Python loop run only where the C comparison finds 6 equal or 4 ascending characters.
+    b = s.encode()
+    if b"\0\0\0\0\0" in _neighbours(b, b) and REPEAT6.search(s):
         return True
-    return ascending_share(s) >= 0.6
+    lb = low.encode()
+    return b"\0\0\0" in _neighbours(lb, lb.translate(_NEXT)) and ascending_share(s) >= 0.6
 
 
 def is_complex(v: str) -> bool:
@@ -83,9 +101,13 @@ def token_end(text: str, j: int, chars=ALNUM) -> bool:
     return j >= len(text) or text[j] not in chars
 
 
-# Character classes for is_random: digit 0, lower a, upper A; anything else is dropped.
-_CLASSES = {c: "0" for c in range(48, 58)} | {c: "a" for c in range(97, 123)} | {c: "A" for c in range(65, 91)}
-_CLASSES = {c: _CLASSES.get(c, " ") for c in range(128)}
+# Character classes for is_random: digit 0, lower a, upper A; other ASCII is dropped (a space, then removed), other
+# characters stay (they end a run of classes).
+_CLASS_BYTES = bytes(
+    ord("0") if chr(c).isdigit() else ord("a") if chr(c).islower() else ord("A") if chr(c).isupper() else 32
+    for c in range(128)
+) + bytes(128)
+_CLASSES = {c: chr(_CLASS_BYTES[c]) for c in range(128)}
 
 
 def is_random(s: str, min_rate: float = 0.15) -> bool:
@@ -95,12 +117,44 @@ def is_random(s: str, min_rate: float = 0.15) -> bool:
     (``BSA_V2_CONFIGURATION``, ``compute_session_token_length``) hardly ever. Separators and other characters do
     not count.
     """
-    classes = s.translate(_CLASSES).replace(" ", "")  # in C: one character per class
-    n = len(classes)
-    if n < 2:
-        return False
-    count = classes.count
-    changes = count("0a") + count("a0") + count("0A") + count("A0") + count("aA") + count("Aa")
-    digits = classes.count("0")
+    if s.isascii():
+        classes = s.encode().translate(_CLASS_BYTES).replace(b" ", b"")  # in C: one byte per class
+        n = len(classes)
+        if n < 2:
+            return False
+        changes = n - 1 - _neighbours(classes, classes).count(0)  # neighbours of different classes
+        digits = classes.count(b"0")
+    else:
+        text = s.translate(_CLASSES).replace(" ", "")
+        n = len(text)
+        if n < 2:
+            return False
+        count = text.count
+        changes = count("0a") + count("a0") + count("0A") + count("A0") + count("aA") + count("Aa")
+        digits = count("0")
     # One-case alphabets with digits (base32, [a-z0-9]) change class less often; they have many digits.
     return changes / (n - 1) >= min_rate or (digits >= max(2, n // 20) and n - digits >= n // 4)
+
+
+def machine_made(s: str) -> bool:
+    """``is_random(s) and not looks_fake(s)``, the check of every provider-token candidate, with the work the two
+    share done once."""
+    n = len(s)
+    if n < 6 or not s.isascii() or (len(set(s[:12])) < 6 and len(set(s)) < min(6, n // 2)):
+        verdict = is_random(s) and not looks_fake(s)
+    else:
+        low = s.lower()
+        for word in FAKE_WORDS:
+            if word in low:
+                verdict = False
+                break
+        else:
+            lb = low.encode()
+            rest = int.from_bytes(lb[1:], "big")
+            # 6 equal characters (case aside: then the regex decides) or 4 ascending: rare, then the full check
+            if (b"\0\0\0\0\0" in (rest ^ int.from_bytes(lb[:-1], "big")).to_bytes(n - 1, "big")
+                    or b"\0\0\0" in (rest ^ int.from_bytes(lb[:-1].translate(_NEXT), "big")).to_bytes(n - 1, "big")):
+                verdict = is_random(s) and not looks_fake(s)
+            else:
+                verdict = is_random(s)
+    return verdict

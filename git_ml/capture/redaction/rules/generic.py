@@ -172,6 +172,10 @@ def _check_assignment(m, text, stem: str, strict: bool = False):
         if op == ":" and not _LINE_END.match(text, end):
             return None  # prose: "password: the one in the vault"
 
+    # key: <digest>, session_key: <uuid>: what _high_entropy rejects last, rejected first (cheap, and ids are common);
+    # not at 40 characters, where the AWS secret key rule below decides.
+    if strict and len(value) != 40 and (_HEX.fullmatch(value) or _UUID.fullmatch(value)):
+        return None
     kw = text[kw_start : m.end("kw")]
     prev = text[kw_start - 1] if kw_start else " "
     if prev in ALNUM and kw.lower() in ("pass", "pwd"):
@@ -232,8 +236,10 @@ def _check_bearer(m, text):
 # ("password": ), an operator (= : := =>), then the value, quoted (closed by the same
 # quote, which may be backslash-escaped inside JSON) or bare.
 _END_OF_NAME = r"(?![A-Za-z0-9_.-])"  # the keyword ends the name: not password_file, tokens
+# A placeholder is no value (in re, not in the check: on secret-dense text most quoted values are placeholders by
+# the time these rules run).
 _VALUE = (
-    r"(?:(?P<q>\\{0,3}[\"'`])(?P<qv>[^\s\"'`\\]{1,400})(?P=q)"
+    r"(?:(?P<q>\\{0,3}[\"'`])(?!\[REDACTED:)(?P<qv>[^\s\"'`\\]{1,400})(?P=q)"
     r"|\{(?P<cv>[^}\r\n]{1,200})\}"
     r"|(?P<bv>[^\s\"'`\\,;|()\[\]{}<>]{1,400}))"
 )

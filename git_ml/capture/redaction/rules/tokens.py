@@ -16,7 +16,7 @@ digit, ``Q~``, 31-34 characters), are recognised in the same runs.
 
 import re
 
-from git_ml.capture.redaction.looks import ALNUM, TOKEN, is_random, looks_fake
+from git_ml.capture.redaction.looks import ALNUM, TOKEN, is_random, looks_fake, machine_made
 from git_ml.capture.redaction.rules.known import SCANNED
 from git_ml.capture.redaction.rules.providers import TOKEN_ROWS
 
@@ -93,10 +93,7 @@ class TokenScanner:
         end = m.end()
         if end < len(text) and text[end] in TOKEN:
             return None  # a longer run that only starts like a token
-        body = text[start + len(prefix) : end]
-        if looks_fake(body) or not is_random(body):
-            return None
-        return start, end, kind
+        return (start, end, kind) if machine_made(text[start + len(prefix) : end]) else None
 
     @staticmethod
     def _azure_secret(text: str, start: int):
