@@ -22,10 +22,11 @@ from types import ModuleType
 import msgspec
 import pygit2
 
-from git_ml.capture.links import find_links, iso_to_unix, session_links
+from git_ml.capture.links import find_links, session_links
 from git_ml.capture.sessions import CaptureReport, TextPolicy, digest, link_window, prepare_chat, prepare_session
 from git_ml.capture.transcripts import registry
 from git_ml.capture.transcripts.paths import belongs_to
+from git_ml.dates import iso_to_unix
 from git_ml.errors import GitMlError
 from git_ml.fsutil import atomic_write
 from git_ml.repo import common_dir, ml_dir, workdir

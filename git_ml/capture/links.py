@@ -11,21 +11,13 @@ claims nothing after its end: neither its chats' windows nor its span reach past
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 from collections.abc import Iterable
 
+from git_ml.dates import iso_to_unix
 from git_ml.schema import Chat, Commit, Link
 
 DEFAULT_WINDOW = 30 * 60  # seconds after a chat's last activity during which its commits still count
 
-
-def iso_to_unix(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def commit_time(commit: Commit) -> float:

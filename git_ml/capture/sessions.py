@@ -19,8 +19,9 @@ from pathlib import Path
 import msgspec
 import pygit2
 
-from git_ml.capture.links import DEFAULT_WINDOW, find_links, iso_to_unix, session_links
+from git_ml.capture.links import DEFAULT_WINDOW, find_links, session_links
 from git_ml.capture.redaction.records import redact_record
+from git_ml.dates import iso_to_unix
 from git_ml.errors import GitMlError
 from git_ml.fsutil import atomic_write
 from git_ml.repo import config_bool, config_int, current_branch, ml_dir, open_repository, workdir

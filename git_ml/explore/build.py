@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 import pygit2
 
+from git_ml.dates import iso_to_unix
 from git_ml.errors import CorruptChunk
 from git_ml.explore.db import (
     KEPT,
@@ -21,7 +22,6 @@ from git_ml.explore.db import (
     Codec,
     Records,
     connect,
-    iso_unix,
     load_codecs,
     make_dictionary,
     meta,
@@ -159,7 +159,7 @@ class _Writer:
                     for r, d, p in both]
         if stream == "chats":
             return [(r.id, r.captured_at, d, r.session_id, r.prompt_uuid or r.id.rpartition(":")[2],
-                     iso_unix(r.timestamp), p) for r, d, p in both]
+                     iso_to_unix(r.timestamp), p) for r, d, p in both]
         if stream == "sessions":
             return [(r.id, r.captured_at, d, p) for r, d, p in both]
         if stream == "feedback":

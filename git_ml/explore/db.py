@@ -164,17 +164,6 @@ class Records:
 
 
 # ----- small shared helpers ---------------------------------------------------------------------------------------
-def iso_unix(text: str | None) -> float | None:
-    if not text:
-        return None
-    import datetime as dt
-
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def path_stats(files: Iterable) -> str:
     """``path<TAB>lines added`` per path a change touches (a rename's old path with 0), one per line."""
     stats: dict[str, int] = {}

@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from git_ml.dates import iso_to_unix
 from git_ml.errors import GitMlError
-from git_ml.explore.db import iso_unix
 from git_ml.explore.docs import CHAT, COMMIT, doc_record, doc_values
 from git_ml.explore.text import doc_tokens, word_spans
 
@@ -48,7 +48,7 @@ def parse_since(text: str | None) -> float | None:
     """A date as git takes it: ISO (2026-01-15, 2026-01-15T10:00) or approximate ("2 weeks ago", "yesterday")."""
     if not text:
         return None
-    t = iso_unix(text if "T" in text or " " not in text else text.replace(" ", "T", 1))
+    t = iso_to_unix(text if "T" in text or " " not in text else text.replace(" ", "T", 1))
     if t is not None:
         return t
     import re

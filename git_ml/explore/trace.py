@@ -183,9 +183,9 @@ class Tracer:
         data = self.ix.commit_json(oid)
         if data is not None:
             rec = json.loads(data)
-            from git_ml.explore.db import iso_unix
+            from git_ml.dates import iso_to_unix
 
-            when = iso_unix(rec.get("committed_at")) or rec.get("time", 0)
+            when = iso_to_unix(rec.get("committed_at")) or rec.get("time", 0)
             return {"message": rec.get("message", ""), "parents": rec.get("parents", []), "time": int(when)}
         commit = self._commit(oid)
         if commit is None:
