@@ -39,7 +39,7 @@ from git_ml.capture.transcripts.tooluse import (
     from_uri,
     head_bytes,
     iso_ms,
-    load_json,
+    load_object,
     paused_gc,
 )
 from git_ml.schema import Session
@@ -95,11 +95,8 @@ def parse_amp(path: str | os.PathLike[str], repo_root: str | None = None) -> Par
     """Parse one thread file. A file that is not a JSON object (cut off mid-write) counts as one malformed unit.
     Raises only OSError."""
     path = Path(path)
-    try:
-        thread = load_json(path)
-    except ValueError:  # msgspec.DecodeError, or invalid UTF-8
-        return ParseResult(malformed=1)
-    if not isinstance(thread, dict) or not isinstance(thread.get("messages"), list):
+    thread = load_object(path, "messages")
+    if thread is None:
         return ParseResult(malformed=1)
     sid = thread.get("id") if isinstance(thread.get("id"), str) else path.stem
     root, cwd = _root(thread)

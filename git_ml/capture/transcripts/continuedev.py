@@ -49,6 +49,7 @@ from git_ml.capture.transcripts.tooluse import (
     iso_ms,
     iso_mtime,
     load_json,
+    load_object,
     paused_gc,
 )
 from git_ml.schema import Session
@@ -141,11 +142,8 @@ def _created(path: Path, sid: str) -> str | None:
 def parse_continue(path: str | os.PathLike[str], repo_root: str | None = None) -> ParseResult:
     """Parse one session file. Not a JSON object: one malformed unit. Raises only OSError."""
     path = Path(path)
-    try:
-        session = load_json(path)
-    except ValueError:  # msgspec.DecodeError, or invalid UTF-8
-        return ParseResult(malformed=1)
-    if not isinstance(session, dict) or not isinstance(session.get("history"), list):
+    session = load_object(path, "history")
+    if session is None:
         return ParseResult(malformed=1)
     sid = session.get("sessionId") if isinstance(session.get("sessionId"), str) else path.stem
     cwd = from_uri(session.get("workspaceDirectory"))

@@ -91,6 +91,18 @@ def load_json(path: str | os.PathLike[str]) -> object:
     return JSON.decode(Path(path).read_bytes())
 
 
+def load_object(path: str | os.PathLike[str], list_key: str) -> dict | None:
+    """A whole-file JSON object holding a list under ``list_key``; None when the file is not one (not JSON, not
+    UTF-8, cut off mid-write, another shape): the caller counts it as one malformed unit. Raises only OSError."""
+    try:
+        data = load_json(path)
+    except ValueError:  # msgspec.DecodeError, or invalid UTF-8
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get(list_key), list):
+        return None
+    return data
+
+
 def first_json_line(path: str | os.PathLike[str], limit: int = 1 << 16) -> object:
     """The decoded first line of a JSON Lines file, None when it is absent or not JSON."""
     try:
