@@ -21,23 +21,41 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, is_binary
-from git_ml.schema import Session
+from git_ml.capture.transcripts.base import ParseResult, head_lines, is_binary
+from git_ml.capture.transcripts.paths import project_paths
+from git_ml.capture.transcripts.tooluse import paused_gc
+from git_ml.schema import Chat, Session
 
 ASSISTANT = "aider"
 
 _HEADER = re.compile(r"^# aider chat started at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s*$")
-_MODEL = re.compile(r"^(?:Main model|Model): (\S+)")
-_APPLIED = re.compile(r"^Applied edit to (.+?)\s*$")
 _ADD_FILE = re.compile(r"^Add (?:file )?(.+?) to the chat\? .*?:\s*(\w*)\s*$")
 _TOKENS = re.compile(r"(\d[\d,]*(?:\.\d+)?)([kKmM]?) (sent|received|cache write|cache hit)")
 _FENCE = re.compile(r"^(```|~~~)")
 _SEARCH = "<<<<<<< SEARCH"
 
-
-def _number(value: str, unit: str) -> int:
-    scale = {"k": 1_000, "m": 1_000_000}.get(unit.lower(), 1)
-    return round(float(value.replace(",", "")) * scale)
+# The whole-text forms of the line rules above, on text whose only line break is "\n" ([^\S\n] is a blank that is
+# not a line break). One re.split cuts the file at session headers and at runs of "####" lines (one prompt each);
+# the piece after each cut is the session's start-up lines or what followed the prompt, taken apart with the
+# patterns below rather than one Python step per line. A pattern that starts with a literal and a lookbehind for
+# the line start ("#(?<=^#)") is found by a fast literal scan, which a leading "^" would prevent.
+_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # the other line breaks of str.splitlines
+_STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+_CUT = re.compile(rf"#(?<=^#)(?: aider chat started at ({_STAMP})[^\S\n]*+(?:\n|\Z)"
+                  r"|(###[^\n]*+(?:\n|\Z)(?:####[^\n]*+(?:\n|\Z))*))", re.M)  # a run: its first "#" not captured
+_FIRST_HEADER = re.compile(rf"#(?<=^#) aider chat started at {_STAMP}[^\S\n]*$", re.M)
+_NON_BLANK = re.compile(r"^[^\S\n]*+\S", re.M)
+# In what followed a prompt, with a "\n" put before its first line: a fenced block (from a line starting with ```
+# or ~~~ to the next such line, or the end), captured whole, or one of aider's own lines ("> x", x captured); each
+# with the "\n" before it. The leading "\n" makes the scan stop only at line starts.
+_FENCE_LINE = r"[^\S\n]*+(?:```|~~~)[^\n]*+"
+_PIECE = re.compile(rf"\n(?:({_FENCE_LINE}(?:\n(?!{_FENCE_LINE})[^\n]*+)*(?:\n{_FENCE_LINE})?)"
+                    r"|>(?: ([^\n]*+)|[^\S\n]*+)(?=\n|\Z))")
+_PREAMBLE_MODEL = re.compile(r"^> [^\S\n]*+(?:Main model|Model): (\S+)", re.M)
+_BLANK_END = re.compile(r"[^\S\n]\n")  # a line ending in a blank
+_KINDS = {"sent": 0, "received": 1, "cache hit": 2, "cache write": 3}
+_SCALE = {"": 1, "k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}
+_USED = ("Applied edit to ", "Add ", "Tokens:")  # the only lines of aider's own that are read
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -56,104 +74,150 @@ def _utc(stamp: str, tz: _dt.tzinfo | None) -> str:
     except ValueError:  # e.g. month 13
         return ""
     aware = local.replace(tzinfo=tz) if tz is not None else local.astimezone()
-    return aware.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    u = aware.astimezone(_dt.timezone.utc)
+    if u.year < 1000:  # strftime does not pad such years
+        return u.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
 
 
-class _Block:
-    """One user input and what followed it."""
-
-    def __init__(self) -> None:
-        self.prompt: list[str] = []
-        self.reply: list[str] = []
-        self.output: list[str] = []  # aider's "> " lines, without the marker
-
-
-class _Session:
-    def __init__(self, header: str, started_at: str) -> None:
-        self.header = header
-        self.started_at = started_at
-        self.model: str | None = None
-        self.blocks: list[_Block] = []
+def _prompt(run: str) -> str:
+    """The text of a run of "####" lines (its first "#" cut off by ``_CUT``): each line without its marker
+    ("#### " or "####") and trailing blanks."""
+    if run.count("\n", 0, -1) == 0:  # one line
+        return run[4:].rstrip() if run.startswith("### ") else run[3:].rstrip()
+    lines = ("#" + run).split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return "\n".join([line[5:].rstrip() if line.startswith("#### ") else line[4:].rstrip() for line in lines])
 
 
-def _split(text: str, tz: _dt.tzinfo | None) -> tuple[list[_Session], int]:
-    """Sessions and their input blocks; also the number of lines outside any session."""
-    sessions: list[_Session] = []
-    stray = 0
-    block: _Block | None = None
-    in_prompt = in_fence = False
-    for line in text.splitlines():
-        header = _HEADER.match(line)
-        if header:
-            sessions.append(_Session(line.strip(), _utc(header.group(1), tz)))
-            block, in_prompt, in_fence = None, False, False
-            continue
-        if not sessions:
-            stray += bool(line.strip())
-            continue
-        session = sessions[-1]
-        if line.startswith("####"):
-            if not in_prompt:
-                block = _Block()
-                session.blocks.append(block)
-            block.prompt.append(line[5:].rstrip() if line.startswith("#### ") else line[4:].rstrip())
-            in_prompt, in_fence = True, False
-            continue
-        in_prompt = False
-        # aider's own lines are "> x"; inside a code fence (or ">>>>>>> REPLACE") a ">" is the model's text
-        if not in_fence and (line.startswith("> ") or line.rstrip() == ">"):
-            out = line[1:].strip()
-            model = _MODEL.match(out)
-            if model and block is None:
-                session.model = model.group(1)
-            if block is not None:
-                block.output.append(out)
-        elif block is not None:
-            block.reply.append(line.rstrip())
-            if _FENCE.match(line.strip()):
-                in_fence = not in_fence
-    return sessions, stray
+def _body(text: str, output: list[str]) -> str:
+    """The reply in what followed a prompt: its lines without aider's own, "\n"-separated, not stripped. aider's
+    own lines that say something used go to ``output``. Inside a code fence a ">" line is the model's text (e.g.
+    ">>>>>>> REPLACE"), so a fenced block is cut out whole and put back."""
+    parts = _PIECE.split("\n" + text)  # reply, (fenced block, None) or (None, output), reply, ...
+    if len(parts) == 1:
+        return text
+    chunks = [parts[0]]
+    for i in range(1, len(parts), 3):
+        fenced = parts[i]
+        if fenced is not None:
+            chunks.append("\n")
+            chunks.append(fenced)
+        elif (out := parts[i + 1]) and (out := out.strip()).startswith(_USED):
+            output.append(out)
+        chunks.append(parts[i + 2])
+    return "".join(chunks)[1:]
 
 
-def _edited_files(reply: list[str]) -> list[str]:
+def _rstrip_lines(text: str) -> str:
+    """Each line without its trailing blanks (most replies have none: checked first)."""
+    if text.isascii():
+        if " \n" not in text and "\t\n" not in text and "\x1f\n" not in text:
+            return text
+    elif _BLANK_END.search(text) is None:
+        return text
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def _line_at(text: str, pos: int) -> tuple[int, int]:
+    """(start, end) of the line holding ``pos``; ``end`` is past its "\n"."""
+    end = text.find("\n", pos)
+    return text.rfind("\n", 0, pos) + 1, len(text) if end < 0 else end + 1
+
+
+def _edited_files(reply: str) -> list[str]:
     """Files named before SEARCH/REPLACE blocks: the path line precedes the fence (diff) or the marker (fenced)."""
     found: list[str] = []
-    if not any(_SEARCH in line for line in reply):
-        return found
-    for i, line in enumerate(reply):
-        if line.strip() == _SEARCH and i > 0:
-            j = i - 1
-            if _FENCE.match(reply[j].strip()) and j > 0:
-                j -= 1
-            name = reply[j].strip()
-            if name and not _FENCE.match(name):
-                found.append(name)
+    pos = 0
+    while (at := reply.find(_SEARCH, pos)) >= 0:
+        start, pos = _line_at(reply, at)
+        if start == 0 or reply[start:pos].strip() != _SEARCH:
+            continue
+        end = start - 1  # the line before ends here
+        start = reply.rfind("\n", 0, end) + 1
+        name = reply[start:end].strip()
+        if _FENCE.match(name) and start > 0:
+            end = start - 1
+            start = reply.rfind("\n", 0, end) + 1
+            name = reply[start:end].strip()
+        if name and not _FENCE.match(name):
+            found.append(name)
     return found
 
 
-def _exchange(block: _Block, sid: str, n: int, session: _Session, cwd: str, repo_root: str | None) -> Exchange:
-    ex = Exchange(f"{sid}:{n}", sid, session.started_at, "\n".join(block.prompt).strip(), None, cwd, None, repo_root)
-    ex.ended_at = None
-    ex.model = session.model
-    reply = "\n".join(block.reply).strip()
-    if reply:
-        ex.texts.append(reply)
-    for path in _edited_files(block.reply):
-        ex.modify(path)
-    for out in block.output:
-        applied = _APPLIED.match(out)
-        if applied:
-            ex.modify(applied.group(1))
-            continue
-        added = _ADD_FILE.match(out)
-        if added and added.group(2).lower() in ("", "y", "yes", "a", "all"):  # blank answer takes the default, Yes
-            ex.reference(added.group(1))
-            continue
-        if out.startswith("Tokens:"):
-            counts = {kind: _number(v, unit) for v, unit, kind in _TOKENS.findall(out)}
-            ex.add_tokens(counts.get("sent", 0), counts.get("received", 0), counts.get("cache hit", 0),
-                          counts.get("cache write", 0))
-    return ex
+class _Reader:
+    """Builds the records of one history file, session by session, chat by chat. Chats are built directly (not
+    through ``Exchange``): everything about an aider chat is known at once, and a history can hold 100,000 of them."""
+
+    def __init__(self, path: Path, repo_root: str | None, tz: _dt.tzinfo | None, result: ParseResult) -> None:
+        self.cwd = str(path.resolve().parent)
+        self.where = str(path)
+        self.paths = project_paths(None, self.cwd, repo_root)
+        self.tz = tz
+        self.result = result
+        self.times: dict[str, str] = {}
+        self.header = self.started_at = self.sid = ""
+        self.model: str | None = None
+        self.chats: list[Chat] = []
+
+    def session(self, stamp: str, preamble: str) -> None:
+        self.end()
+        started = self.times.get(stamp)
+        if started is None:
+            started = self.times[stamp] = _utc(stamp, self.tz)
+        self.header, self.started_at, self.sid = f"# aider chat started at {stamp}", started, ""
+        models = _PREAMBLE_MODEL.findall(preamble) if "odel: " in preamble else None
+        self.model = models[-1] if models else None  # aider's start-up lines name the model
+
+    def prompt(self, prompt: str, body: str) -> None:
+        if not self.sid:  # the session's id: its header and first input
+            self.sid = "aider-" + hashlib.sha256(f"{self.header}\n{prompt}".encode()).hexdigest()[:20]
+        output: list[str] = []
+        reply = _body(body, output)
+        if prompt.partition("\n")[0].lstrip().startswith("/") and not reply.strip():
+            self.result.skipped += 1  # a command handled by aider itself
+            return
+        relative = self.paths.relative
+        modified: dict[str, None] = {}
+        referenced: dict[str, None] = {}
+        for name in _edited_files(reply):
+            if p := relative(name):
+                modified[p] = None
+        sent = received = hit = write = 0
+        for out in output:
+            if out[0] == "T":  # Tokens: ...; of a kind named twice the last counts
+                counts = [0, 0, 0, 0]
+                for value, unit, kind in _TOKENS.findall(out):
+                    counts[_KINDS[kind]] = (int(value) if not unit and value.isdigit() and len(value) < 16
+                                            else round(float(value.replace(",", "")) * _SCALE[unit]))
+                sent += counts[0]
+                received += counts[1]
+                hit += counts[2]
+                write += counts[3]
+            elif out[1] == "p":  # Applied edit to x
+                if p := relative(out[16:]):
+                    modified[p] = None
+            elif (added := _ADD_FILE.match(out)) and added.group(2).lower() in ("", "y", "yes", "a", "all"):
+                if p := relative(added.group(1)):  # a blank answer takes the default, Yes
+                    referenced[p] = None
+        self.chats.append(Chat(
+            id=f"{self.sid}:{len(self.chats)}", session_id=self.sid, assistant=ASSISTANT, model=self.model,
+            timestamp=self.started_at, query=prompt.strip(), response=_rstrip_lines(reply).strip(),
+            files_referenced=list(referenced), files_modified=list(modified), query_tokens=sent,
+            response_tokens=received, cache_read_tokens=hit, cache_creation_tokens=write, cwd=self.cwd))
+
+    def end(self) -> None:
+        if not self.sid:  # started and left without typing anything: nothing to derive an id from
+            return
+        chats = self.chats
+        self.result.chats.extend(chats)
+        self.result.sessions.append(Session(
+            id=self.sid, assistant=ASSISTANT, started_at=self.started_at, model=self.model, cwd=self.cwd,
+            transcript_path=self.where, chat_count=len(chats), query_tokens=sum(c.query_tokens for c in chats),
+            response_tokens=sum(c.response_tokens for c in chats)))
+        self.chats = []
+        self.sid = ""
 
 
 def parse_aider(path: str | os.PathLike[str], repo_root: str | None = None, *,
@@ -168,32 +232,21 @@ def parse_aider(path: str | os.PathLike[str], repo_root: str | None = None, *,
         lines = data.split(b"\n")
         malformed = sum(1 for line in lines if not _is_utf8(line))
         text = "\n".join(line.decode("utf-8", "replace") for line in lines)
-    cwd = str(path.resolve().parent)
-    sessions, skipped = _split(text, tz)
-    result = ParseResult(malformed=malformed, skipped=skipped)
-    for session in sessions:
-        if not session.blocks:  # started and left without typing anything: nothing to derive an id from
-            continue
-        first = "\n".join(session.blocks[0].prompt)
-        sid = "aider-" + hashlib.sha256(f"{session.header}\n{first}".encode()).hexdigest()[:20]
-        chats = []
-        for block in session.blocks:
-            if block.prompt[0].lstrip().startswith("/") and not "\n".join(block.reply).strip():
-                result.skipped += 1  # a command handled by aider itself
-                continue
-            chats.append(_exchange(block, sid, len(chats), session, cwd, repo_root).to_chat(ASSISTANT))
-        result.chats.extend(chats)
-        result.sessions.append(Session(
-            id=sid,
-            assistant=ASSISTANT,
-            started_at=session.started_at,
-            model=session.model,
-            cwd=cwd,
-            transcript_path=str(path),
-            chat_count=len(chats),
-            query_tokens=sum(c.query_tokens for c in chats),
-            response_tokens=sum(c.response_tokens for c in chats),
-        ))
+    if any(c in text for c in _BREAKS):
+        text = "\n".join(text.splitlines())
+    result = ParseResult(malformed=malformed)
+    first = _FIRST_HEADER.search(text)
+    result.skipped = len(_NON_BLANK.findall(text, 0, len(text) if first is None else first.start()))  # stray
+    if first is None:
+        return result
+    reader = _Reader(path, repo_root, tz, result)
+    parts = _CUT.split(text[first.start():])  # "", then (stamp, run, the text up to the next cut) for each cut
+    for stamp, run, after in zip(parts[1::3], parts[2::3], parts[3::3]):
+        if run is None:
+            reader.session(stamp, after)
+        else:
+            reader.prompt(_prompt(run), after)
+    reader.end()
     return result
 
 
@@ -204,7 +257,8 @@ HISTORY = ".aider.chat.history.md"
 
 
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
-    return parse_aider(path, repo_root, **kw)
+    with paused_gc():
+        return parse_aider(path, repo_root, **kw)
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:
