@@ -34,11 +34,12 @@ import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 
 from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, json_objects
+from git_ml.capture.transcripts.tooluse import paused_gc
 from git_ml.schema import Session
 
 ASSISTANT = "gemini-cli"
@@ -53,17 +54,74 @@ _SHELL = frozenset({"run_shell_command"})
 _FAILED = frozenset({"cancelled", "error"})
 
 
+# A line decoded into dicts holding only the keys this parser reads: msgspec skips the rest (tool results, thoughts,
+# file contents written by write_file or replace) without building them. A key's presence is kept (a part's
+# ``functionResponse`` is only tested for presence: kept undecoded). A line whose values do not have the expected
+# shapes is decoded whole instead, so either way the dicts read give the same answers.
+class _Args(TypedDict, total=False):
+    file_path: Any
+    absolute_path: Any
+    path: Any
+    dir_path: Any
+    command: Any
+
+
+class _Call(TypedDict, total=False):
+    id: Any
+    name: Any
+    args: _Args | None
+    status: Any
+    agentId: Any
+
+
+class _Part(TypedDict, total=False):
+    text: Any
+    thought: Any
+    functionResponse: msgspec.Raw
+    inlineData: msgspec.Raw
+    fileData: msgspec.Raw
+
+
+class _Tokens(TypedDict, total=False):
+    input: Any
+    output: Any
+    cached: Any
+    thoughts: Any
+
+
+_Line = TypedDict("_Line", {  # type: ignore[misc]  # keys such as "$set" need the functional form
+    "id": Any, "type": Any, "timestamp": Any, "model": Any, "content": "str | list[_Part] | _Part | None",
+    "displayContent": Any, "toolCalls": "list[_Call] | None", "tokens": "_Tokens | None", "$rewindTo": Any,
+    "$set": Any, "sessionId": Any, "projectHash": Any, "startTime": Any, "lastUpdated": Any, "kind": Any,
+    "messages": Any}, total=False)
+_LINE = msgspec.json.Decoder(_Line)
+
+
 def _lines(data: bytes) -> tuple[list[Any], int]:
+    # A skipped value is not checked for valid UTF-8: a file that is not all UTF-8 is decoded whole, line by line.
+    decode = _LINE.decode if data.isascii() or _is_utf8(data) else _DECODER.decode
     objs, malformed = [], 0
-    lines = data.split(b"\n")
-    for i, raw in enumerate(lines):
+    for raw in data.split(b"\n"):
         if not raw.strip():
             continue
         try:
-            objs.append(_DECODER.decode(raw))
+            objs.append(decode(raw))
+        except msgspec.ValidationError:  # valid JSON, other shapes than expected (or not an object): all of it
+            try:
+                objs.append(_DECODER.decode(raw))
+            except ValueError:
+                malformed += 1
         except ValueError:  # (incl. invalid UTF-8)
             malformed += 1
     return objs, malformed
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 class _Chat:
@@ -216,7 +274,11 @@ def _subagents(path: Path, sid: str) -> list[Path]:
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
     """Parse one Gemini CLI chat file (either format), merging its sub-agents' chats into the chats that called
     them. A sub-agent's file parsed on its own gives nothing. Raises only OSError."""
-    path = Path(path)
+    with paused_gc():
+        return _parse(Path(path), repo_root)
+
+
+def _parse(path: Path, repo_root: str | None) -> ParseResult:
     chat = _Chat(path)
     chat.load()
     meta = chat.meta
