@@ -43,6 +43,8 @@ def duration_ms(start: str | None, end: str | None) -> int | None:
         return None
     try:
         a = _dt.datetime.fromisoformat(start)
+        if end == start:  # (common where a format records one time per chat)
+            return 0
         b = _dt.datetime.fromisoformat(end)
         return max(0, round((b - a).total_seconds() * 1000))
     except (ValueError, TypeError):  # naive vs aware, or garbage
@@ -162,7 +164,7 @@ class Exchange:
         counts: dict[str, int] = {}
         for name in names:
             counts[name] = counts.get(name, 0) + 1
-        q, r, cr, cc = self.totals()
+        q, r, cr, cc = self.totals() if self.usage else self.tokens
         return Chat(
             id=self.chat_id,
             session_id=self.session_id,
@@ -174,7 +176,7 @@ class Exchange:
             prompt_uuid=self.prompt_uuid,
             query=self.query,
             images=self.images,
-            response="\n\n".join(t for t in self.texts if t),
+            response="\n\n".join(filter(None, self.texts)),
             files_referenced=list(self.referenced),
             files_modified=list(self.modified),
             tools_used=names,

@@ -70,6 +70,8 @@ def iso_mtime(path: str | os.PathLike[str]) -> str | None:
 
 def from_uri(value: object) -> str | None:
     """A filesystem path from a ``file://`` URI (percent-decoded), a plain path as given, None otherwise."""
+    if isinstance(value, str):  # (first: the abstract Mapping check is slow)
+        return _from_uri(value) if value else None
     if isinstance(value, Mapping):  # some editors store {"fsPath": ..., "path": ...}
         value = value.get("fsPath") or value.get("path")
     if not isinstance(value, str) or not value:
@@ -136,7 +138,7 @@ def apply_tool(ex: Exchange, name: str, args: object, table: Mapping[str, str], 
     when the tool id was already recorded (nothing is added twice)."""
     if not ex.add_tool(name, tool_id):
         return False
-    if failed or not isinstance(args, Mapping):
+    if failed or not isinstance(args, dict | Mapping):  # (dict first: the abstract check is slow)
         return True
     kind = table.get(name) or table.get(name.lower())
     for value in args.values():

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 
@@ -37,17 +37,18 @@ TOOLS = {"code_action": MODIFY, "write_to_file": MODIFY, "edit_file": MODIFY, "v
 _FAILED = frozenset({"error", "errored", "cancelled", "canceled"})
 
 
-class _Body(msgspec.Struct):
-    """The fields of a step's payload that are used (file contents such as ``new_content`` are skipped)."""
+class _Body(TypedDict, total=False):
+    """The keys of a step's payload that are used (file contents such as ``new_content`` are skipped); decoded as
+    a dict, it is the tool's arguments as they are (a key set to null is ignored like a missing one)."""
 
-    user_response: Any = None
-    response: Any = None
-    path: Any = None
-    file_path: Any = None
-    absolute_path_uri: Any = None
-    command: Any = None
-    command_line: Any = None
-    cwd: Any = None
+    user_response: Any
+    response: Any
+    path: Any
+    file_path: Any
+    absolute_path_uri: Any
+    command: Any
+    command_line: Any
+    cwd: Any
 
 
 _STEPS = ("user_input", "planner_response", "code_action", "view_file", "view_code_item", "run_command",
@@ -55,8 +56,7 @@ _STEPS = ("user_input", "planner_response", "code_action", "view_file", "view_co
 _Line = msgspec.defstruct("_Line", [("type", Any, None), ("status", Any, None)]
                           + [(name, "_Body | None", None) for name in _STEPS], module=__name__)
 _LINE = msgspec.json.Decoder(_Line)
-_FIELDS = _Body.__struct_fields__
-_EMPTY = _Body()
+_EMPTY: _Body = {}
 
 
 def _step(obj: object) -> tuple[str, dict] | None:
@@ -96,23 +96,24 @@ def parse_windsurf(path: str | os.PathLike[str], repo_root: str | None = None, *
             continue
         steps.append(step)
     if cwd is None:
-        cwd = next((b.cwd for _, b, _ in steps if isinstance(b.cwd, str) and b.cwd.startswith("/")), None)
+        cwd = next((d for _, b, _ in steps if isinstance(d := b.get("cwd"), str) and d.startswith("/")), None)
     chats: list[Exchange] = []
     cur: Exchange | None = None
     for kind, body, status in steps:
         if kind == "user_input":
-            query = body.user_response if isinstance(body.user_response, str) else ""
+            query = body.get("user_response")
+            query = query if isinstance(query, str) else ""
             cur = Exchange(f"{sid}:{len(chats)}", sid, when, query.strip(), str(len(chats)), cwd, None, repo_root)
             cur.model = model
             chats.append(cur)
         elif cur is None:
             skipped += 1
         elif kind == "planner_response":
-            if isinstance(body.response, str) and body.response:
-                cur.texts.append(body.response)
+            response = body.get("response")
+            if isinstance(response, str) and response:
+                cur.texts.append(response)
         else:
-            args = {f: v for f in _FIELDS if (v := getattr(body, f)) is not None}
-            apply_tool(cur, kind, args, TOOLS, None, failed=status in _FAILED)
+            apply_tool(cur, kind, body, TOOLS, None, failed=status in _FAILED)
     out = [ex.to_chat(ASSISTANT) for ex in chats]
     session = Session(id=sid, assistant=ASSISTANT, started_at=when or None, ended_at=when or None, model=model,
                       cwd=cwd, transcript_path=str(path), chat_count=len(out))
