@@ -4,7 +4,8 @@ only the sessions whose project is this repository (any of its worktrees).
 
 Idempotent: a chat or session identical to the stored version (capture time aside) is not stored again; new ones
 are linked to the captured commits they produced. A unit unchanged since the last import (same size and
-modification time, kept in ``.git/ml/import-state.json``, derived and disposable) is not read again, so a second
+modification time, kept in ``.git/ml/import-state.json``, derived and disposable; with those of the other files its
+records were also read from, such as a sub-agent's file or a sub-task's folder) is not read again, so a second
 import over thousands of files costs their ``stat`` only. The post-commit capture runs the same search, bounded
 in time, for the assistants whose live hooks are not installed here.
 """
@@ -35,7 +36,9 @@ from git_ml.store.core import Store
 
 Source = tuple[ModuleType, Path]
 STATE_FILE = "import-state.json"
-_STATE = msgspec.json.Decoder(dict[str, list[int]])
+# unit -> [size, mtime], then (path, size, mtime) of each other file or folder its records were read from
+_STATE = msgspec.json.Decoder(dict[str, list[int | str]])
+_RECENT_NS = 2_000_000_000  # a dependency changed this shortly before its unit was read is read again next time
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -178,14 +181,35 @@ def fingerprint(path: Path) -> list[int] | None:
         return None
 
 
-def _load_state(repo: pygit2.Repository) -> dict[str, list[int]]:
+def unit_state(fp: list[int], dependencies: Sequence[str | os.PathLike], read_at_ns: int) -> list[int | str]:
+    """What is kept of a unit read at ``read_at_ns``: its fingerprint, then each dependency's path and fingerprint
+    (taken after the read: one that changed around it gets a fingerprint no file has, so it is read again)."""
+    out: list[int | str] = list(fp)
+    for dep in dependencies:
+        dfp = fingerprint(Path(dep))
+        if dfp is None:  # gone: its absence is what was read
+            continue
+        out += [str(dep), *(dfp if dfp[1] < read_at_ns - _RECENT_NS else [-1, -1])]
+    return out
+
+
+def unchanged(kept: list[int | str] | None, fp: list[int] | None) -> bool:
+    """Whether a unit whose fingerprint is now ``fp`` and whose dependencies are as ``kept`` need not be read."""
+    if kept is None or fp is None or kept[:2] != fp or len(kept) % 3 != 2:
+        return False
+    deps = kept[2:]
+    return all(isinstance(deps[i], str) and fingerprint(Path(deps[i])) == deps[i + 1:i + 3]
+               for i in range(0, len(deps), 3))
+
+
+def _load_state(repo: pygit2.Repository) -> dict[str, list[int | str]]:
     try:
         return _STATE.decode((ml_dir(repo, create=False) / STATE_FILE).read_bytes())
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return {}
 
 
-def _save_state(repo: pygit2.Repository, state: dict[str, list[int]]) -> None:
+def _save_state(repo: pygit2.Repository, state: dict[str, list[int | str]]) -> None:
     atomic_write(ml_dir(repo) / STATE_FILE, _ENCODER.encode(state))
 
 
@@ -205,7 +229,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
     root = workdir(repo)
     roots = worktree_roots(repo) if only_this_repository else ()
     state = _load_state(repo)
-    seen: dict[str, list[int]] = {}
+    seen: dict[str, list[int | str]] = {}
     stored: tuple[dict[str, str], dict[str, str]] | None = None
     store: Store | None = None
     new_chats: list[Chat] = []
@@ -218,7 +242,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
             break
         key = str(path)
         fp = fingerprint(path)
-        if fp is not None and not rescan and state.get(key) == fp:
+        if not rescan and unchanged(state.get(key), fp):
             report.unchanged_files += 1
             if progress is not None:
                 progress(1)
@@ -237,6 +261,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
                 if progress is not None:
                     progress(1)
                 continue
+        read_at = time.time_ns()
         try:
             parsed = parse_unit(module, path, str(root) if root else None)
         except OSError as exc:
@@ -249,7 +274,7 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
             keep = {s.id for s in sessions}
             chats = [c for c in chats if c.session_id in keep]
         if fp is not None:
-            seen[key] = fp
+            seen[key] = unit_state(fp, parsed.dependencies, read_at)
         report.files += 1
         report.malformed += parsed.malformed
         report.skipped += parsed.skipped

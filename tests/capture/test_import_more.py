@@ -5,12 +5,14 @@ the commits they produced, a second run reads nothing, and a file of another for
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from git_ml.capture.importer import fingerprint, unchanged, unit_state
 from git_ml.store.core import DATA_REF, Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
@@ -102,3 +104,51 @@ def test_explicit_paths_and_refusals(repo, tmp_path):
     out = repo.run("git-ml-capture", "import", "--json", str(droid), str(amp), str(cline))
     assert out.returncode == 0, out.stderr
     assert {s.assistant for s in stored(repo, "sessions").values()} == {"droid", "amp", "cline"}
+
+
+def test_a_change_in_a_dependent_file_alone_reads_the_unit_again(repo, tmp_path):
+    """A Droid session merges its worker's file, a Roo task its sub-task's folder: when only that file changes, the
+    next import reads the unit again (its unchanged check covers them) and stores what changed."""
+    project = str(repo.path.resolve())
+    repo.commit("initial", {"src/cli.py": "a\n"}, date="2026-05-08T10:00:00+0000")
+    sessions, tasks = tmp_path / "sessions", tmp_path / "tasks"
+    relocate(FIXTURES / "droid/home/.factory/sessions/-home-dev-projects-demo", sessions, project)
+    relocate(FIXTURES / "roo/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/tasks", tasks, project)
+    old = 1_700_000_000
+    for p in [*sessions.iterdir(), *tasks.rglob("*")]:
+        os.utime(p, (old, old))  # written long before the import (a file changed just before it is read again)
+    parent = sessions / "4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d.jsonl"
+    worker = sessions / "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a.jsonl"
+    task, subtask = tasks / "0b7c2a9e-5d1f-4c3a-9e21-7a6f0d4c1b01", tasks / "0b7c2a9e-5d1f-4c3a-9e21-7a6f0d4c1b02"
+
+    def run() -> dict:
+        out = repo.run("git-ml-capture", "import", "--json", str(parent), str(task))
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    assert run()["files"] == 2
+    assert (again := run())["files"] == 0 and again["unchanged_files"] == 2
+    read = {"type": "message", "id": "sa3", "timestamp": "2026-05-08T11:01:30.000Z", "parentId": "sa2",
+            "message": {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_s9", "name": "Read",
+                                                          "input": {"file_path": f"{project}/src/help.py"}}]}}
+    with open(worker, "a") as f:
+        f.write(json.dumps(read) + "\n")
+    os.utime(worker, (old + 60, old + 60))
+    after = run()
+    assert after["files"] == 1 and after["chats"] == 1  # the parent session, its chat now with the worker's read
+    assert any("src/help.py" in c.files_referenced for c in stored(repo, "chats").values() if c.assistant == "droid")
+    ui = subtask / "ui_messages.json"
+    ui.write_bytes(ui.read_bytes() + b"\n")
+    os.utime(ui, (old + 60, old + 60))
+    assert run()["files"] == 1  # the Roo task, for its sub-task's folder
+    assert run()["files"] == 0
+
+
+def test_a_dependency_changed_around_the_read_is_read_again(tmp_path):
+    dep = tmp_path / "worker.jsonl"
+    dep.write_text("{}\n")
+    fp = fingerprint(dep)
+    assert unchanged(unit_state([1, 2], [dep], fp[1] + 3_000_000_000), [1, 2])  # quiet for 3 s before the read
+    kept = unit_state([1, 2], [dep, tmp_path / "gone.jsonl"], fp[1] + 1_000_000_000)  # written 1 s before it
+    assert kept == [1, 2, str(dep), -1, -1] and not unchanged(kept, [1, 2])
+    assert not unchanged(unit_state([1, 2], [dep], fp[1] + 3_000_000_000), [1, 3])

@@ -25,12 +25,15 @@ from git_ml.schema import Chat, Session
 @dataclass
 class ParseResult:
     """What a parser found in one file. ``malformed`` counts undecodable lines, ``skipped`` lines that were read
-    but contributed nothing (unknown or deliberately ignored kinds). Aider files hold several sessions."""
+    but contributed nothing (unknown or deliberately ignored kinds). Aider files hold several sessions.
+    ``dependencies``: the other files or folders the records were also read from (a sub-agent's file, a sub-task's
+    folder, a settings file), so that an import reads the unit again when one of them changes."""
 
     chats: list[Chat] = field(default_factory=list)
     sessions: list[Session] = field(default_factory=list)
     malformed: int = 0
     skipped: int = 0
+    dependencies: list[Path] = field(default_factory=list)
 
     @property
     def session(self) -> Session | None:

@@ -316,8 +316,7 @@ def parse_claude(path: str | os.PathLike[str], repo_root: str | None = None, sta
         end = offset + len(raw) + complete
     reader.finish()
     sid = sid or (base.id if base else "") or reader.first_session_id or path.stem
-    if subagents and reader.chats:
-        _attach_agents(path, sid, reader.chats, repo_root)
+    agents = _attach_agents(path, sid, reader.chats, repo_root) if subagents and reader.chats else []
     chats = [ex.to_chat(ASSISTANT) for _, ex in reader.chats]
     resume = reader.last_prompt if reader.last_prompt is not None else end
     before = [c for (offset, _), c in zip(reader.chats, chats) if offset < resume]
@@ -330,6 +329,7 @@ def parse_claude(path: str | os.PathLike[str], repo_root: str | None = None, sta
         end_offset=end,
         head_hash=hashlib.sha1(head).hexdigest() if head else "",
         resume_base=_session(sid, path, base, before, reader),
+        dependencies=agents,
     )
 
 
@@ -399,9 +399,10 @@ def parse_claude_agent(path: str | os.PathLike[str], repo_root: str | None = Non
 
 
 def _attach_agents(path: Path, session_id: str, chats: list[tuple[int, _ClaudeExchange]],
-                   repo_root: str | None) -> None:
+                   repo_root: str | None) -> list[Path]:
     """Merge each subagent file into the chat that spawned it: by the agent id the Task result reported, else by
-    the Task prompt, else into the latest chat that started before the agent did (never into chats parsed earlier)."""
+    the Task prompt, else into the latest chat that started before the agent did (never into chats parsed earlier).
+    Returns the files merged."""
     exchanges = [ex for _, ex in chats]
     by_agent = {a: ex for ex in exchanges for a in ex.agent_ids}
     by_prompt = {p: ex for ex in exchanges for p in ex.task_prompts.values()}
@@ -418,6 +419,7 @@ def _attach_agents(path: Path, session_id: str, chats: list[tuple[int, _ClaudeEx
             matched.append((rec.timestamp or "", str(p), target))
     for _, p, target in sorted(matched, key=lambda m: m[:2]):  # in the order the agents started
         target.merge(parse_claude_agent(p, repo_root).exchange)
+    return [Path(p) for _, p, _ in matched]
 
 
 # --- registry contract (registry.py) -----------------------------------------------------------------------------

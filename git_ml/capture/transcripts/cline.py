@@ -392,7 +392,8 @@ def parse_task(path: str | os.PathLike[str], repo_root: str | None = None, assis
         return ParseResult(skipped=1)  # a sub-task: merged into the parent's chat
     task.read()
     malformed, skipped = task.malformed, task.skipped
-    for child_folder in _children(folder, task.item) if subtasks else ():
+    children = _children(folder, task.item) if subtasks else []
+    for child_folder in children:
         child = _Task(child_folder, repo_root)
         child.read()
         malformed += child.malformed
@@ -404,7 +405,7 @@ def parse_task(path: str | os.PathLike[str], repo_root: str | None = None, assis
                       ended_at=iso_ms(task.last_ts), model=task.model, cwd=task.cwd, transcript_path=str(folder),
                       chat_count=len(out), query_tokens=sum(c.query_tokens for c in out),
                       response_tokens=sum(c.response_tokens for c in out))
-    return ParseResult(chats=out, sessions=[session], malformed=malformed, skipped=skipped)
+    return ParseResult(chats=out, sessions=[session], malformed=malformed, skipped=skipped, dependencies=children)
 
 
 def flavour(path: str | os.PathLike[str]) -> str | None:

@@ -211,8 +211,10 @@ def parse_droid(path: str | os.PathLike[str], repo_root: str | None = None, *, s
     malformed, skipped = run.malformed, run.skipped
     for ex in run.chats:
         ex.model = model
+    read = [path.with_name(path.name.removesuffix(".jsonl") + ".settings.json")]
     if subagents:
         for wpath, _ in _workers(path, run.sid):
+            read += [wpath, wpath.with_name(wpath.name.removesuffix(".jsonl") + ".settings.json")]
             worker = _read(wpath, repo_root)
             malformed += worker.malformed
             wq, wr = _usage(_settings(wpath))
@@ -230,7 +232,7 @@ def parse_droid(path: str | os.PathLike[str], repo_root: str | None = None, *, s
     session = Session(id=run.sid, assistant=ASSISTANT, started_at=run.started, ended_at=run.ended, model=model,
                       cwd=run.cwd, transcript_path=str(path), chat_count=len(chats), query_tokens=query_tokens,
                       response_tokens=response_tokens)
-    return ParseResult(chats=chats, sessions=[session], malformed=malformed, skipped=skipped)
+    return ParseResult(chats=chats, sessions=[session], malformed=malformed, skipped=skipped, dependencies=read)
 
 
 def _caller(chats: list[Exchange], worker: _Run) -> Exchange | None:

@@ -288,7 +288,8 @@ def _parse(path: Path, repo_root: str | None) -> ParseResult:
     ph = meta.get("projectHash") if isinstance(meta.get("projectHash"), str) else None
     root = recorded_root(path, ph, repo_root)
     exchanges, agents = _exchanges(chat, sid, root, repo_root)
-    for sub in _subagents(path, sid):
+    subagents = _subagents(path, sid)
+    for sub in subagents:
         child = _Chat(sub)
         child.load()
         target = agents.get(child.meta.get("sessionId")) or agents.get(sub.stem)
@@ -309,7 +310,8 @@ def _parse(path: Path, repo_root: str | None) -> ParseResult:
         model=next((c.model for c in reversed(chats) if c.model), None), cwd=root, transcript_path=str(path),
         chat_count=len(chats), query_tokens=sum(c.query_tokens for c in chats),
         response_tokens=sum(c.response_tokens for c in chats))
-    return ParseResult(chats=chats, sessions=[session], malformed=chat.malformed, skipped=chat.skipped)
+    return ParseResult(chats=chats, sessions=[session], malformed=chat.malformed, skipped=chat.skipped,
+                       dependencies=subagents)
 
 
 def _exchanges(chat: _Chat, sid: str, root: str | None, repo_root: str | None, *,
