@@ -10,6 +10,7 @@ and a second run (nothing changed) ≤ 1 s; the post-commit capture's incrementa
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -113,14 +114,18 @@ def _cursor_db(tmp: Path) -> Path:
     ("claude", _claude, claude), ("codex", _codex, codex), ("gemini", _gemini, gemini),
     ("copilot", _copilot, copilot), ("aider", _aider, aider), ("cursor (state.vscdb)", _cursor_db, cursor)])
 def test_parser_speed(tmp_path, name, make, module):
+    """Best of three by the process's CPU time (the machine is shared: others' load inflates wall time, printed
+    beside it)."""
     path = make(tmp_path)
     size = path.stat().st_size
-    best = float("inf")
+    best = wall = float("inf")
     for _ in range(3):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         r = module.parse(path, "/home/dev/projects/demo")
-        best = min(best, time.perf_counter() - t)
-    print(f"\n{name}: {size / 1e6:.1f} MB, {len(r.chats)} chats, {best:.2f} s: {size / best / 1e6:.1f} MB/s")
+        cpu, w = time.process_time() - c, time.perf_counter() - t
+        best, wall = (cpu, w) if cpu < best else (best, wall)
+    print(f"\n{name}: {size / 1e6:.1f} MB, {len(r.chats)} chats, {best:.2f} s CPU ({size / best / 1e6:.1f} MB/s), "
+          f"{wall:.2f} s wall ({size / wall / 1e6:.1f} MB/s), load {os.getloadavg()[0]:.1f}")
     assert r.chats and size / best >= TARGET
 
 

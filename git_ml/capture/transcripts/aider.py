@@ -51,7 +51,7 @@ _NON_BLANK = re.compile(r"^[^\S\n]*+\S", re.M)
 _FENCE_LINE = r"[^\S\n]*+(?:```|~~~)[^\n]*+"
 _PIECE = re.compile(rf"\n(?:({_FENCE_LINE}(?:\n(?!{_FENCE_LINE})[^\n]*+)*(?:\n{_FENCE_LINE})?)"
                     r"|>(?: ([^\n]*+)|[^\S\n]*+)(?=\n|\Z))")
-_PREAMBLE_MODEL = re.compile(r"^> [^\S\n]*+(?:Main model|Model): (\S+)", re.M)
+_PREAMBLE_MODEL = re.compile(r">(?<=^>) [^\S\n]*+(?:Main model|Model): (\S+)", re.M)
 _BLANK_END = re.compile(r"[^\S\n]\n")  # a line ending in a blank
 _KINDS = {"sent": 0, "received": 1, "cache hit": 2, "cache write": 3}
 _SCALE = {"": 1, "k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}
