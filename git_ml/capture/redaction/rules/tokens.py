@@ -16,7 +16,7 @@ digit, ``Q~``, 31-34 characters), are recognised in the same runs.
 
 import re
 
-from git_ml.capture.redaction.looks import ALNUM, TOKEN, is_random, looks_fake, machine_made
+from git_ml.capture.redaction.looks import ALNUM, TOKEN, is_random, looks_fake, machine_made, machine_made_all
 from git_ml.capture.redaction.rules.known import SCANNED
 from git_ml.capture.redaction.rules.providers import TOKEN_ROWS
 
@@ -27,6 +27,7 @@ _LEADING = "-+/%~"  # not the start of a token: a + or - before it on a diff lin
 _INNER = re.compile(r"[/-]+")  # where a token may start inside a run
 _HEXISH = re.compile(r"[0-9a-fA-F-]+")  # UUIDs, hashes: no token starts inside them
 _STOPS = ".=:"  # a prefix may hold these (SG., dp.pt., sig=); the run of token characters starts after the last
+_NAMED = re.compile(r"\(\?P<\w+>")  # a named group, made plain where the rows of a head share one pattern
 _AZURE_SECRET = re.compile(r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")
 
 
@@ -78,8 +79,10 @@ class TokenScanner:
             entries.sort(key=lambda e: -len(e[1]))
         self._built = True
 
-    def _token(self, text: str, start: int, prefix: str, source: str, kind):
-        """(start, end, kind) of the token at start, or None."""
+    def _token(self, text: str, start: int, prefix: str, source: str, kind, defer: bool):
+        """(start, end, kind) of the token at start, or None. With ``defer``, a provider row's candidate is returned
+        before its random part is checked, as (start, end, kind, start of the random part): spans checks them all
+        at once."""
         pattern = self._compiled.get(source)
         if pattern is None:  # a hook's commit message meets a few prefixes at most: compile only those
             pattern = self._compiled[source] = re.compile(source)
@@ -93,6 +96,8 @@ class TokenScanner:
         end = m.end()
         if end < len(text) and text[end] in TOKEN:
             return None  # a longer run that only starts like a token
+        if defer:
+            return start, end, kind, start + len(prefix)
         return (start, end, kind) if machine_made(text[start + len(prefix) : end]) else None
 
     @staticmethod
@@ -106,13 +111,47 @@ class TokenScanner:
         body = text[start + 6 : end]
         return None if looks_fake(body) or not is_random(body) else end
 
-    def _at_head(self, text: str, s: int, run_end: int):
+    def _head_pattern(self, head: str) -> re.Pattern:
+        """One pattern for the rows of a head, tried in their order, a group each: one C call finds the first row
+        whose pattern matches and which no token character continues (the checks of _token before machine_made)."""
+        key = "head:" + head
+        pattern = self._compiled.get(key)
+        if pattern is None:
+            options = []
+            for prefix, source, kind in self.heads[head]:
+                source = _NAMED.sub("(?:", source)
+                if isinstance(kind, str):  # atomic: the greedy match or none, as _token reads it
+                    options.append(f"({re.escape(prefix)}(?>{source[len(re.escape(prefix)):]}))(?![A-Za-z0-9_-])")
+                else:
+                    options.append(f"(?={re.escape(prefix)})({source})")
+            pattern = self._compiled[key] = re.compile("|".join(options))
+            if pattern.groups != len(options):  # m.lastindex names the row only with one group per row
+                raise ValueError(f"a token row of {head!r} has a group of its own")
+        return pattern
+
+    def _at_head(self, text: str, s: int, run_end: int, defer: bool):
         """The token that starts at s (after leading + - / % ~), or None."""
         while s < run_end - 1 and text[s] in _LEADING:
             s += 1
-        for prefix, pattern, kind in self.heads.get(text[s : s + 2], ()):
+        head = text[s : s + 2]
+        if head in self.heads:
+            m = self._head_pattern(head).match(text, s)
+            if m is None:  # no row's pattern: what the loop below would find
+                rows = ()
+            else:
+                prefix, pattern, kind = self.heads[head][m.lastindex - 1]
+                if isinstance(kind, str):  # s is never inside a word here: the run or a / or - ends before it
+                    if defer:
+                        return s, m.end(), kind, s + len(prefix)
+                    if machine_made(text[s + len(prefix) : m.end()]):
+                        return s, m.end(), kind
+                # a check to run, or a look-alike: the rows one by one from there (those before it do not match)
+                rows = self.heads[head][m.lastindex - 1 :]
+        else:
+            rows = ()
+        for prefix, pattern, kind in rows:
             if text.startswith(prefix, s):
-                found = self._token(text, s, prefix, pattern, kind)
+                found = self._token(text, s, prefix, pattern, kind, defer)
                 if found is not None:
                     return found
         if text.startswith("Q~", s + 4):
@@ -129,45 +168,58 @@ class TokenScanner:
             return  # no run of 16: most commit messages, and no pattern compiled for them
         if not self._built:
             self._build()
-        heads, after_stop, pos = self.heads, self.after_stop, 0
+        # Every run is read first, with the random parts of provider tokens left unchecked; those are checked all
+        # at once (looks.machine_made_all), then the runs are taken in order, each after the token before it.
         plain: set[str] = set()  # runs already seen to hold no token (a session id, a cwd repeated on every line)
+        runs = []  # (start of the run, its end, what it holds)
         while True:
             s = find(needle, s)
             if s < 0:
-                return
+                break
             run_end = find(b" ", s + _RUN_MIN)
             if run_end < 0:
                 run_end = n
-            if s < pos:
-                s = run_end
-                continue  # inside the previous token
-            found = None
-            if s > 2 and text[s - 1] in _STOPS:
-                for before, prefix, pattern, kind in after_stop.get(text[s - 3 : s], ()):
-                    start = s - len(before)
-                    if start >= 0 and text.startswith(prefix, start):
-                        found = self._token(text, start, prefix, pattern, kind)
-                        if found is not None:
-                            if before[-1] in "=:":  # AccountKey=<value>: the value goes, the name stays
-                                found = s, found[1], found[2]
-                            break
-            if found is None:
-                run = text[s:run_end]
-                if run in plain:
-                    s = run_end
-                    continue
-                if run[:2] in heads or run[0] in _LEADING or run.startswith("Q~", 4):
-                    found = self._at_head(text, s, run_end)
-                # after a / or - inside the run: fix/glpat-..., wip-ghp_..., /v1/keys/sk-... (not in UUIDs and hashes)
-                if found is None and not _HEXISH.fullmatch(run):
-                    for sep in _INNER.finditer(run, 1, len(run) - _RUN_MIN // 2):
-                        if run[sep.end() : sep.end() + 2] in heads or run.startswith("Q~", sep.end() + 4):
-                            found = self._at_head(text, s + sep.end(), run_end)
-                            if found is not None:
-                                break
-                if found is None and len(plain) < 100_000:
-                    plain.add(run)
-            if found is not None and found[0] >= pos:
+            found = self._in_run(text, s, run_end, plain, True)
+            if found is not None:
+                runs.append((s, run_end, found))
+            s = run_end
+        deferred = [found for _, _, found in runs if len(found) == 4]
+        verdicts = iter(machine_made_all([text[found[3] : found[1]] for found in deferred]))
+        pos = 0
+        for s, run_end, found in runs:
+            if len(found) == 4:
+                if next(verdicts):
+                    found = found[:3]
+                elif s >= pos:  # not random: what else the run may hold, read as it was read before
+                    found = self._in_run(text, s, run_end, plain, False)
+            if found is not None and s >= pos and found[0] >= pos:
                 pos = found[1]
                 yield found
-            s = run_end
+
+    def _in_run(self, text: str, s: int, run_end: int, plain: set[str], defer: bool):
+        """The token in the run of token characters text[s:run_end] (or starting just before it), or None."""
+        if s > 2 and text[s - 1] in _STOPS:
+            for before, prefix, pattern, kind in self.after_stop.get(text[s - 3 : s], ()):
+                start = s - len(before)
+                if start >= 0 and text.startswith(prefix, start):
+                    found = self._token(text, start, prefix, pattern, kind, defer)
+                    if found is not None:
+                        if before[-1] in "=:":  # AccountKey=<value>: the value goes, the name stays
+                            found = (s, *found[1:])
+                        return found
+        run = text[s:run_end]
+        if run in plain:
+            return None
+        heads, found = self.heads, None
+        if run[:2] in heads or run[0] in _LEADING or run.startswith("Q~", 4):
+            found = self._at_head(text, s, run_end, defer)
+        # after a / or - inside the run: fix/glpat-..., wip-ghp_..., /v1/keys/sk-... (not in UUIDs and hashes)
+        if found is None and not _HEXISH.fullmatch(run):
+            for sep in _INNER.finditer(run, 1, len(run) - _RUN_MIN // 2):
+                if run[sep.end() : sep.end() + 2] in heads or run.startswith("Q~", sep.end() + 4):
+                    found = self._at_head(text, s + sep.end(), run_end, defer)
+                    if found is not None:
+                        break
+        if found is None and len(plain) < 100_000:
+            plain.add(run)
+        return found
