@@ -114,8 +114,7 @@ class TokenScanner:
     def _head_pattern(self, head: str) -> re.Pattern:
         """One pattern for the rows of a head, tried in their order, a group each: one C call finds the first row
         whose pattern matches and which no token character continues (the checks of _token before machine_made)."""
-        key = "head:" + head
-        pattern = self._compiled.get(key)
+        pattern = self._compiled.get(head)  # by its two characters: no row's own pattern is that short
         if pattern is None:
             options = []
             for prefix, source, kind in self.heads[head]:
@@ -124,7 +123,7 @@ class TokenScanner:
                     options.append(f"({re.escape(prefix)}(?>{source[len(re.escape(prefix)):]}))(?![A-Za-z0-9_-])")
                 else:
                     options.append(f"(?={re.escape(prefix)})({source})")
-            pattern = self._compiled[key] = re.compile("|".join(options))
+            pattern = self._compiled[head] = re.compile("|".join(options))
             if pattern.groups != len(options):  # m.lastindex names the row only with one group per row
                 raise ValueError(f"a token row of {head!r} has a group of its own")
         return pattern
@@ -135,7 +134,8 @@ class TokenScanner:
             s += 1
         head = text[s : s + 2]
         if head in self.heads:
-            m = self._head_pattern(head).match(text, s)
+            pattern = self._compiled.get(head) or self._head_pattern(head)
+            m = pattern.match(text, s)
             if m is None:  # no row's pattern: what the loop below would find
                 rows = ()
             else:
