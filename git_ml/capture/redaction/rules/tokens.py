@@ -56,6 +56,7 @@ class TokenScanner:
         self.checked = checked
         self._built = False
         self._compiled: dict[str, re.Pattern] = {}
+        self._fast: dict[str, tuple] = {}  # head -> (its pattern, [(kind, prefix length)] by row), once compiled
 
     def _build(self) -> None:
         # Compiled on first use: hooks import the engine, and most commit messages hold no run of 16.
@@ -126,6 +127,9 @@ class TokenScanner:
             pattern = self._compiled[head] = re.compile("|".join(options))
             if pattern.groups != len(options):  # m.lastindex names the row only with one group per row
                 raise ValueError(f"a token row of {head!r} has a group of its own")
+            # for spans: each row's kind and prefix length (0 for a checked row: _in_run runs its check)
+            rows = [(kind, len(prefix) if isinstance(kind, str) else 0) for prefix, _, kind in self.heads[head]]
+            self._fast[head] = (pattern, rows)
         return pattern
 
     def _at_head(self, text: str, s: int, run_end: int, defer: bool):
@@ -172,6 +176,7 @@ class TokenScanner:
         # at once (looks.machine_made_all), then the runs are taken in order, each after the token before it.
         plain: set[str] = set()  # runs already seen to hold no token (a session id, a cwd repeated on every line)
         runs = []  # (start of the run, its end, what it holds)
+        fast, add = self._fast, runs.append
         while True:
             s = find(needle, s)
             if s < 0:
@@ -179,9 +184,20 @@ class TokenScanner:
             run_end = find(b" ", s + _RUN_MIN)
             if run_end < 0:
                 run_end = n
+            # The common case inline: a run that starts with a provider row's prefix (not after . = :, no leading
+            # + - / % ~), matched by its head's one pattern (see _at_head); everything else goes through _in_run.
+            head = fast.get(text[s : s + 2])
+            if head is not None and text[s - 1] not in _STOPS:
+                m = head[0].match(text, s)
+                if m is not None:
+                    kind, length = head[1][m.lastindex - 1]
+                    if length:
+                        add((s, run_end, (s, m.end(), kind, s + length)))
+                        s = run_end
+                        continue
             found = self._in_run(text, s, run_end, plain, True)
             if found is not None:
-                runs.append((s, run_end, found))
+                add((s, run_end, found))
             s = run_end
         deferred = [found for _, _, found in runs if len(found) == 4]
         verdicts = iter(machine_made_all([text[found[3] : found[1]] for found in deferred]))
