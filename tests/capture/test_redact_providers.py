@@ -186,8 +186,8 @@ def test_short_texts_build_nothing_of_the_token_scan():
 
 def test_checks_of_all_candidates_at_once_agree_with_one_by_one():
     # The provider-token scan checks its candidates' random parts all at once (looks.machine_made_all and
-    # looks_fake_all): they must
-    # decide each exactly as the one-by-one check, fillers, placeholder words, short and non-ASCII strings included.
+    # looks_fake_all): they must decide each exactly as the one-by-one checks, fillers, placeholder words, short
+    # and non-ASCII strings included.
     from git_ml.capture.redaction.looks import looks_fake, looks_fake_all, machine_made, machine_made_all
 
     rng = random.Random(7)
