@@ -12,6 +12,11 @@ without a token (a session id or a path on every line of a transcript) is skippe
 row's pattern matches there, no token character continues it, and its random part is random (``looks.is_random``)
 and not a placeholder (``looks.looks_fake``). Azure AD client secrets, which have no prefix (three characters, a
 digit, ``Q~``, 31-34 characters), are recognised in the same runs.
+
+The rows of one head are one pattern (a group per row, in their order), so a run costs one ``match``; and the
+random parts of all candidates are checked at once after the scan (``looks.machine_made_all``, ``looks_fake_all``),
+then the runs are taken in order. A candidate that fails its check has its run read again the slow way, row by row,
+as the rows after it may still hold a token.
 """
 
 import re
