@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     ERROR = 1  # a domain error the user can act on (one line), or a check that found something to fix
     USAGE = 2  # a bad command line: unknown option, malformed value, missing argument
     INTERNAL = 3  # a bug: one line on stderr, the traceback in .git/ml/crash.log
+    REFUSED = 4  # a hook refuses the operation: pre-push of refs/ml/local (a team hook blocks on this status only)
     TEMPFAIL = 75  # EX_TEMPFAIL: the store's ref stayed locked; trying again later works
     CANNOT_RUN = 126  # the dispatcher found a verb's executable but could not run it (as the shell says)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as the shell says)

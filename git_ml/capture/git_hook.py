@@ -132,7 +132,7 @@ def _pre_push(args: list[str]) -> int:
         return ExitCode.OK
     for message in messages:
         sys.stderr.write(message + "\n")
-    return ExitCode.OK if ok else ExitCode.ERROR
+    return ExitCode.OK if ok else ExitCode.REFUSED
 
 
 if __name__ == "__main__":  # pragma: no cover

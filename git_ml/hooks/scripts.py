@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from git_ml.errors import ExitCode
+
 MARKER = "git-ml-managed-hook"
 BEGIN = f"# >>> {MARKER}"
 END = f"# <<< {MARKER}"
@@ -234,11 +236,12 @@ def capture_path_in(data: bytes) -> Path | None:
 
 def team_line(name: str) -> str:
     """A line to add to a hook the team keeps in a tracked directory: no absolute path, quiet when git-ml is not
-    installed on a teammate's machine."""
+    installed on a teammate's machine. pre-push blocks only on git-ml's refusal (a push of refs/ml/local), not
+    on a git-ml that fails to run."""
     args, has_stdin = HOOK_ARGS[name]
     if name == "pre-push":
-        return ('if command -v git-ml-capture >/dev/null 2>&1; then git-ml-capture --hook pre-push "$@" || exit 1; '
-                "fi")
+        return ('if command -v git-ml-capture >/dev/null 2>&1; then git-ml-capture --hook pre-push "$@"; '
+                f'[ $? -ne {int(ExitCode.REFUSED)} ] || exit 1; fi')
     redirect = ">/dev/null 2>&1" if has_stdin else "</dev/null >/dev/null 2>&1"
     return (f"if command -v git-ml-capture >/dev/null 2>&1; then git-ml-capture --hook {name}{args} {redirect}; "
             "fi")

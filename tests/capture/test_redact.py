@@ -212,6 +212,29 @@ def test_idempotent_on_random_mixtures():
         assert redact(once) == (once, {}), parts
 
 
+def test_large_text_settles_like_its_lines():
+    # On large text with few replacements the rules run a second time only over the lines holding a placeholder
+    # (engine.redact): the result must be what each line gives alone, and a second call must find nothing.
+    fragments = [
+        "password", "PASSWORD", "pwd", "secret", "token", "api_key", "Bearer ", "--password ", "=", ":", " = ",
+        '"', "'", "&", "://", "@", "postgres://u", "sk-", "ghp_", "xoxb-", "sk_live_", "AKIA", "AIza", "glpat-",
+        "npm_", "SG.", "AccountKey=", "sig=", ".", "(", "[", ",", "+", "-",
+    ]
+    rng = random.Random(16)
+    filler = [f"def f{i}(x):\n    return x + {i}  # {rand(ALNUM, 12)}" for i in range(4000)]
+    lines = [line for block in filler for line in block.split("\n")]
+    for _ in range(60):
+        parts = [rng.choice(fragments) if rng.random() < 0.5 else rand(ALNUM, rng.randrange(1, 50))
+                 for _ in range(rng.randrange(1, 25))]
+        lines.insert(rng.randrange(len(lines)), "".join(parts))
+    text = "\n".join(lines)
+    assert len(text) > 1 << 16
+    once, counts = redact(text)
+    assert counts
+    assert once == "\n".join(redact(line)[0] for line in lines)
+    assert redact(once) == (once, {})
+
+
 def test_only_the_secret_is_replaced():
     text = "DATABASE_URL=postgres://app:Xk29vLq7@db.internal:5432/app"
     assert redact(text)[0] == (
@@ -384,7 +407,8 @@ def test_commit_messages_without_secrets():
 
 
 def test_imports_only_re():
-    # Hooks import the engine: it must start fast, so its modules import only re and each other.
+    # Hooks import the engine: it must start fast, so its modules import only re, each other and what re itself
+    # loads (itertools, operator).
     package = Path(redact_module.__file__).parent
     for path in sorted(package.rglob("*.py")):
         imported = set()
@@ -393,7 +417,7 @@ def test_imports_only_re():
                 imported |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom):
                 imported.add(node.module)
-        assert {m for m in imported if not m.startswith("git_ml.capture.redaction")} <= {"re"}, path
+        assert {m for m in imported if not m.startswith("git_ml.capture.redaction")} <= {"re", "itertools", "operator"}, path
 
 
 # --- shared scanner test data ----------------------------------------------------------------

@@ -182,3 +182,25 @@ def test_short_texts_build_nothing_of_the_token_scan():
     assert out[0] == "False 0"
     built, compiled = out[1].split()
     assert built == "True" and 1 <= int(compiled) <= 3
+
+
+def test_checks_of_all_candidates_at_once_agree_with_one_by_one():
+    # The provider-token scan checks its candidates' random parts all at once (looks.machine_made_all and
+    # looks_fake_all): they must decide each exactly as the one-by-one checks, fillers, placeholder words, short
+    # and non-ASCII strings included.
+    from git_ml.capture.redaction.looks import looks_fake, looks_fake_all, machine_made, machine_made_all
+
+    rng = random.Random(7)
+    alphabets = [ALNUM, "0123456789abcdef", string.ascii_lowercase, "ab01", "_-", "abcdefgh0123",
+                 string.ascii_uppercase + "234567", "aaaaaaab", "xyzXYZ-_", "0123456789abcdefABCDEF"]
+    inserts = ["example", "xxxx", "your", "dummy", "abcd", "1234", "aaaaaa", "AAAAAa", "é", "\x00"]
+    for _ in range(300):
+        strings = []
+        for _ in range(rng.randrange(1, 60)):
+            s = "".join(rng.choice(rng.choice(alphabets)) for _ in range(rng.randrange(0, 70)))
+            if rng.random() < 0.2:
+                i = rng.randrange(len(s) + 1)
+                s = s[:i] + rng.choice(inserts) + s[i:]
+            strings.append(s)
+        assert machine_made_all(strings) == [machine_made(s) for s in strings], strings
+        assert looks_fake_all(strings) == [looks_fake(s) for s in strings], strings

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from git_ml.errors import GitMlError
+from git_ml.errors import ExitCode, GitMlError
 from git_ml.hooks import git as hooks
 from git_ml.hooks.git import (
     HOOK_NAMES,
@@ -778,3 +778,26 @@ def test_broken_install_never_blocks_a_push(env, remote):
     assert "push not blocked" in (env.path / ".git" / "ml" / "capture.log").read_text()
     assert git(env.path, "push", "origin", "refs/ml/local", check=False).returncode != 0
     assert remote_refs(remote) == {"refs/heads/main"}
+
+
+def test_team_pre_push_line_blocks_only_a_refusal(env, remote, monkeypatch, tmp_path):
+    """The suggested line for a tracked pre-push hook: a git-ml that fails to run never blocks the push; its
+    refusal (exit status REFUSED, a push of refs/ml/local) does."""
+    team = env.path / ".githooks"
+    team.mkdir()
+    write_hook(team / "pre-push", "#!/bin/sh\n" + team_line("pre-push") + "\n")
+    git(env.path, "config", "core.hooksPath", ".githooks")
+    monkeypatch.setenv("PATH", f"{env.exe.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_CAPTURE_STATUS", "1")  # broken: a failed import, a removed interpreter
+    assert git(env.path, "push", "origin", "main", check=False).returncode == 0
+    assert remote_refs(remote) == {"refs/heads/main"}
+    monkeypatch.setenv("FAKE_CAPTURE_STATUS", str(int(ExitCode.REFUSED)))
+    assert git(env.path, "push", "backup", "main", check=False).returncode != 0
+    # the real executable refuses refs/ml/local with that status
+    real = Path(sys.executable).parent / "git-ml-capture"
+    if real.exists():
+        env.exe.unlink()
+        monkeypatch.setenv("PATH", f"{real.parent}{os.pathsep}{os.environ['PATH']}")
+        proc = git(env.path, "push", "origin", "refs/ml/local", check=False)
+        assert proc.returncode != 0 and b"refs/ml/local" in proc.stderr
+        assert remote_refs(remote) == {"refs/heads/main"}

@@ -1,6 +1,8 @@
 """Shared pieces of the redaction rules: character sets and look-alike checks."""
 
 import re
+from itertools import accumulate, repeat
+from operator import itemgetter
 
 ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 TOKEN = ALNUM | frozenset("_-")  # characters that continue an API-key-like token
@@ -158,3 +160,97 @@ def machine_made(s: str) -> bool:
             else:
                 verdict = is_random(s)
     return verdict
+
+
+# For machine_made_all: the class bytes of is_random with the separator of the joined strings kept (as |) and
+# non-ASCII bytes dropped, and the XOR of neighbouring class bytes read back as same (=), change (c) or edge (|).
+_SEP = "\x00"
+_CLASS_SEP = bytes(ord("|") if c == 0 else _CLASS_BYTES[c] for c in range(128)) + b" " * 128
+_PAIRS = bytearray(b"?" * 256)
+_PAIRS[0] = ord("=")
+for _a, _b in ((b"0", b"a"), (b"0", b"A"), (b"a", b"A")):
+    _PAIRS[_a[0] ^ _b[0]] = ord("c")
+for _a in b"0aA":
+    _PAIRS[_a ^ ord("|")] = ord("|")
+_PAIRS = bytes(_PAIRS)
+_FAKE = re.compile("|".join(re.escape(w) for w in FAKE_WORDS))
+
+
+def _flag(text: str, needles, offsets: list[int], flagged: set[int]) -> None:
+    """Add to flagged the index of each string (by its start in the joined text) that holds one of the needles."""
+    for needle in needles:
+        find, i = text.find, text.find(needle)
+        while i >= 0:
+            lo, hi = 0, len(offsets)  # the last string starting at or before i (bisect, which hooks need not import)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if offsets[mid] <= i:
+                    lo = mid
+                else:
+                    hi = mid
+            flagged.add(lo)
+            i = find(needle, i + 1)
+
+
+def _suspects(strings: list[str], joined: str) -> set[int]:
+    """The strings (by index) that the shared look-alike checks may reject: few distinct characters among the first
+    twelve (every string under 6 long among them), a placeholder word, 6 equal or 4 ascending characters (case
+    aside: a superset of what looks_fake and machine_made reject). ``joined``: the strings joined by _SEP."""
+    offsets = list(accumulate((len(s) + 1 for s in strings), initial=0))
+    first12 = map(itemgetter(slice(0, 12)), strings)
+    suspects = {i for i, d in enumerate(map(len, map(set, first12))) if d < 6}
+    low = joined.lower()
+    _flag(low, FAKE_WORDS, offsets, suspects)
+    lb = low.encode()
+    rest, n = int.from_bytes(lb[1:], "big"), len(lb) - 1
+    _flag((rest ^ int.from_bytes(lb[:-1], "big")).to_bytes(n, "big"), (b"\0\0\0\0\0",), offsets, suspects)
+    _flag((rest ^ int.from_bytes(lb[:-1].translate(_NEXT), "big")).to_bytes(n, "big"), (b"\0\0\0",), offsets, suspects)
+    return suspects
+
+
+def _joined(strings: list[str]) -> str | None:
+    """The strings joined by _SEP for the checks at once; None when one by one is cheaper or needed (a handful,
+    non-ASCII, a string holding the separator)."""
+    if len(strings) < 8:
+        return None
+    joined = _SEP.join(strings)
+    if not joined.isascii() or joined.count(_SEP) != len(strings) - 1:
+        return None
+    return joined
+
+
+def looks_fake_all(strings: list[str]) -> list[bool]:
+    """``[looks_fake(s) for s in strings]``, with the work done at once (see machine_made_all)."""
+    joined = _joined(strings)
+    if joined is None:
+        return [looks_fake(s) for s in strings]
+    out = [False] * len(strings)
+    for i in _suspects(strings, joined):
+        out[i] = looks_fake(strings[i])
+    return out
+
+
+def machine_made_all(strings: list[str]) -> list[bool]:
+    """``[machine_made(s) for s in strings]``, with the work done in C over all of them at once: the provider-token
+    scan checks thousands of candidates in a secret-dense text, where one Python call per check cost most of the
+    time. Strings that the shared checks flag (placeholder words, 6 equal or 4 ascending characters, few distinct
+    characters, short or non-ASCII) get the one-by-one check."""
+    joined = _joined(strings)
+    if joined is None:
+        return [machine_made(s) for s in strings]
+    flagged = _suspects(strings, joined)
+    # is_random of each: its class bytes (symbols dropped), then the changes between neighbours counted per string
+    classes = joined.encode().translate(_CLASS_SEP).replace(b" ", b"")
+    parts = classes.split(b"|")
+    pairs = (int.from_bytes(classes[1:], "big") ^ int.from_bytes(classes[:-1], "big")).to_bytes(len(classes) - 1, "big")
+    pairs = pairs.translate(_PAIRS)
+    steps = pairs.replace(b"||", b"|").split(b"|")
+    if len(parts) != len(strings) or len(steps) != len(strings) or b"?" in pairs:
+        return [machine_made(s) for s in strings]  # a string without letters or digits: one by one
+    out = [
+        k > 1 and (c / (k - 1) >= 0.15 or (d >= max(2, k // 20) and k - d >= k // 4))
+        for k, c, d in zip(map(len, parts), map(bytes.count, steps, repeat(b"c")), map(bytes.count, parts, repeat(b"0")))
+    ]
+    for i in flagged:
+        out[i] = machine_made(strings[i])
+    return out

@@ -274,9 +274,10 @@ def _assignment(literal: str, stem: str, keyword: str, strict: bool = False):
 # fmt: off
 ROWS = (
     # scheme://user:password@host: only the password goes, scheme, user and host stay.
-    # The password may hold an unescaped @ (p@ss@host): the last @ before the host ends it.
+    # The password may hold an unescaped @ (p@ss@host): the last @ before the host ends it. A placeholder is no
+    # password (in re: on text redacted once, every such URL would reach the check).
     ("url credentials", ("://",),
-     r"://(?P<user>[^\s:/@'\"<>\\\[\]]{0,128}):(?P<pw>[^\s/'\"<>\\]{1,256})@(?=[A-Za-z0-9\[])",
+     r"://(?P<user>[^\s:/@'\"<>\\\[\]]{0,128}):(?!\[REDACTED:)(?P<pw>[^\s/'\"<>\\]{1,256})@(?=[A-Za-z0-9\[])",
      _check_url),
     # Authorization: <scheme> <credentials> (Bearer has its own rule) or the credentials alone, as in curl -H.
     ("authorization header", ("uthorization",),
