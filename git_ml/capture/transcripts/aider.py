@@ -46,16 +46,17 @@ _CUT = re.compile(rf"#(?<=^#)(?: aider chat started at ({_STAMP})[^\S\n]*+(?:\n|
 _FIRST_HEADER = re.compile(rf"#(?<=^#) aider chat started at {_STAMP}[^\S\n]*$", re.M)
 _NON_BLANK = re.compile(r"^[^\S\n]*+\S", re.M)
 # In what followed a prompt, with a "\n" put before its first line: a fenced block (from a line starting with ```
-# or ~~~ to the next such line, or the end), captured whole, or one of aider's own lines ("> x", x captured); each
-# with the "\n" before it. The leading "\n" makes the scan stop only at line starts.
+# or ~~~ to the next such line, or the end), captured whole, or one of aider's own lines ("> x"), with the "\n"
+# before it; of those, the ones read are captured: "Applied edit to <path>", "Add <file> to the chat? ...",
+# "Tokens: ..." (x is the line without "> " and its blanks). The leading "\n" makes the scan stop at line starts.
 _FENCE_LINE = r"[^\S\n]*+(?:```|~~~)[^\n]*+"
 _PIECE = re.compile(rf"\n(?:({_FENCE_LINE}(?:\n(?!{_FENCE_LINE})[^\n]*+)*(?:\n{_FENCE_LINE})?)"
-                    r"|>(?: ([^\n]*+)|[^\S\n]*+)(?=\n|\Z))")
+                    r"|>(?: [^\S\n]*+(?:Applied edit to ([^\n]++)|(Add [^\n]*+)|(Tokens:[^\n]*+)|[^\n]*+)"
+                    r"|[^\S\n]*+(?=\n|\Z)))")
 _PREAMBLE_MODEL = re.compile(r">(?<=^>) [^\S\n]*+(?:Main model|Model): (\S+)", re.M)
 _BLANK_END = re.compile(r"[^\S\n]\n")  # a line ending in a blank
 _KINDS = {"sent": 0, "received": 1, "cache hit": 2, "cache write": 3}
 _SCALE = {"": 1, "k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}
-_USED = ("Applied edit to ", "Add ", "Tokens:")  # the only lines of aider's own that are read
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -91,22 +92,25 @@ def _prompt(run: str) -> str:
     return "\n".join([line[5:].rstrip() if line.startswith("#### ") else line[4:].rstrip() for line in lines])
 
 
-def _body(text: str, output: list[str]) -> str:
+def _body(text: str, applied: list[str], added: list[str], tokens: list[str]) -> str:
     """The reply in what followed a prompt: its lines without aider's own, "\n"-separated, not stripped. aider's
-    own lines that say something used go to ``output``. Inside a code fence a ">" line is the model's text (e.g.
-    ">>>>>>> REPLACE"), so a fenced block is cut out whole and put back."""
-    parts = _PIECE.split("\n" + text)  # reply, (fenced block, None) or (None, output), reply, ...
+    own lines that are read go to ``applied`` (paths), ``added`` and ``tokens`` (the lines). Inside a code fence a
+    ">" line is the model's text (e.g. ">>>>>>> REPLACE"), so a fenced block is cut out whole and put back."""
+    parts = _PIECE.split("\n" + text)  # reply, then (fenced block, applied, added, tokens, reply) per cut
     if len(parts) == 1:
         return text
     chunks = [parts[0]]
-    for i in range(1, len(parts), 3):
-        fenced = parts[i]
-        if fenced is not None:
+    for i in range(1, len(parts), 5):
+        if (fenced := parts[i]) is not None:
             chunks.append("\n")
             chunks.append(fenced)
-        elif (out := parts[i + 1]) and (out := out.strip()).startswith(_USED):
-            output.append(out)
-        chunks.append(parts[i + 2])
+        elif (path := parts[i + 1]) is not None:
+            applied.append(path.rstrip())
+        elif (line := parts[i + 2]) is not None:
+            added.append(line.rstrip())
+        elif parts[i + 3] is not None:
+            tokens.append(parts[i + 3])
+        chunks.append(parts[i + 4])
     return "".join(chunks)[1:]
 
 
@@ -160,6 +164,7 @@ class _Reader:
         self.header = self.started_at = self.sid = ""
         self.model: str | None = None
         self.chats: list[Chat] = []
+        self.sent = self.received = 0  # the session's tokens
 
     def session(self, stamp: str, preamble: str) -> None:
         self.end()
@@ -173,39 +178,40 @@ class _Reader:
     def prompt(self, prompt: str, body: str) -> None:
         if not self.sid:  # the session's id: its header and first input
             self.sid = "aider-" + hashlib.sha256(f"{self.header}\n{prompt}".encode()).hexdigest()[:20]
-        output: list[str] = []
-        reply = _body(body, output)
+        applied: list[str] = []
+        added: list[str] = []
+        tokens: list[str] = []
+        reply = _body(body, applied, added, tokens)
         if prompt.partition("\n")[0].lstrip().startswith("/") and not reply.strip():
             self.result.skipped += 1  # a command handled by aider itself
             return
         relative = self.paths.relative
         modified: dict[str, None] = {}
         referenced: dict[str, None] = {}
-        for name in _edited_files(reply):
+        for name in _edited_files(reply) + applied:
             if p := relative(name):
                 modified[p] = None
-        sent = received = hit = write = 0
-        for out in output:
-            if out[0] == "T":  # Tokens: ...; of a kind named twice the last counts
-                counts = [0, 0, 0, 0]
-                for value, unit, kind in _TOKENS.findall(out):
-                    counts[_KINDS[kind]] = (int(value) if not unit and value.isdigit() and len(value) < 16
-                                            else round(float(value.replace(",", "")) * _SCALE[unit]))
-                sent += counts[0]
-                received += counts[1]
-                hit += counts[2]
-                write += counts[3]
-            elif out[1] == "p":  # Applied edit to x
-                if p := relative(out[16:]):
-                    modified[p] = None
-            elif (added := _ADD_FILE.match(out)) and added.group(2).lower() in ("", "y", "yes", "a", "all"):
-                if p := relative(added.group(1)):  # a blank answer takes the default, Yes
+        for line in added:
+            if (m := _ADD_FILE.match(line)) and m.group(2).lower() in ("", "y", "yes", "a", "all"):
+                if p := relative(m.group(1)):  # a blank answer takes the default, Yes
                     referenced[p] = None
+        sent = received = hit = write = 0
+        for line in tokens:  # of a kind named twice in a line the last counts
+            counts = [0, 0, 0, 0]
+            for value, unit, kind in _TOKENS.findall(line):
+                counts[_KINDS[kind]] = (int(value) if not unit and value.isdigit() and len(value) < 16
+                                        else round(float(value.replace(",", "")) * _SCALE[unit]))
+            sent += counts[0]
+            received += counts[1]
+            hit += counts[2]
+            write += counts[3]
         self.chats.append(Chat(
             id=f"{self.sid}:{len(self.chats)}", session_id=self.sid, assistant=ASSISTANT, model=self.model,
             timestamp=self.started_at, query=prompt.strip(), response=_rstrip_lines(reply).strip(),
             files_referenced=list(referenced), files_modified=list(modified), query_tokens=sent,
             response_tokens=received, cache_read_tokens=hit, cache_creation_tokens=write, cwd=self.cwd))
+        self.sent += sent
+        self.received += received
 
     def end(self) -> None:
         if not self.sid:  # started and left without typing anything: nothing to derive an id from
@@ -214,10 +220,10 @@ class _Reader:
         self.result.chats.extend(chats)
         self.result.sessions.append(Session(
             id=self.sid, assistant=ASSISTANT, started_at=self.started_at, model=self.model, cwd=self.cwd,
-            transcript_path=self.where, chat_count=len(chats), query_tokens=sum(c.query_tokens for c in chats),
-            response_tokens=sum(c.response_tokens for c in chats)))
+            transcript_path=self.where, chat_count=len(chats), query_tokens=self.sent, response_tokens=self.received))
         self.chats = []
         self.sid = ""
+        self.sent = self.received = 0
 
 
 def parse_aider(path: str | os.PathLike[str], repo_root: str | None = None, *,
