@@ -185,9 +185,10 @@ def test_short_texts_build_nothing_of_the_token_scan():
 
 
 def test_checks_of_all_candidates_at_once_agree_with_one_by_one():
-    # The provider-token scan checks its candidates' random parts all at once (looks.machine_made_all): it must
-    # decide each exactly as the one-by-one check, fillers, placeholder words, short and non-ASCII strings included.
-    from git_ml.capture.redaction.looks import machine_made, machine_made_all
+    # The provider-token scan checks its candidates' random parts all at once (looks.machine_made_all and
+    # looks_fake_all): they must decide each exactly as the one-by-one checks, fillers, placeholder words, short
+    # and non-ASCII strings included.
+    from git_ml.capture.redaction.looks import looks_fake, looks_fake_all, machine_made, machine_made_all
 
     rng = random.Random(7)
     alphabets = [ALNUM, "0123456789abcdef", string.ascii_lowercase, "ab01", "_-", "abcdefgh0123",
@@ -202,3 +203,4 @@ def test_checks_of_all_candidates_at_once_agree_with_one_by_one():
                 s = s[:i] + rng.choice(inserts) + s[i:]
             strings.append(s)
         assert machine_made_all(strings) == [machine_made(s) for s in strings], strings
+        assert looks_fake_all(strings) == [looks_fake(s) for s in strings], strings

@@ -192,26 +192,53 @@ def _flag(text: str, needles, offsets: list[int], flagged: set[int]) -> None:
             i = find(needle, i + 1)
 
 
+def _suspects(strings: list[str], joined: str) -> set[int]:
+    """The strings (by index) that the shared look-alike checks may reject: few distinct characters among the first
+    twelve (every string under 6 long among them), a placeholder word, 6 equal or 4 ascending characters (case
+    aside: a superset of what looks_fake and machine_made reject). ``joined``: the strings joined by _SEP."""
+    offsets = list(accumulate((len(s) + 1 for s in strings), initial=0))
+    first12 = map(itemgetter(slice(0, 12)), strings)
+    suspects = {i for i, d in enumerate(map(len, map(set, first12))) if d < 6}
+    low = joined.lower()
+    _flag(low, FAKE_WORDS, offsets, suspects)
+    lb = low.encode()
+    rest, n = int.from_bytes(lb[1:], "big"), len(lb) - 1
+    _flag((rest ^ int.from_bytes(lb[:-1], "big")).to_bytes(n, "big"), (b"\0\0\0\0\0",), offsets, suspects)
+    _flag((rest ^ int.from_bytes(lb[:-1].translate(_NEXT), "big")).to_bytes(n, "big"), (b"\0\0\0",), offsets, suspects)
+    return suspects
+
+
+def _joined(strings: list[str]) -> str | None:
+    """The strings joined by _SEP for the checks at once; None when one by one is cheaper or needed (a handful,
+    non-ASCII, a string holding the separator)."""
+    if len(strings) < 8:
+        return None
+    joined = _SEP.join(strings)
+    if not joined.isascii() or joined.count(_SEP) != len(strings) - 1:
+        return None
+    return joined
+
+
+def looks_fake_all(strings: list[str]) -> list[bool]:
+    """``[looks_fake(s) for s in strings]``, with the work done at once (see machine_made_all)."""
+    joined = _joined(strings)
+    if joined is None:
+        return [looks_fake(s) for s in strings]
+    out = [False] * len(strings)
+    for i in _suspects(strings, joined):
+        out[i] = looks_fake(strings[i])
+    return out
+
+
 def machine_made_all(strings: list[str]) -> list[bool]:
     """``[machine_made(s) for s in strings]``, with the work done in C over all of them at once: the provider-token
     scan checks thousands of candidates in a secret-dense text, where one Python call per check cost most of the
     time. Strings that the shared checks flag (placeholder words, 6 equal or 4 ascending characters, few distinct
     characters, short or non-ASCII) get the one-by-one check."""
-    if len(strings) < 8:
+    joined = _joined(strings)
+    if joined is None:
         return [machine_made(s) for s in strings]
-    joined = _SEP.join(strings)
-    if not joined.isascii() or joined.count(_SEP) != len(strings) - 1:
-        return [machine_made(s) for s in strings]
-    offsets = list(accumulate((len(s) + 1 for s in strings), initial=0))
-    first12 = map(itemgetter(slice(0, 12)), strings)
-    flagged = {i for i, d in enumerate(map(len, map(set, first12))) if d < 6}  # also every string under 6 long
-    # placeholder words, 6 equal or 4 ascending characters, case aside (see machine_made): a superset of the rejects
-    low = joined.lower()
-    _flag(low, FAKE_WORDS, offsets, flagged)
-    lb = low.encode()
-    rest, n = int.from_bytes(lb[1:], "big"), len(lb) - 1
-    _flag((rest ^ int.from_bytes(lb[:-1], "big")).to_bytes(n, "big"), (b"\0\0\0\0\0",), offsets, flagged)
-    _flag((rest ^ int.from_bytes(lb[:-1].translate(_NEXT), "big")).to_bytes(n, "big"), (b"\0\0\0",), offsets, flagged)
+    flagged = _suspects(strings, joined)
     # is_random of each: its class bytes (symbols dropped), then the changes between neighbours counted per string
     classes = joined.encode().translate(_CLASS_SEP).replace(b" ", b"")
     parts = classes.split(b"|")

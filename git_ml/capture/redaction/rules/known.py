@@ -82,19 +82,14 @@ def _check_sk(m, text):
             return None  # short single-case bodies are names, not keys
         if _KEBAB.fullmatch(body):
             return None  # sk-some-package-name-2
-    if looks_fake(body):
-        return None
-    return start, end, kind
+    return start, end, kind, end - len(body)
 
 
 def _check_github(m, text):
     start, end = m.span()
     if not token_start(text, start) or not token_end(text, end, TOKEN):
         return None
-    token = m.group()
-    if looks_fake(token[11:] if token.startswith("github_pat_") else token[4:]):
-        return None
-    return start, end, "github-token"
+    return start, end, "github-token", start + (11 if m.group().startswith("github_pat_") else 4)
 
 
 def _check_slack_webhook(m, text):
@@ -109,18 +104,18 @@ def _check_slack_token(m, text):
         return None
     token = m.group()
     last = token.rsplit("-", 1)[-1]  # the random part; earlier parts are numeric ids
-    if not DIGIT.search(token[5:]) or not LETTER.search(last) or looks_fake(last):
+    if not DIGIT.search(token[5:]) or not LETTER.search(last):
         return None  # xoxa-faketoken, xoxp-0000...
-    return start, end, "slack-token"
+    return start, end, "slack-token", end - len(last)
 
 
 def _check_stripe(m, text):
     start, end = m.span()
     if not token_start(text, start, TOKEN):
         return None  # task_test_...
-    if not token_end(text, end) or looks_fake(m.group("body")):
+    if not token_end(text, end):
         return None
-    return start, end, "stripe-key"
+    return start, end, "stripe-key", m.start("body")
 
 
 def _check_cloud_id(m, text):
@@ -134,9 +129,7 @@ def _check_cloud_id(m, text):
         kind, chars = "aws-bedrock-key", B64
     if not token_start(text, start, chars) or not token_end(text, end, chars):
         return None  # inside a longer token, or a longer token that only starts like a key
-    if looks_fake(m.group()[4:]):
-        return None  # AKIAXXXXXXXXXXXXXXXX, AKIAIOSFODNN7EXAMPLE
-    return start, end, kind
+    return start, end, kind, start + 4  # AKIAXXXXXXXXXXXXXXXX, AKIAIOSFODNN7EXAMPLE: the scanner's look-alike check
 
 
 _PEM = r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
@@ -162,7 +155,9 @@ ROWS = (
 )
 
 # Tokens found by the provider-token scanner (tokens.py) at runs that start with one of the prefixes:
-# (prefixes, pattern from the prefix on, check).
+# (prefixes, pattern from the prefix on, check). A check returns (start, end, kind, start of the random part) or
+# None; the scanner then rejects a random part that looks like a placeholder (looks.looks_fake), for all candidates
+# of a text at once.
 SCANNED = (
     ("sk-", r"sk-[A-Za-z0-9_-]{20,400}", _check_sk),
     ("ghp_ gho_ ghu_ ghs_ ghr_ github_pat_",

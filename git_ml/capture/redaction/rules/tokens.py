@@ -16,7 +16,15 @@ digit, ``Q~``, 31-34 characters), are recognised in the same runs.
 
 import re
 
-from git_ml.capture.redaction.looks import ALNUM, TOKEN, is_random, looks_fake, machine_made, machine_made_all
+from git_ml.capture.redaction.looks import (
+    ALNUM,
+    TOKEN,
+    is_random,
+    looks_fake,
+    looks_fake_all,
+    machine_made,
+    machine_made_all,
+)
 from git_ml.capture.redaction.rules.known import SCANNED
 from git_ml.capture.redaction.rules.providers import TOKEN_ROWS
 
@@ -81,17 +89,20 @@ class TokenScanner:
         self._built = True
 
     def _token(self, text: str, start: int, prefix: str, source: str, kind, defer: bool):
-        """(start, end, kind) of the token at start, or None. With ``defer``, a provider row's candidate is returned
-        before its random part is checked, as (start, end, kind, start of the random part): spans checks them all
-        at once."""
+        """(start, end, kind) of the token at start, or None. With ``defer``, a candidate is returned before its
+        random part is checked, as (start, end, kind, start of the random part) for a provider row (machine_made)
+        and with a fifth item for a SCANNED row (not looks_fake): spans checks them all at once."""
         pattern = self._compiled.get(source)
         if pattern is None:  # a hook's commit message meets a few prefixes at most: compile only those
             pattern = self._compiled[source] = re.compile(source)
         m = pattern.match(text, start)
         if m is None:
             return None
-        if not isinstance(kind, str):
-            return kind(m, text)  # a SCANNED row's check
+        if not isinstance(kind, str):  # a SCANNED row's check: span, kind and where the random part starts
+            found = kind(m, text)
+            if found is None or defer:
+                return found if found is None else (*found, True)
+            return None if looks_fake(text[found[3] : found[1]]) else found[:3]
         if start and text[start - 1] in ALNUM:
             return None  # inside a longer word
         end = m.end()
@@ -127,8 +138,9 @@ class TokenScanner:
             pattern = self._compiled[head] = re.compile("|".join(options))
             if pattern.groups != len(options):  # m.lastindex names the row only with one group per row
                 raise ValueError(f"a token row of {head!r} has a group of its own")
-            # for spans: each row's kind and prefix length (0 for a checked row: _in_run runs its check)
-            rows = [(kind, len(prefix) if isinstance(kind, str) else 0) for prefix, _, kind in self.heads[head]]
+            # for spans: each row's kind (or check), prefix length (0 for a checked row), prefix and pattern
+            rows = [(kind, len(prefix) if isinstance(kind, str) else 0, prefix, source)
+                    for prefix, source, kind in self.heads[head]]
             self._fast[head] = (pattern, rows)
         return pattern
 
@@ -184,27 +196,40 @@ class TokenScanner:
             run_end = find(b" ", s + _RUN_MIN)
             if run_end < 0:
                 run_end = n
-            # The common case inline: a run that starts with a provider row's prefix (not after . = :, no leading
-            # + - / % ~), matched by its head's one pattern (see _at_head); everything else goes through _in_run.
-            head = fast.get(text[s : s + 2])
+            # The common case inline: a run (not after . = :) that starts, after any leading + - / % ~, with the
+            # prefix of a row, matched by its head's one pattern (see _at_head). A provider row's candidate is
+            # taken; a checked row's check runs when nothing leads (then it reads nothing outside the run, so
+            # _in_run's cache of runs without a token would agree). Everything else goes through _in_run.
+            start = s
+            if text[s] in _LEADING:
+                while start < run_end - 1 and text[start] in _LEADING:
+                    start += 1
+            head = fast.get(text[start : start + 2])
             if head is not None and text[s - 1] not in _STOPS:
-                m = head[0].match(text, s)
+                m = head[0].match(text, start)
                 if m is not None:
-                    kind, length = head[1][m.lastindex - 1]
+                    kind, length, prefix, source = head[1][m.lastindex - 1]
                     if length:
-                        add((s, run_end, (s, m.end(), kind, s + length)))
+                        add((s, run_end, (start, m.end(), kind, start + length)))
                         s = run_end
                         continue
+                    if start == s:
+                        found = self._token(text, s, prefix, source, kind, True)
+                        if found is not None:
+                            add((s, run_end, found))
+                            s = run_end
+                            continue
             found = self._in_run(text, s, run_end, plain, True)
             if found is not None:
                 add((s, run_end, found))
             s = run_end
-        deferred = [found for _, _, found in runs if len(found) == 4]
-        verdicts = iter(machine_made_all([text[found[3] : found[1]] for found in deferred]))
+        provider = [text[found[3] : found[1]] for _, _, found in runs if len(found) == 4]
+        checked = [text[found[3] : found[1]] for _, _, found in runs if len(found) == 5]
+        randoms, fakes = iter(machine_made_all(provider)), iter(looks_fake_all(checked))
         pos = 0
         for s, run_end, found in runs:
-            if len(found) == 4:
-                if next(verdicts):
+            if len(found) > 3:
+                if next(randoms) if len(found) == 4 else not next(fakes):
                     found = found[:3]
                 elif s >= pos:  # not random: what else the run may hold, read as it was read before
                     found = self._in_run(text, s, run_end, plain, False)
