@@ -84,6 +84,13 @@ def test_failed_tool_results():
     assert not cline_sdk._failed({"content": '{"success" is a word here'})
 
 
+def test_run_commands_shapes():
+    shapes = ({"commands": ["cat a.py", {"command": "cat", "args": ["b.py"]}]}, {"command": "cat a.py"},
+              {"command": "cat", "args": ["b.py"]}, ["cat a.py"], "cat a.py")
+    assert [list(cline_sdk._commands(s)) for s in shapes] == [["cat a.py", "cat b.py"], ["cat a.py"], ["cat b.py"],
+                                                               ["cat a.py"], ["cat a.py"]]
+
+
 def test_sniff_auto_detect_and_locations():
     for unit in (SESSION, SESSION / f"{SID}.json", SESSION / f"{SID}.messages.json",
                  SESSION / "agent_7f3k2.messages.json"):

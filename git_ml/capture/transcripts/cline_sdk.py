@@ -196,7 +196,9 @@ def _read_paths(args: object) -> list[object]:
 
 def _commands(args: object) -> Iterable[str]:
     """The command lines of a ``run_commands`` call (strings, or ``{command, args}`` run without a shell)."""
-    items = args.get("commands", args.get("command", args.get("cmd"))) if isinstance(args, Mapping) else args
+    items = args
+    if isinstance(args, Mapping) and not isinstance(args.get("args"), list):  # not one {command, args}
+        items = args.get("commands", args.get("command", args.get("cmd")))
     for item in items if isinstance(items, list) else [items]:
         if isinstance(item, str):
             yield item
