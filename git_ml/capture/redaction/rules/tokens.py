@@ -12,6 +12,11 @@ without a token (a session id or a path on every line of a transcript) is skippe
 row's pattern matches there, no token character continues it, and its random part is random (``looks.is_random``)
 and not a placeholder (``looks.looks_fake``). Azure AD client secrets, which have no prefix (three characters, a
 digit, ``Q~``, 31-34 characters), are recognised in the same runs.
+
+The rows of one head are one pattern (a group per row, in their order), so a run costs one ``match``; and the
+random parts of all candidates are checked at once after the scan (``looks.machine_made_all``, ``looks_fake_all``),
+then the runs are taken in order. A candidate that fails its check has its run read again the slow way, row by row,
+as the rows after it may still hold a token.
 """
 
 import re
@@ -144,12 +149,13 @@ class TokenScanner:
             self._fast[head] = (pattern, rows)
         return pattern
 
-    def _at_head(self, text: str, s: int, run_end: int, defer: bool):
-        """The token that starts at s (after leading + - / % ~), or None."""
+    def _at_head(self, text: str, s: int, run_end: int, defer: bool, tried: int = -1):
+        """The token that starts at s (after leading + - / % ~), or None. ``tried``: a position where the head's
+        pattern is known to match no row (spans tried it)."""
         while s < run_end - 1 and text[s] in _LEADING:
             s += 1
         head = text[s : s + 2]
-        if head in self.heads:
+        if head in self.heads and s != tried:
             pattern = self._compiled.get(head) or self._head_pattern(head)
             m = pattern.match(text, s)
             if m is None:  # no row's pattern: what the loop below would find
@@ -196,30 +202,33 @@ class TokenScanner:
             run_end = find(b" ", s + _RUN_MIN)
             if run_end < 0:
                 run_end = n
-            # The common case inline: a run (not after . = :) that starts, after any leading + - / % ~, with the
-            # prefix of a row, matched by its head's one pattern (see _at_head). A provider row's candidate is
-            # taken; a checked row's check runs when nothing leads (then it reads nothing outside the run, so
-            # _in_run's cache of runs without a token would agree). Everything else goes through _in_run.
-            start = s
-            if text[s] in _LEADING:
-                while start < run_end - 1 and text[start] in _LEADING:
-                    start += 1
-            head = fast.get(text[start : start + 2])
-            if head is not None and text[s - 1] not in _STOPS:
-                m = head[0].match(text, start)
-                if m is not None:
-                    kind, length, prefix, source = head[1][m.lastindex - 1]
-                    if length:
-                        add((s, run_end, (start, m.end(), kind, start + length)))
-                        s = run_end
-                        continue
-                    if start == s:
-                        found = self._token(text, s, prefix, source, kind, True)
-                        if found is not None:
-                            add((s, run_end, found))
-                            s = run_end
-                            continue
-            found = self._in_run(text, s, run_end, plain, True)
+            found = self._after_stop(text, s, True) if s > 2 and text[s - 1] in _STOPS else None
+            if found is None:
+                run = text[s:run_end]
+                if run in plain:
+                    s = run_end
+                    continue
+                # The common case inline: a run that starts, after any leading + - / % ~, with the prefix of a
+                # row, matched by its head's one pattern (see _at_head). A provider row's candidate is taken; a
+                # checked row's check runs when nothing leads (then it reads nothing outside the run, so the cache
+                # of runs without a token agrees). Everything else goes through _rest_of_run.
+                start, tried = s, -1
+                if run[0] in _LEADING:
+                    while start < run_end - 1 and text[start] in _LEADING:
+                        start += 1
+                head = fast.get(text[start : start + 2])
+                if head is not None:
+                    m = head[0].match(text, start)
+                    if m is None:
+                        tried = start
+                    else:
+                        kind, length, prefix, source = head[1][m.lastindex - 1]
+                        if length:
+                            found = start, m.end(), kind, start + length
+                        elif start == s:
+                            found = self._token(text, s, prefix, source, kind, True)
+                if found is None:
+                    found = self._rest_of_run(text, s, run_end, run, plain, True, tried)
             if found is not None:
                 add((s, run_end, found))
             s = run_end
@@ -240,20 +249,31 @@ class TokenScanner:
     def _in_run(self, text: str, s: int, run_end: int, plain: set[str], defer: bool):
         """The token in the run of token characters text[s:run_end] (or starting just before it), or None."""
         if s > 2 and text[s - 1] in _STOPS:
-            for before, prefix, pattern, kind in self.after_stop.get(text[s - 3 : s], ()):
-                start = s - len(before)
-                if start >= 0 and text.startswith(prefix, start):
-                    found = self._token(text, start, prefix, pattern, kind, defer)
-                    if found is not None:
-                        if before[-1] in "=:":  # AccountKey=<value>: the value goes, the name stays
-                            found = (s, *found[1:])
-                        return found
+            found = self._after_stop(text, s, defer)
+            if found is not None:
+                return found
         run = text[s:run_end]
-        if run in plain:
-            return None
+        return None if run in plain else self._rest_of_run(text, s, run_end, run, plain, defer)
+
+    def _after_stop(self, text: str, s: int, defer: bool):
+        """The token whose prefix ends in the . = or : just before s (SG., AccountKey=, AstraCS:), or None."""
+        for before, prefix, pattern, kind in self.after_stop.get(text[s - 3 : s], ()):
+            start = s - len(before)
+            if start >= 0 and text.startswith(prefix, start):
+                found = self._token(text, start, prefix, pattern, kind, defer)
+                if found is not None:
+                    if before[-1] in "=:":  # AccountKey=<value>: the value goes, the name stays
+                        found = (s, *found[1:])
+                    return found
+        return None
+
+    def _rest_of_run(self, text: str, s: int, run_end: int, run: str, plain: set[str], defer: bool,
+                     tried: int = -1):
+        """The token at the head of a run not seen before (``tried``: see _at_head) or after a / or - inside it;
+        a run without one joins ``plain``."""
         heads, found = self.heads, None
         if run[:2] in heads or run[0] in _LEADING or run.startswith("Q~", 4):
-            found = self._at_head(text, s, run_end, defer)
+            found = self._at_head(text, s, run_end, defer, tried)
         # after a / or - inside the run: fix/glpat-..., wip-ghp_..., /v1/keys/sk-... (not in UUIDs and hashes)
         if found is None and not _HEXISH.fullmatch(run):
             for sep in _INNER.finditer(run, 1, len(run) - _RUN_MIN // 2):
