@@ -3,7 +3,8 @@ each parser >= 20 MB/s on its own format.
 
 Inputs are synthesised from the hand-written fixtures of tests/capture/fixtures/transcripts/ by repeating their
 conversations with fresh ids until each unit is about ``GIT_ML_BENCH_PARSER_MB`` MB (default 20): one session file
-(Droid, Windsurf, Amp, Continue), one task folder (Cline, Roo: the API history and the ui messages), one OpenCode
+(Droid, Windsurf, Amp, Continue), one task folder (Cline, Roo: the API history and the ui messages), one Cline SDK
+session folder (the lead's messages file, with the fixture's manifest and sub-agent), one OpenCode
 database (rows copied with new ids) and the same sessions as a ``storage/`` folder of small JSON files. The
 fixtures' tool outputs are short, so these inputs are dominated by per-message work: a pessimistic case.
 
@@ -133,6 +134,27 @@ def _cline(out: Path) -> Path:
     return _task(src, out / "saoudrizwan.claude-dev")[0]
 
 
+def _cline_sdk(out: Path) -> Path:
+    src = FIXTURES / "cline_sdk/home/.cline/data/sessions/1780308000000_k3x9q"
+    lead = json.loads((src / f"{src.name}.messages.json").read_text())
+    unit = json.dumps(lead["messages"]).encode()
+    span = 1 + max(m["ts"] for m in lead["messages"]) - min(m["ts"] for m in lead["messages"])
+    many = []
+    for k in range(_repeat(unit)):
+        for m in lead["messages"]:
+            m = json.loads(json.dumps(m))
+            m["id"], m["ts"] = f"{m['id']}-{k}", m["ts"] + k * span
+            for b in m["content"] if isinstance(m["content"], list) else ():
+                for key in ("id", "tool_use_id"):
+                    if key in b:
+                        b[key] = f"{b[key]}-{k}"
+            many.append(m)
+    folder = out / src.name
+    shutil.copytree(src, folder)
+    (folder / f"{src.name}.messages.json").write_text(json.dumps(dict(lead, messages=many), indent=2))
+    return folder
+
+
 def _roo(out: Path) -> Path:
     src = FIXTURES / "roo/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/tasks/"
     (out / "rooveterinaryinc.roo-cline").mkdir()
@@ -181,10 +203,11 @@ def _measure(benchmark, module, path: Path, size: int, **kw) -> float:
     return rate
 
 
-@pytest.mark.parametrize("name", ["droid", "windsurf", "amp", "continue", "cline", "roo"])
+@pytest.mark.parametrize("name", ["droid", "windsurf", "amp", "continue", "cline", "cline-sdk", "roo"])
 def test_file_formats(name, tmp_path, benchmark):
     build, module = {"droid": (_droid, droid), "windsurf": (_windsurf, windsurf), "amp": (_amp, amp),
-                     "continue": (_continue, continuedev), "cline": (_cline, cline), "roo": (_roo, roo)}[name]
+                     "continue": (_continue, continuedev), "cline": (_cline, cline), "cline-sdk": (_cline_sdk, cline),
+                     "roo": (_roo, roo)}[name]
     path = build(tmp_path)
     size = sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
     assert _measure(benchmark, module, path, size) >= MIN_MB_S

@@ -29,6 +29,7 @@ newer builds and Roo; both are read. ``write_to_file``, ``replace_in_file``, ``a
 that failed changed nothing. Tokens come from ``api_req_started`` (each request to the chat it belongs to), else
 from Cline's per-message ``metrics``. Roo's ``new_task`` runs a sub-task in its own folder (``parentTaskId``): its
 work is merged into the chat that started it; parsed alone while its parent is present, it yields nothing.
+Cline's SDK session folders (``~/.cline/data/sessions/<id>/``, since mid-2026) are read by ``cline_sdk.py``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from git_ml.capture.transcripts import cline_sdk
 from git_ml.capture.transcripts.base import Exchange, ParseResult
 from git_ml.capture.transcripts.tooluse import (
     JSON,
@@ -456,26 +458,25 @@ def task_project(path: str | os.PathLike[str]) -> str | None:
 # --- registry contract (registry.py) -----------------------------------------------------------------------------
 
 def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any) -> ParseResult:
+    if cline_sdk.sniff(path):
+        return cline_sdk.parse(path, repo_root, **kw)
     with paused_gc():
         return parse_task(path, repo_root, ASSISTANT, **kw)
 
 
 def sniff(path: str | os.PathLike[str]) -> bool:
-    """A Cline task folder (or a file in one)."""
-    return flavour(path) == "cline"
+    """A Cline task folder (or a file in one), or an SDK session folder (or its manifest or messages file)."""
+    return flavour(path) == "cline" or cline_sdk.sniff(path)
 
 
 def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
-    if env.get("CLINE_DATA_DIR"):
-        data = Path(env["CLINE_DATA_DIR"])
-    else:
-        data = Path(env["CLINE_DIR"]) / "data" if env.get("CLINE_DIR") else home / ".cline" / "data"
-    return [*(d / EXTENSION / "tasks" for d in editor_storage(home, env)), data / "tasks"]
+    return [*(d / EXTENSION / "tasks" for d in editor_storage(home, env)), cline_sdk.data_dir(home, env) / "tasks",
+            *cline_sdk.locations(home, env)]
 
 
 def candidates(location: Path) -> list[Path]:
-    return task_candidates(location)
+    return task_candidates(location) or cline_sdk.candidates(location)
 
 
 def project_of(path: str | os.PathLike[str]) -> str | None:
-    return task_project(path)
+    return cline_sdk.project_of(path) if cline_sdk.sniff(path) else task_project(path)
