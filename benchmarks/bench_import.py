@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import bench_env
+from conftest import SHARED, bench_env
 
 from git_ml.capture.transcripts import aider, claude, codex, copilot, cursor, gemini
 
@@ -83,7 +83,18 @@ def _copilot(tmp: Path) -> Path:
 
 
 def _aider(tmp: Path) -> Path:
+    """The fixture repeated: a session header every ten lines (27,000 sessions in 30 MB), the worst case."""
     src = FIX / "aider_history.md"
+    p = tmp / ".aider.chat.history.md"
+    p.write_bytes(_repeat([src.read_bytes().replace(b"#### ", b"#### {N} ")], SIZE))
+    return p
+
+
+def _aider_real(tmp: Path) -> Path:
+    """A real public aider history (4 sessions, 25 prompts in 6 KB) repeated: the shape people's files have."""
+    src = SHARED / "samples" / "transcripts" / "aider_chat_history_zen-mcp-server.md"
+    if not src.exists():
+        pytest.skip(f"{src} not available")
     p = tmp / ".aider.chat.history.md"
     p.write_bytes(_repeat([src.read_bytes().replace(b"#### ", b"#### {N} ")], SIZE))
     return p
@@ -112,7 +123,8 @@ def _cursor_db(tmp: Path) -> Path:
 
 @pytest.mark.parametrize("name, make, module", [
     ("claude", _claude, claude), ("codex", _codex, codex), ("gemini", _gemini, gemini),
-    ("copilot", _copilot, copilot), ("aider", _aider, aider), ("cursor (state.vscdb)", _cursor_db, cursor)])
+    ("copilot", _copilot, copilot), ("aider", _aider, aider), ("aider (a real history's shape)", _aider_real, aider),
+    ("cursor (state.vscdb)", _cursor_db, cursor)])
 def test_parser_speed(tmp_path, name, make, module):
     """Best of three by the process's CPU time (the machine is shared: others' load inflates wall time, printed
     beside it)."""
