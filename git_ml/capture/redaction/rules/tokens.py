@@ -194,7 +194,7 @@ class TokenScanner:
         # at once (looks.machine_made_all), then the runs are taken in order, each after the token before it.
         plain: set[str] = set()  # runs already seen to hold no token (a session id, a cwd repeated on every line)
         runs = []  # (start of the run, its end, what it holds)
-        fast, add = self._fast, runs.append
+        fast, add, heads, after_stop = self._fast, runs.append, self.heads, self.after_stop
         while True:
             s = find(needle, s)
             if s < 0:
@@ -202,7 +202,9 @@ class TokenScanner:
             run_end = find(b" ", s + _RUN_MIN)
             if run_end < 0:
                 run_end = n
-            found = self._after_stop(text, s, True) if s > 2 and text[s - 1] in _STOPS else None
+            found = None
+            if s > 2 and text[s - 1] in _STOPS and text[s - 3 : s] in after_stop:
+                found = self._after_stop(text, s, True)
             if found is None:
                 run = text[s:run_end]
                 if run in plain:
@@ -228,7 +230,12 @@ class TokenScanner:
                         elif start == s:
                             found = self._token(text, s, prefix, source, kind, True)
                 if found is None:
-                    found = self._rest_of_run(text, s, run_end, run, plain, True, tried)
+                    if head is None and run[:2] not in heads and run[0] not in _LEADING \
+                            and not run.startswith("Q~", 4) and _HEXISH.fullmatch(run):
+                        if len(plain) < 100_000:  # an id or a hash: _rest_of_run's verdict, without the call
+                            plain.add(run)
+                    else:
+                        found = self._rest_of_run(text, s, run_end, run, plain, True, tried)
             if found is not None:
                 add((s, run_end, found))
             s = run_end
