@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from git_ml.capture.transcripts.base import ParseResult, head_lines, is_binary
+from git_ml.capture.transcripts.base import ParseResult, head_lines, is_binary, is_utf8
 from git_ml.capture.transcripts.paths import project_paths
 from git_ml.capture.transcripts.tooluse import paused_gc
 from git_ml.schema import Chat, Session
@@ -58,13 +58,6 @@ _BLANK_END = re.compile(r"[^\S\n]\n")  # a line ending in a blank
 _KINDS = {"sent": 0, "received": 1, "cache hit": 2, "cache write": 3}
 _SCALE = {"": 1, "k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}
 
-
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 def _utc(stamp: str, tz: _dt.tzinfo | None) -> str:
@@ -236,7 +229,7 @@ def parse_aider(path: str | os.PathLike[str], repo_root: str | None = None, *,
         text, malformed = data.decode("utf-8"), 0
     except UnicodeDecodeError:  # keep what is readable, count the lines that were not valid UTF-8
         lines = data.split(b"\n")
-        malformed = sum(1 for line in lines if not _is_utf8(line))
+        malformed = sum(1 for line in lines if not is_utf8(line))
         text = "\n".join(line.decode("utf-8", "replace") for line in lines)
     if any(c in text for c in _BREAKS):
         text = "\n".join(text.splitlines())

@@ -397,6 +397,15 @@ def head_lines(path: str | os.PathLike[str], count: int = 8, limit: int = 65536)
     return [line for line in lines[:count] if line.strip()]
 
 
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data`` decodes as UTF-8 (a file, or a line of one, that a parser can read as it is)."""
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def is_binary(head: bytes) -> bool:
     return b"\x00" in head[:4096]
 

@@ -38,7 +38,7 @@ from typing import Any, TypedDict
 
 import msgspec
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, json_objects
+from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, is_utf8, json_objects
 from git_ml.capture.transcripts.tooluse import paused_gc
 from git_ml.schema import Session
 
@@ -99,7 +99,7 @@ _LINE = msgspec.json.Decoder(_Line)
 
 def _lines(data: bytes) -> tuple[list[Any], int]:
     # A skipped value is not checked for valid UTF-8: a file that is not all UTF-8 is decoded whole, line by line.
-    decode = _LINE.decode if data.isascii() or _is_utf8(data) else _DECODER.decode
+    decode = _LINE.decode if data.isascii() or is_utf8(data) else _DECODER.decode
     objs, malformed = [], 0
     for raw in data.split(b"\n"):
         if not raw.strip():
@@ -115,13 +115,6 @@ def _lines(data: bytes) -> tuple[list[Any], int]:
             malformed += 1
     return objs, malformed
 
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 class _Chat:
