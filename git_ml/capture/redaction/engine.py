@@ -163,10 +163,15 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     large = len(text) > _LARGE
     last = -1  # the last rule that changed the text
     for i, rule in enumerate(RULES):
-        if _runs(rule, text, large):
-            new = _apply(rule, text, counts)
-            if new is not text:
-                text, last = new, i
+        if rule.literals and not (large and rule.direct_on_large):  # _runs, inline: hooks redact short texts
+            for lit in rule.literals:
+                if lit in text:
+                    break
+            else:
+                continue  # no candidate for this rule
+        new = _apply(rule, text, counts)
+        if new is not text:
+            text, last = new, i
     if last < 0:
         return text, counts
     # The rules run again (see _settle). A match that a replacement can expose lies on a line that holds a
