@@ -98,6 +98,17 @@ def test_opencode_storage_folder_matches_database(opencode_data):
     assert by_query(from_db)[OPENCODE_QUERIES[0]].files_modified == ["src/greet.py", "tests/test_shout.py"]
 
 
+def test_opencode_storage_unreadable_part_is_counted(opencode_data, tmp_path):
+    # A part that cannot be read (here a folder where a file should be) is counted as malformed, the rest is read.
+    storage = tmp_path / "storage"
+    shutil.copytree(opencode_data / "storage", storage)
+    part_dir = next(d for d in sorted((storage / "part").iterdir()) if any(d.glob("*.json")))
+    (part_dir / "prt_unreadable.json").mkdir()
+    r = opencode.parse(storage, repo_root="/work/clone/demo")
+    assert r.malformed == 1
+    assert len(r.chats) == len(opencode.parse(opencode_data / "storage", repo_root="/work/clone/demo").chats)
+
+
 def test_opencode_locations_candidates_and_sniff(opencode_data, tmp_path):
     assert opencode.locations(Path("/h"), {}) == [Path("/h/.local/share/opencode")]
     assert opencode.locations(Path("/h"), {"XDG_DATA_HOME": "/x"}) == [Path("/x/opencode")]

@@ -128,39 +128,48 @@ def _read_db(path: Path) -> _Store:
 
 # --- reading storage/ --------------------------------------------------------------------------------------------
 
-def _json_names(folder: str) -> list[str]:
+def _json_files(folder: str) -> list[tuple[str, bytes | None]]:
+    """The ``.json`` files of a folder, by name, with their bytes (None: unreadable, counted as malformed when
+    decoded): plain system calls, names resolved against the open folder (one small file per part: a path walked
+    from / for each would cost as much as reading it)."""
     try:
-        return sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return []
-
-
-def _read_bytes(path: str) -> bytes:
-    """A small file's bytes with plain system calls (no buffered file object: there is one file per part)."""
-    fd = os.open(path, os.O_RDONLY)
+    out = []
     try:
-        chunks = [os.read(fd, 1 << 16)]
-        while len(chunks[-1]) == 1 << 16:
-            chunks.append(os.read(fd, 1 << 16))
+        for name in sorted(n for n in os.listdir(dfd) if n.endswith(".json")):
+            try:
+                fd = os.open(name, os.O_RDONLY, dir_fd=dfd)
+            except OSError:  # gone since the listing, or not readable
+                out.append((name, None))
+                continue
+            try:
+                chunks = [os.read(fd, 1 << 16)]
+                while len(chunks[-1]) == 1 << 16:
+                    chunks.append(os.read(fd, 1 << 16))
+            except OSError:
+                chunks = [None]
+            finally:
+                os.close(fd)
+            out.append((name, b"".join(chunks) if len(chunks) > 1 else chunks[0]))
     finally:
-        os.close(fd)
-    return b"".join(chunks) if len(chunks) > 1 else chunks[0]
+        os.close(dfd)
+    return out
 
 
 def _read_storage(root: Path) -> _Store:
     """The JSON files of ``storage/`` (plain ``os`` calls: there is one small file per part)."""
     st = _Store()
     base = str(root)
-    folder = os.path.join(base, "project")
-    for name in _json_names(folder):
-        obj = st.decode(_read_bytes(os.path.join(folder, name)))
+    for name, data in _json_files(os.path.join(base, "project")):
+        obj = st.decode(data)
         if obj is not None and isinstance(obj.get("worktree"), str):
             st.roots[name[:-5]] = obj["worktree"]
     sessions = os.path.join(base, "session")
     for project in sorted(os.listdir(sessions)) if os.path.isdir(sessions) else ():
-        folder = os.path.join(sessions, project)
-        for name in _json_names(folder):
-            obj = st.decode(_read_bytes(os.path.join(folder, name)))
+        for name, data in _json_files(os.path.join(sessions, project)):
+            obj = st.decode(data)
             if obj is None:
                 continue
             t = obj.get("time") if isinstance(obj.get("time"), dict) else {}
@@ -170,9 +179,8 @@ def _read_storage(root: Path) -> _Store:
     st.sessions = dict(sorted(st.sessions.items(), key=lambda kv: (kv[1]["created"] or 0, kv[0])))
     for sid in st.sessions:
         msgs = []
-        folder = os.path.join(base, "message", sid)
-        for name in _json_names(folder):
-            obj = st.decode(_read_bytes(os.path.join(folder, name)))
+        for name, data in _json_files(os.path.join(base, "message", sid)):
+            obj = st.decode(data)
             if obj is not None:
                 t = obj.get("time") if isinstance(obj.get("time"), dict) else {}
                 created = t.get("created") if isinstance(t.get("created"), int) else 0
@@ -180,8 +188,7 @@ def _read_storage(root: Path) -> _Store:
         msgs.sort(key=lambda m: (m[0], m[1]))
         st.messages[sid] = [(mid, obj) for _, mid, obj in msgs]
         for _, mid, _ in msgs:
-            folder = os.path.join(base, "part", mid)
-            parts = [st.decode(_read_bytes(os.path.join(folder, name))) for name in _json_names(folder)]
+            parts = [st.decode(data) for _, data in _json_files(os.path.join(base, "part", mid))]
             st.parts[mid] = [p for p in parts if p is not None]
     return st
 
