@@ -76,6 +76,7 @@ RULES = (
 
 
 _PLACEHOLDERS: dict[str, str] = {}  # kind -> its placeholder, made once
+_MARK = placeholder("")[:-1]  # what every placeholder starts with
 
 
 def _apply(rule, text: str, counts: dict[str, int]) -> str:
@@ -143,7 +144,7 @@ def _changed_lines(text: str, limit: int) -> str | None:
     cheaper to run again than to cut)."""
     lines, pos, find, rfind = [], 0, text.find, text.rfind
     while True:
-        i = find("[REDACTED:", pos)
+        i = find(_MARK, pos)
         if i < 0:
             return "".join(lines)
         if len(lines) >= limit:

@@ -166,13 +166,17 @@ def machine_made(s: str) -> bool:
 # non-ASCII bytes dropped, and the XOR of neighbouring class bytes read back as same (=), change (c) or edge (|).
 _SEP = "\x00"
 _CLASS_SEP = bytes(ord("|") if c == 0 else _CLASS_BYTES[c] for c in range(128)) + b" " * 128
-_PAIRS = bytearray(b"?" * 256)
-_PAIRS[0] = ord("=")
-for _a, _b in ((b"0", b"a"), (b"0", b"A"), (b"a", b"A")):
-    _PAIRS[_a[0] ^ _b[0]] = ord("c")
-for _a in b"0aA":
-    _PAIRS[_a ^ ord("|")] = ord("|")
-_PAIRS = bytes(_PAIRS)
+def _pairs() -> bytes:
+    table = bytearray(b"?" * 256)
+    table[0] = ord("=")
+    for a, b in ("0a", "0A", "aA"):
+        table[ord(a) ^ ord(b)] = ord("c")
+    for a in "0aA":
+        table[ord(a) ^ ord("|")] = ord("|")
+    return bytes(table)
+
+
+_PAIRS = _pairs()
 _FAKE = re.compile("|".join(re.escape(w) for w in FAKE_WORDS))
 
 

@@ -69,7 +69,7 @@ class TokenScanner:
         self.checked = checked
         self._built = False
         self._compiled: dict[str, re.Pattern] = {}
-        self._fast: dict[str, tuple] = {}  # head -> (its pattern, [(kind, prefix length)] by row), once compiled
+        self._fast: dict[str, tuple] = {}  # head -> (its one pattern, its rows): see _head_rows
 
     def _build(self) -> None:
         # Compiled on first use: hooks import the engine, and most commit messages hold no run of 16.
@@ -128,11 +128,13 @@ class TokenScanner:
         body = text[start + 6 : end]
         return None if looks_fake(body) or not is_random(body) else end
 
-    def _head_pattern(self, head: str) -> re.Pattern:
-        """One pattern for the rows of a head, tried in their order, a group each: one C call finds the first row
-        whose pattern matches and which no token character continues (the checks of _token before machine_made)."""
-        pattern = self._compiled.get(head)  # by its two characters: no row's own pattern is that short
-        if pattern is None:
+    def _head_rows(self, head: str) -> tuple:
+        """(one pattern for the rows of a head, the rows) — compiled once per head. The pattern tries the rows in
+        their order, a group each: one C call finds the first row whose pattern matches and which no token
+        character continues (the checks of _token before machine_made); ``m.lastindex - 1`` is that row. A row is
+        (kind or check, prefix length (0 for a checked row), prefix, pattern source)."""
+        entry = self._fast.get(head)
+        if entry is None:
             options = []
             for prefix, source, kind in self.heads[head]:
                 source = _NAMED.sub("(?:", source)
@@ -140,14 +142,13 @@ class TokenScanner:
                     options.append(f"({re.escape(prefix)}(?>{source[len(re.escape(prefix)):]}))(?![A-Za-z0-9_-])")
                 else:
                     options.append(f"(?={re.escape(prefix)})({source})")
-            pattern = self._compiled[head] = re.compile("|".join(options))
+            pattern = re.compile("|".join(options))
             if pattern.groups != len(options):  # m.lastindex names the row only with one group per row
                 raise ValueError(f"a token row of {head!r} has a group of its own")
-            # for spans: each row's kind (or check), prefix length (0 for a checked row), prefix and pattern
             rows = [(kind, len(prefix) if isinstance(kind, str) else 0, prefix, source)
                     for prefix, source, kind in self.heads[head]]
-            self._fast[head] = (pattern, rows)
-        return pattern
+            entry = self._fast[head] = (pattern, rows)
+        return entry
 
     def _at_head(self, text: str, s: int, run_end: int, defer: bool, tried: int = -1):
         """The token that starts at s (after leading + - / % ~), or None. ``tried``: a position where the head's
@@ -156,24 +157,24 @@ class TokenScanner:
             s += 1
         head = text[s : s + 2]
         if head in self.heads and s != tried:
-            pattern = self._compiled.get(head) or self._head_pattern(head)
+            pattern, rows = self._head_rows(head)
             m = pattern.match(text, s)
             if m is None:  # no row's pattern: what the loop below would find
                 rows = ()
             else:
-                prefix, pattern, kind = self.heads[head][m.lastindex - 1]
-                if isinstance(kind, str):  # s is never inside a word here: the run or a / or - ends before it
+                kind, length, _, _ = rows[m.lastindex - 1]
+                if length:  # s is never inside a word here: the run or a / or - ends before it
                     if defer:
-                        return s, m.end(), kind, s + len(prefix)
-                    if machine_made(text[s + len(prefix) : m.end()]):
+                        return s, m.end(), kind, s + length
+                    if machine_made(text[s + length : m.end()]):
                         return s, m.end(), kind
                 # a check to run, or a look-alike: the rows one by one from there (those before it do not match)
-                rows = self.heads[head][m.lastindex - 1 :]
+                rows = rows[m.lastindex - 1 :]
         else:
             rows = ()
-        for prefix, pattern, kind in rows:
+        for kind, _, prefix, source in rows:
             if text.startswith(prefix, s):
-                found = self._token(text, s, prefix, pattern, kind, defer)
+                found = self._token(text, s, prefix, source, kind, defer)
                 if found is not None:
                     return found
         if text.startswith("Q~", s + 4):
@@ -213,7 +214,8 @@ class TokenScanner:
                 # The common case inline: a run that starts, after any leading + - / % ~, with the prefix of a
                 # row, matched by its head's one pattern (see _at_head). A provider row's candidate is taken; a
                 # checked row's check runs when nothing leads (then it reads nothing outside the run, so the cache
-                # of runs without a token agrees). Everything else goes through _rest_of_run.
+                # of runs without a token agrees). A head met for the first time goes through _rest_of_run, which
+                # compiles its pattern. Everything else goes through _rest_of_run too.
                 start, tried = s, -1
                 if run[0] in _LEADING:
                     while start < run_end - 1 and text[start] in _LEADING:
