@@ -17,7 +17,12 @@ import msgspec
 FileEntry = tuple[str, str, "int | None", "int | None", "str | None"]
 
 
-class Record(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Record(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """The base of every stream's record. ``gc=False`` (inherited): the garbage collector does not track records,
+    since their fields hold only strings, numbers and containers of those, which cannot form a cycle through one;
+    a parse or a read builds and frees hundreds of thousands of them (half the cost of the pass that follows a
+    parse). A field added to a record must keep to such types (a test checks)."""
+
     id: str
     captured_at: str = ""
 
@@ -146,7 +151,7 @@ class Tombstone(Record, kw_only=True, omit_defaults=True):
     reason: str = ""
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """What store maintenance needs of any record, whatever its stream or version."""
 
     id: str
