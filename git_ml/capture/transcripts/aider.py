@@ -31,7 +31,7 @@ ASSISTANT = "aider"
 _HEADER = re.compile(r"^# aider chat started at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s*$")
 _ADD_FILE = re.compile(r"^Add (?:file )?(.+?) to the chat\? .*?:\s*(\w*)\s*$")
 _TOKENS = re.compile(r"(\d[\d,]*(?:\.\d+)?)([kKmM]?) (sent|received|cache write|cache hit)")
-_FENCE = re.compile(r"^(```|~~~)")
+_FENCES = ("```", "~~~")
 _SEARCH = "<<<<<<< SEARCH"
 
 # The whole-text forms of the line rules above, on text whose only line break is "\n" ([^\S\n] is a blank that is
@@ -46,17 +46,19 @@ _CUT = re.compile(rf"#(?<=^#)(?: aider chat started at ({_STAMP})[^\S\n]*+(?:\n|
 _FIRST_HEADER = re.compile(rf"#(?<=^#) aider chat started at {_STAMP}[^\S\n]*$", re.M)
 _NON_BLANK = re.compile(r"^[^\S\n]*+\S", re.M)
 # In what followed a prompt, with a "\n" put before its first line: a fenced block (from a line starting with ```
-# or ~~~ to the next such line, or the end), captured whole, or one of aider's own lines ("> x"), with the "\n"
-# before it; of those, the ones read are captured: "Applied edit to <path>", "Add <file> to the chat? ...",
-# "Tokens: ..." (x is the line without "> " and its blanks). The leading "\n" makes the scan stop at line starts.
+# or ~~~ to the next such line, or the end), captured whole, or one of aider's own lines ("> x", or ">" and
+# blanks), with the "\n" before it; of those, the ones read are captured (x: the line without "> " and its blanks):
+# "Applied edit to <path>", "Add <file> to the chat? ..." and "Tokens: ...", told apart by their second letter.
+# The leading "\n" makes the scan stop at line starts.
 _FENCE_LINE = r"[^\S\n]*+(?:```|~~~)[^\n]*+"
 _PIECE = re.compile(rf"\n(?:({_FENCE_LINE}(?:\n(?!{_FENCE_LINE})[^\n]*+)*(?:\n{_FENCE_LINE})?)"
-                    r"|>(?: [^\S\n]*+(?:Applied edit to ([^\n]++)|(Add [^\n]*+)|(Tokens:[^\n]*+)|[^\n]*+)"
+                    r"|>(?: [^\S\n]*+(?:(Applied edit to [^\n]++|Add [^\n]*+|Tokens:[^\n]*+)|[^\n]*+)"
                     r"|[^\S\n]*+(?=\n|\Z)))")
+_APPLIED = len("Applied edit to ")
 _PREAMBLE_MODEL = re.compile(r">(?<=^>) [^\S\n]*+(?:Main model|Model): (\S+)", re.M)
 _BLANK_END = re.compile(r"[^\S\n]\n")  # a line ending in a blank
-_KINDS = {"sent": 0, "received": 1, "cache hit": 2, "cache write": 3}
 _SCALE = {"": 1, "k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}
+_YES = ("", "y", "yes", "a", "all")  # the answers that add a file
 
 
 
@@ -85,26 +87,55 @@ def _prompt(run: str) -> str:
     return "\n".join([line[5:].rstrip() if line.startswith("#### ") else line[4:].rstrip() for line in lines])
 
 
-def _body(text: str, applied: list[str], added: list[str], tokens: list[str]) -> str:
-    """The reply in what followed a prompt: its lines without aider's own, "\n"-separated, not stripped. aider's
-    own lines that are read go to ``applied`` (paths), ``added`` and ``tokens`` (the lines). Inside a code fence a
-    ">" line is the model's text (e.g. ">>>>>>> REPLACE"), so a fenced block is cut out whole and put back."""
-    parts = _PIECE.split("\n" + text)  # reply, then (fenced block, applied, added, tokens, reply) per cut
-    if len(parts) == 1:
-        return text
+def _body(text: str) -> tuple[str, list[str] | None]:
+    """The reply in what followed a prompt: its lines without aider's own, "\n"-separated, not stripped; then the
+    aider lines that are read (None where there are none). Inside a code fence a ">" line is the model's text
+    (e.g. ">>>>>>> REPLACE"), so a fenced block is cut out whole and put back."""
+    if ">" not in text:  # no aider line (a fenced block alone is kept whole)
+        return text, None
+    parts = _PIECE.split("\n" + text)  # reply, then (fenced block, line read, reply) per cut
+    if len(parts) == 4 and parts[1] is None:  # one aider line, at the start or the end, most often
+        return parts[3][1:] if not parts[0] else parts[0][1:] + parts[3], None if parts[2] is None else [parts[2]]
+    read = None
     chunks = [parts[0]]
-    for i in range(1, len(parts), 5):
+    for i in range(1, len(parts), 3):
         if (fenced := parts[i]) is not None:
             chunks.append("\n")
             chunks.append(fenced)
-        elif (path := parts[i + 1]) is not None:
-            applied.append(path.rstrip())
-        elif (line := parts[i + 2]) is not None:
-            added.append(line.rstrip())
-        elif parts[i + 3] is not None:
-            tokens.append(parts[i + 3])
-        chunks.append(parts[i + 4])
-    return "".join(chunks)[1:]
+        elif (line := parts[i + 1]) is not None:
+            if read is None:
+                read = [line]
+            else:
+                read.append(line)
+        chunks.append(parts[i + 2])
+    return "".join(chunks)[1:], read
+
+
+def _tokens(lines: list[str]) -> tuple[int, int, int, int]:
+    """Tokens sent, received, read from and written to the cache, summed over aider's token lines (of a kind named
+    twice in a line the last counts)."""
+    sent = received = hit = write = 0
+    for line in lines:
+        head, cost, tail = line.partition("Cost:")  # "... received. Cost: $0.01 message, ...": numbers, no count
+        if cost and "sent" not in tail and "received" not in tail and "cache" not in tail:
+            line = head  # no count can end in the tail, and the scan of its numbers costs as much as the head's
+        s = r = h = w = 0
+        for value, unit, kind in _TOKENS.findall(line):
+            n = (int(value) if not unit and value.isdigit() and len(value) < 16
+                 else round(float(value.replace(",", "")) * _SCALE[unit]))
+            if kind == "sent":
+                s = n
+            elif kind == "received":
+                r = n
+            elif kind == "cache hit":
+                h = n
+            else:
+                w = n
+        sent += s
+        received += r
+        hit += h
+        write += w
+    return sent, received, hit, write
 
 
 def _rstrip_lines(text: str) -> str:
@@ -117,28 +148,24 @@ def _rstrip_lines(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
-def _line_at(text: str, pos: int) -> tuple[int, int]:
-    """(start, end) of the line holding ``pos``; ``end`` is past its "\n"."""
-    end = text.find("\n", pos)
-    return text.rfind("\n", 0, pos) + 1, len(text) if end < 0 else end + 1
-
-
 def _edited_files(reply: str) -> list[str]:
     """Files named before SEARCH/REPLACE blocks: the path line precedes the fence (diff) or the marker (fenced)."""
     found: list[str] = []
     pos = 0
     while (at := reply.find(_SEARCH, pos)) >= 0:
-        start, pos = _line_at(reply, at)
+        start = reply.rfind("\n", 0, at) + 1  # the marker's line: [start, pos), pos past its "\n"
+        pos = reply.find("\n", at)
+        pos = len(reply) if pos < 0 else pos + 1
         if start == 0 or reply[start:pos].strip() != _SEARCH:
             continue
         end = start - 1  # the line before ends here
         start = reply.rfind("\n", 0, end) + 1
         name = reply[start:end].strip()
-        if _FENCE.match(name) and start > 0:
+        if start > 0 and name.startswith(_FENCES):
             end = start - 1
             start = reply.rfind("\n", 0, end) + 1
             name = reply[start:end].strip()
-        if name and not _FENCE.match(name):
+        if name and not name.startswith(_FENCES):
             found.append(name)
     return found
 
@@ -154,69 +181,86 @@ class _Reader:
         self.tz = tz
         self.result = result
         self.times: dict[str, str] = {}
-        self.header = self.started_at = self.sid = ""
-        self.model: str | None = None
-        self.chats: list[Chat] = []
-        self.sent = self.received = 0  # the session's tokens
 
-    def session(self, stamp: str, preamble: str) -> None:
-        self.end()
-        started = self.times.get(stamp)
-        if started is None:
-            started = self.times[stamp] = _utc(stamp, self.tz)
-        self.header, self.started_at, self.sid = f"# aider chat started at {stamp}", started, ""
-        models = _PREAMBLE_MODEL.findall(preamble) if "odel: " in preamble else None
-        self.model = models[-1] if models else None  # aider's start-up lines name the model
+    def read(self, parts: list[str | None]) -> None:
+        """Every cut of ``_CUT.split``: (stamp, None, start-up lines) for a session header, (None, run of "####"
+        lines, what followed) for a prompt. One loop, each step inline: a history can hold 100,000 prompts."""
+        relative, cwd, times, result = self.paths.relative, self.cwd, self.times, self.result
+        skipped = 0
+        stamp = started = sid = ""
+        model: str | None = None
+        chats: list[Chat] = []
+        sent_all = received_all = 0  # the session's tokens
+        for header, run, body in zip(parts[1::3], parts[2::3], parts[3::3]):
+            if run is None:  # a session starts
+                if sid:
+                    self.end(sid, started, model, chats, sent_all, received_all)
+                    chats = []
+                    sent_all = received_all = 0
+                stamp, sid = header, ""
+                started = times.get(stamp)
+                if started is None:
+                    started = times[stamp] = _utc(stamp, self.tz)
+                models = _PREAMBLE_MODEL.findall(body) if "odel: " in body else None
+                model = models[-1] if models else None  # aider's start-up lines name the model
+                continue
+            if run.count("\n", 0, -1) == 0:  # the prompt, from its one line (run: without its first "#")
+                prompt = run[4:].rstrip() if run.startswith("### ") else run[3:].rstrip()
+            else:
+                prompt = _prompt(run)
+            if not sid:  # the session's id: its header and first input
+                sid = "aider-" + hashlib.sha256(f"# aider chat started at {stamp}\n{prompt}".encode()).hexdigest()[:20]
+            reply, read = _body(body)
+            first = prompt[:1]  # a command handled by aider itself: its first line starts with "/" (after blanks)
+            if (first == "/" or first.isspace() and prompt.partition("\n")[0].lstrip().startswith("/")) \
+                    and not reply.strip():
+                skipped += 1
+                continue
+            names = _edited_files(reply) if _SEARCH in reply else None
+            referenced: list[str] = []
+            sent = received = hit = write = 0
+            if read is not None:
+                tokens = None
+                for line in read:
+                    if line[1] == "p":  # Applied edit to <path>
+                        if names is None:
+                            names = []
+                        names.append(line[_APPLIED:].rstrip())
+                    elif line[1] == "d":  # Add <file> to the chat? ...: <answer>; a blank one takes the default, Yes
+                        if (m := _ADD_FILE.match(line.rstrip())) and m.group(2).lower() in _YES:
+                            if p := relative(m.group(1)):
+                                referenced.append(p)
+                    elif tokens is None:
+                        tokens = [line]
+                    else:
+                        tokens.append(line)
+                if len(referenced) > 1:
+                    referenced = list(dict.fromkeys(referenced))
+                if tokens is not None:
+                    sent, received, hit, write = _tokens(tokens)
+            modified: list[str] = []
+            if names:
+                for name in names:
+                    if p := relative(name):
+                        modified.append(p)
+                if len(modified) > 1:
+                    modified = list(dict.fromkeys(modified))
+            chats.append(Chat(
+                id=f"{sid}:{len(chats)}", session_id=sid, assistant=ASSISTANT, model=model, timestamp=started,
+                query=prompt.strip(), response=_rstrip_lines(reply).strip(), files_referenced=referenced,
+                files_modified=modified, query_tokens=sent, response_tokens=received, cache_read_tokens=hit,
+                cache_creation_tokens=write, cwd=cwd))
+            sent_all += sent
+            received_all += received
+        if sid:  # a session left without typing anything has nothing to derive an id from: no record
+            self.end(sid, started, model, chats, sent_all, received_all)
+        result.skipped += skipped
 
-    def prompt(self, prompt: str, body: str) -> None:
-        if not self.sid:  # the session's id: its header and first input
-            self.sid = "aider-" + hashlib.sha256(f"{self.header}\n{prompt}".encode()).hexdigest()[:20]
-        applied: list[str] = []
-        added: list[str] = []
-        tokens: list[str] = []
-        reply = _body(body, applied, added, tokens)
-        if prompt.partition("\n")[0].lstrip().startswith("/") and not reply.strip():
-            self.result.skipped += 1  # a command handled by aider itself
-            return
-        relative = self.paths.relative
-        modified: dict[str, None] = {}
-        referenced: dict[str, None] = {}
-        for name in _edited_files(reply) + applied:
-            if p := relative(name):
-                modified[p] = None
-        for line in added:
-            if (m := _ADD_FILE.match(line)) and m.group(2).lower() in ("", "y", "yes", "a", "all"):
-                if p := relative(m.group(1)):  # a blank answer takes the default, Yes
-                    referenced[p] = None
-        sent = received = hit = write = 0
-        for line in tokens:  # of a kind named twice in a line the last counts
-            counts = [0, 0, 0, 0]
-            for value, unit, kind in _TOKENS.findall(line):
-                counts[_KINDS[kind]] = (int(value) if not unit and value.isdigit() and len(value) < 16
-                                        else round(float(value.replace(",", "")) * _SCALE[unit]))
-            sent += counts[0]
-            received += counts[1]
-            hit += counts[2]
-            write += counts[3]
-        self.chats.append(Chat(
-            id=f"{self.sid}:{len(self.chats)}", session_id=self.sid, assistant=ASSISTANT, model=self.model,
-            timestamp=self.started_at, query=prompt.strip(), response=_rstrip_lines(reply).strip(),
-            files_referenced=list(referenced), files_modified=list(modified), query_tokens=sent,
-            response_tokens=received, cache_read_tokens=hit, cache_creation_tokens=write, cwd=self.cwd))
-        self.sent += sent
-        self.received += received
-
-    def end(self) -> None:
-        if not self.sid:  # started and left without typing anything: nothing to derive an id from
-            return
-        chats = self.chats
+    def end(self, sid: str, started: str, model: str | None, chats: list[Chat], sent: int, received: int) -> None:
         self.result.chats.extend(chats)
         self.result.sessions.append(Session(
-            id=self.sid, assistant=ASSISTANT, started_at=self.started_at, model=self.model, cwd=self.cwd,
-            transcript_path=self.where, chat_count=len(chats), query_tokens=self.sent, response_tokens=self.received))
-        self.chats = []
-        self.sid = ""
-        self.sent = self.received = 0
+            id=sid, assistant=ASSISTANT, started_at=started, model=model, cwd=self.cwd, transcript_path=self.where,
+            chat_count=len(chats), query_tokens=sent, response_tokens=received))
 
 
 def parse_aider(path: str | os.PathLike[str], repo_root: str | None = None, *,
@@ -240,12 +284,7 @@ def parse_aider(path: str | os.PathLike[str], repo_root: str | None = None, *,
         return result
     reader = _Reader(path, repo_root, tz, result)
     parts = _CUT.split(text[first.start():])  # "", then (stamp, run, the text up to the next cut) for each cut
-    for stamp, run, after in zip(parts[1::3], parts[2::3], parts[3::3]):
-        if run is None:
-            reader.session(stamp, after)
-        else:
-            reader.prompt(_prompt(run), after)
-    reader.end()
+    reader.read(parts)
     return result
 
 
