@@ -84,6 +84,14 @@ class _Store:
             return None
         return obj
 
+    def thread(self, sid: str) -> list[tuple[str, dict, list[dict]]]:
+        """The messages of a session, in order: (message id, message, its parts). Asked once per session."""
+        parts = self.parts
+        return [(mid, m, parts.get(mid, [])) for mid, m in self.messages.get(sid, ())]
+
+    def finish(self, read: set[str]) -> None:
+        """After the sessions in ``read`` were asked for (the others are not reachable)."""
+
 
 # --- reading the database ----------------------------------------------------------------------------------------
 
@@ -128,69 +136,92 @@ def _read_db(path: Path) -> _Store:
 
 # --- reading storage/ --------------------------------------------------------------------------------------------
 
-def _json_files(folder: str) -> list[tuple[str, bytes | None]]:
-    """The ``.json`` files of a folder, by name, with their bytes (None: unreadable, counted as malformed when
-    decoded): plain system calls, names resolved against the open folder (one small file per part: a path walked
-    from / for each would cost as much as reading it)."""
+_CHUNK = 1 << 16
+
+
+def _json_objects(folder: str, st: _Store) -> list[tuple[str, dict]]:
+    """The ``.json`` files of a folder, by name, that hold a JSON object: (name without ".json", object). Any
+    other (unreadable, not JSON, not an object) is counted in ``st.malformed``. Plain system calls (one listing,
+    then one open, read and close per file, decoded in the same loop): a folder holds one small file per message
+    or part, so any step more per file costs as much as reading it."""
     try:
-        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        names = os.listdir(folder)
     except OSError:
         return []
-    out = []
-    try:
-        for name in sorted(n for n in os.listdir(dfd) if n.endswith(".json")):
-            try:
-                fd = os.open(name, os.O_RDONLY, dir_fd=dfd)
-            except OSError:  # gone since the listing, or not readable
-                out.append((name, None))
-                continue
-            try:
-                chunks = [os.read(fd, 1 << 16)]
-                while len(chunks[-1]) == 1 << 16:
-                    chunks.append(os.read(fd, 1 << 16))
-            except OSError:
-                chunks = [None]
-            finally:
-                os.close(fd)
-            out.append((name, b"".join(chunks) if len(chunks) > 1 else chunks[0]))
-    finally:
-        os.close(dfd)
+    names.sort()
+    folder += "/"
+    out: list[tuple[str, dict]] = []
+    bad = 0
+    decode = JSON.decode
+    for name in names:
+        if not name.endswith(".json"):
+            continue
+        try:
+            fd = os.open(folder + name, os.O_RDONLY)
+        except OSError:  # gone since the listing, or not readable
+            bad += 1
+            continue
+        try:
+            data = os.read(fd, _CHUNK)
+            if len(data) == _CHUNK:  # a large file (tool output): the rest
+                chunks = [data]
+                while len(chunks[-1]) == _CHUNK:
+                    chunks.append(os.read(fd, _CHUNK))
+                data = b"".join(chunks)
+            obj = decode(data)
+        except (OSError, ValueError):  # a folder, a read error; not JSON (msgspec.DecodeError), not UTF-8
+            bad += 1
+            continue
+        finally:
+            os.close(fd)
+        if type(obj) is dict:
+            out.append((name[:-5], obj))
+        else:
+            bad += 1
+    st.malformed += bad
     return out
 
 
-def _read_storage(root: Path) -> _Store:
-    """The JSON files of ``storage/`` (plain ``os`` calls: there is one small file per part)."""
-    st = _Store()
-    base = str(root)
-    for name, data in _json_files(os.path.join(base, "project")):
-        obj = st.decode(data)
-        if obj is not None and isinstance(obj.get("worktree"), str):
-            st.roots[name[:-5]] = obj["worktree"]
-    sessions = os.path.join(base, "session")
-    for project in sorted(os.listdir(sessions)) if os.path.isdir(sessions) else ():
-        for name, data in _json_files(os.path.join(sessions, project)):
-            obj = st.decode(data)
-            if obj is None:
-                continue
-            t = obj.get("time") if isinstance(obj.get("time"), dict) else {}
-            st.sessions[name[:-5]] = {"parent": obj.get("parentID"), "directory": obj.get("directory"),
+class _Folders(_Store):
+    """``storage/``: sessions and projects read at once, a session's messages and parts when it is built (and
+    dropped after), so that a parse holds one session's objects at a time."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        base = str(root)
+        self.message_dir = os.path.join(base, "message", "")
+        self.part_dir = os.path.join(base, "part", "")
+        for pid, obj in _json_objects(os.path.join(base, "project"), self):
+            if isinstance(obj.get("worktree"), str):
+                self.roots[pid] = obj["worktree"]
+        sessions = os.path.join(base, "session")
+        for project in sorted(os.listdir(sessions)) if os.path.isdir(sessions) else ():
+            for sid, obj in _json_objects(os.path.join(sessions, project), self):
+                t = obj.get("time") if isinstance(obj.get("time"), dict) else {}
+                self.sessions[sid] = {"parent": obj.get("parentID"), "directory": obj.get("directory"),
                                       "project": obj.get("projectID", project), "created": t.get("created"),
                                       "updated": t.get("updated")}
-    st.sessions = dict(sorted(st.sessions.items(), key=lambda kv: (kv[1]["created"] or 0, kv[0])))
-    for sid in st.sessions:
+        self.sessions = dict(sorted(self.sessions.items(), key=lambda kv: (kv[1]["created"] or 0, kv[0])))
+
+    def thread(self, sid: str) -> list[tuple[str, dict, list[dict]]]:
         msgs = []
-        for name, data in _json_files(os.path.join(base, "message", sid)):
-            obj = st.decode(data)
-            if obj is not None:
-                t = obj.get("time") if isinstance(obj.get("time"), dict) else {}
-                created = t.get("created") if isinstance(t.get("created"), int) else 0
-                msgs.append((created, name[:-5], obj))
-        msgs.sort(key=lambda m: (m[0], m[1]))
-        st.messages[sid] = [(mid, obj) for _, mid, obj in msgs]
-        for _, mid, _ in msgs:
-            parts = [st.decode(data) for _, data in _json_files(os.path.join(base, "part", mid))]
-            st.parts[mid] = [p for p in parts if p is not None]
-    return st
+        for mid, obj in _json_objects(self.message_dir + sid, self):
+            t = obj.get("time")
+            created = t.get("created") if type(t) is dict else None
+            msgs.append((created if isinstance(created, int) else 0, mid, obj))
+        msgs.sort(key=_by_time)
+        parts = self.part_dir
+        return [(mid, obj, [p for _, p in _json_objects(parts + mid, self)]) for _, mid, obj in msgs]
+
+    def finish(self, read: set[str]) -> None:
+        """Sessions no parse reaches (a parent cycle) are read for their malformed files only."""
+        for sid in self.sessions:
+            if sid not in read:
+                self.thread(sid)
+
+
+def _by_time(m: tuple[int, str, dict]) -> tuple[int, str]:
+    return m[0], m[1]
 
 
 # --- building chats ----------------------------------------------------------------------------------------------
@@ -205,16 +236,26 @@ def _is_image(part: dict) -> bool:
 
 
 def _prompt(parts: list[dict]) -> str | None:
-    """The typed text of a user message, None when it is not a prompt."""
-    if any(p.get("type") == "compaction" for p in parts):
-        return None
-    typed = "\n\n".join(p["text"].strip() for p in parts if _is_typed(p))
+    """The typed text of a user message, None when it is not a prompt (one pass over its parts)."""
+    typed: list[str] = []
+    image = False
+    sub: str | None = None
+    for p in parts:
+        kind = p.get("type")
+        if kind == "compaction":
+            return None
+        if kind == "text":
+            if _is_typed(p):
+                typed.append(p["text"].strip())
+        elif kind == "file":
+            image = image or _is_image(p)
+        elif kind == "subtask" and sub is None and isinstance(p.get("command"), str):
+            sub = p["command"]
     if typed:
-        return typed
-    if any(p.get("type") == "file" and _is_image(p) for p in parts):
+        return "\n\n".join(typed)
+    if image:
         return ""
-    sub = next((p for p in parts if p.get("type") == "subtask" and isinstance(p.get("command"), str)), None)
-    return f"/{sub['command']}" if sub else None
+    return None if sub is None else f"/{sub}"
 
 
 def _tokens(t: object) -> list[int] | None:
@@ -234,6 +275,7 @@ class _Builder:
         self.st = st
         self.repo_root = repo_root
         self.skipped = 0
+        self.read: set[str] = set()  # the sessions built
         self.children: dict[str, list[str]] = {}
         for sid, s in st.sessions.items():
             if s["parent"] in st.sessions:
@@ -248,42 +290,54 @@ class _Builder:
         cur: Exchange | None = None
         model = ended = None
         spawned: dict[str, Exchange] = {}  # child session id -> the chat whose task call made it
-        for mid, m in self.st.messages.get(sid, ()):
-            parts = self.st.parts.get(mid, [])
-            t = m.get("time") if isinstance(m.get("time"), dict) else {}
-            ts = iso_ms(t.get("created"))
-            done = iso_ms(t.get("completed")) or ts
-            if done and (ended is None or done > ended):
-                ended = done
-            if m.get("role") == "user":
+        self.read.add(sid)
+        for mid, m, parts in self.st.thread(sid):
+            if type(t := m.get("time")) is dict:
+                ts = iso_ms(t.get("created"))
+                done = iso_ms(t.get("completed")) or ts
+                if done and (ended is None or done > ended):
+                    ended = done
+            else:
+                ts = done = None
+            role = m.get("role")
+            if role == "user":
                 query = _prompt(parts)
                 if query is None:
                     self.skipped += 1  # compaction requests, synthetic-only turns (auto-continue)
                     continue
                 cur = Exchange(f"{sid}:{mid}", sid, ts or "", query, mid, cwd, None, self.repo_root, root)
-                cur.images = sum(1 for p in parts if p.get("type") == "file" and _is_image(p))
                 cur.model = model
                 chats.append(cur)
                 for p in parts:
                     if p.get("type") == "file":
+                        if _is_image(p):
+                            cur.images += 1
                         src = p.get("source") if isinstance(p.get("source"), dict) else {}
                         cur.reference(src.get("path") or from_uri(p.get("url")))
                 continue
-            if cur is None or m.get("role") != "assistant" or m.get("summary") or m.get("mode") == "compaction":
+            if cur is None or role != "assistant" or m.get("summary") or m.get("mode") == "compaction":
                 self.skipped += 1  # compaction summaries, replies before any prompt
                 continue
             cur.seen(done)
-            if isinstance(m.get("modelID"), str):
-                model = cur.model = m["modelID"]
+            if isinstance(model_id := m.get("modelID"), str):
+                model = cur.model = model_id
             tokens = _tokens(m.get("tokens"))
             if tokens is None:  # older messages: the sum of the steps
                 steps = [_tokens(p.get("tokens")) for p in parts if p.get("type") == "step-finish"]
                 tokens = [sum(x[i] for x in steps if x) for i in range(4)] if steps else None
             if tokens:
                 cur.add_usage(mid, tokens)
-            where = m.get("path", {}).get("cwd") if isinstance(m.get("path"), dict) else None
+            where = path.get("cwd") if type(path := m.get("path")) is dict else None
             for p in parts:
-                self._part(cur, p, where, spawned)
+                kind = p.get("type")
+                if kind == "text":
+                    if not p.get("synthetic") and isinstance(text := p.get("text"), str) and text:
+                        cur.texts.append(text)
+                elif kind == "tool":
+                    self._tool(cur, p, where, spawned)
+                elif kind == "patch":
+                    for f in p.get("files") or ():
+                        cur.modify(f)
         for child in self.children.get(sid, ()):
             target = spawned.get(child) or self._by_time(chats, child)
             sub, _, _ = self.chats(child)
@@ -294,25 +348,19 @@ class _Builder:
                 target.merge(ex)
         return chats, model, ended
 
-    def _part(self, cur: Exchange, p: dict, where: str | None, spawned: dict[str, Exchange]) -> None:
-        kind = p.get("type")
-        if kind == "text" and not p.get("synthetic") and isinstance(p.get("text"), str) and p["text"]:
-            cur.texts.append(p["text"])
-        elif kind == "tool":
-            state = p.get("state") if isinstance(p.get("state"), dict) else {}
-            name = p.get("tool") if isinstance(p.get("tool"), str) else "unknown"
-            call = p.get("callID") if isinstance(p.get("callID"), str) else None
-            apply_tool(cur, name, state.get("input"), TOOLS, call, where, failed=state.get("status") == "error")
-            meta = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
-            if state.get("status") != "error" and name in ("patch", "apply_patch"):
-                for f in meta.get("files") or ():
-                    if isinstance(f, dict):
-                        cur.modify(f.get("filePath"))
-            if name == "task" and isinstance(meta.get("sessionId"), str):
-                spawned[meta["sessionId"]] = cur
-        elif kind == "patch":
-            for f in p.get("files") or ():
-                cur.modify(f)
+    def _tool(self, cur: Exchange, p: dict, where: str | None, spawned: dict[str, Exchange]) -> None:
+        state = p.get("state") if isinstance(p.get("state"), dict) else {}
+        name = p.get("tool") if isinstance(p.get("tool"), str) else "unknown"
+        call = p.get("callID") if isinstance(p.get("callID"), str) else None
+        failed = state.get("status") == "error"
+        apply_tool(cur, name, state.get("input"), TOOLS, call, where, failed=failed)
+        meta = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
+        if not failed and name in ("patch", "apply_patch"):
+            for f in meta.get("files") or ():
+                if isinstance(f, dict):
+                    cur.modify(f.get("filePath"))
+        if name == "task" and isinstance(meta.get("sessionId"), str):
+            spawned[meta["sessionId"]] = cur
 
     def _by_time(self, chats: list[Exchange], child: str) -> Exchange | None:
         start = iso_ms(self.st.sessions[child]["created"])
@@ -326,7 +374,7 @@ def _store(path: Path) -> _Store:
     dbs = _databases(path)
     if dbs:
         return _read_db(dbs[0])
-    return _read_storage(path / "storage" if (path / "storage" / "session").is_dir() else path)
+    return _Folders(path / "storage" if (path / "storage" / "session").is_dir() else path)
 
 
 def parse_opencode(path: str | os.PathLike[str], repo_root: str | None = None) -> ParseResult:
@@ -339,7 +387,7 @@ def parse_opencode(path: str | os.PathLike[str], repo_root: str | None = None) -
     except sqlite3.Error as exc:
         raise OSError(f"cannot read {path}: {exc}") from None
     b = _Builder(st, repo_root)
-    out = ParseResult(malformed=st.malformed)
+    out = ParseResult()
     for sid, s in st.sessions.items():
         if s["parent"] in st.sessions:
             continue  # a sub-agent: merged into its parent's chat
@@ -351,7 +399,8 @@ def parse_opencode(path: str | os.PathLike[str], repo_root: str | None = None) -
             model=model, cwd=s["directory"] if isinstance(s["directory"], str) else None, transcript_path=str(path),
             chat_count=len(records), query_tokens=sum(c.query_tokens for c in records),
             response_tokens=sum(c.response_tokens for c in records)))
-    out.skipped = b.skipped
+    st.finish(b.read)
+    out.malformed, out.skipped = st.malformed, b.skipped
     return out
 
 
