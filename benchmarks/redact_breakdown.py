@@ -6,7 +6,8 @@ Python pays before it decides whether a candidate is a secret.
 
 Inputs are bench_redact.py's, cut to their first ``--kb`` thousand characters. Each rule's time is the best of
 ``--rounds`` of ``spans`` plus the replacement, over the text as the rules before it left it (the first pass of
-``redact``; the second, over lines holding a placeholder, is in the total only).
+``redact``; the second, over lines holding a placeholder, is in the total only). The provider-token scan is also
+timed with the checks of its candidates' random parts answered by constants.
 """
 
 import argparse
@@ -23,6 +24,7 @@ import bench_redact as b  # noqa: E402
 from git_ml.capture.redaction import redact  # noqa: E402
 from git_ml.capture.redaction.engine import RULES  # noqa: E402
 from git_ml.capture.redaction.looks import placeholder  # noqa: E402
+from git_ml.capture.redaction.rules import tokens  # noqa: E402
 
 INPUTS = {"code": b.source_code, "dense": lambda: b.secret_dense()[0], "transcript": b.transcript,
           "secrets": lambda: b.with_secrets(b.transcript())[0], "hashes": b.hashes_and_uuids}
@@ -57,6 +59,14 @@ def breakdown(name: str, chars: int, rounds: int) -> None:
     for rule in RULES:
         spent, (current, n) = _best(rounds, lambda: _replace(current, list(rule.spans(current))))
         print(f"  {rule.name:24s} {spent * 1e3:7.1f} ms  {n:6d} replaced")
+    scanner = next(rule for rule in RULES if isinstance(rule, tokens.TokenScanner))
+    checks = tokens.machine_made_all, tokens.looks_fake_all
+    tokens.machine_made_all, tokens.looks_fake_all = (lambda s: [True] * len(s)), (lambda s: [False] * len(s))
+    try:  # every candidate taken as random and no look-alike: the scan's time without its checks
+        unchecked, _ = _best(rounds, lambda: list(scanner.spans(text)))
+    finally:
+        tokens.machine_made_all, tokens.looks_fake_all = checks
+    print(f"  provider tokens without the checks of their random parts: {unchecked * 1e3:.1f} ms")
     floor, found = _best(rounds, lambda: _replace(text, ((m.start(), m.end(), "x") for m in _RUN.finditer(text))))
     print(f"  floor: {found[1]} runs found and replaced in {floor * 1e3:.1f} ms")
 
