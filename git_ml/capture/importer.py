@@ -112,6 +112,11 @@ def expand_paths(paths: Sequence[str], name: str) -> list[Source]:
                 raise GitMlError(f"{text}: no {label} in this folder")
             for m, u in units:
                 out.setdefault(u, (m, u))
+        elif (part := registry.read_with(modules, p)) is not None:
+            whose, unit = registry.info(part[0].NAME).label, part[1]
+            if unit.exists():
+                raise GitMlError(f"{text}: a {whose} sub-agent's file; import its session instead: {unit}")
+            raise GitMlError(f"{text}: a {whose} sub-agent's file, read only with its session ({unit}, not found)")
         elif name != "auto":
             raise GitMlError(f"{text}: not a {label[:-1]} (try --from auto)")
         else:

@@ -95,6 +95,29 @@ def test_wrong_format_is_refused_and_nothing_stored(repo, tmp_path):
     assert repo.git("for-each-ref", "refs/ml") == before
 
 
+def test_a_sub_agent_file_named_alone_points_at_its_session(repo, tmp_path):
+    repo.commit("initial", {"a": "a\n"})
+    agents = FIXTURES / "claude_agents"
+    session = agents / "a9a9a9a9-0000-4000-8000-000000000001.jsonl"
+    before = repo.git("for-each-ref", "refs/ml")
+    for part in (agents / "agent-a1.jsonl", agents / session.stem / "subagents" / "agent-c3.jsonl"):
+        for how in (["--from", "claude"], []):
+            out = repo.run("git-ml-capture", "import", *how, str(part))
+            assert out.returncode == 1 and "Traceback" not in out.stderr
+            assert out.stderr.strip().endswith(f"a Claude Code sub-agent's file; import its session instead: {session}")
+    chats = FIXTURES / "gemini" / "home" / ".gemini" / "tmp" / "demo" / "chats"
+    part = chats / "ebc39812-a947-4a42-9b0f-701477494459" / "3d9e61b0-27c4-4f4e-8d0a-9a1c55e2f7b3.jsonl"
+    out = repo.run("git-ml-capture", "import", str(part))
+    assert out.returncode == 1
+    assert out.stderr.strip().endswith(f"a Gemini CLI sub-agent's file; import its session instead: "
+                                       f"{chats / 'session-2026-05-04T09-12-ebc39812.jsonl'}")
+    alone = tmp_path / "agent-a1.jsonl"  # copied without its session
+    shutil.copy(agents / "agent-a1.jsonl", alone)
+    out = repo.run("git-ml-capture", "import", str(alone))
+    assert out.returncode == 1 and f"({tmp_path / session.name}, not found)" in out.stderr
+    assert repo.git("for-each-ref", "refs/ml") == before
+
+
 def test_older_claude_layout_is_idempotent(repo, tmp_path):
     repo.commit("initial", {"a": "a\n"})
     folder = tmp_path / "proj"

@@ -455,6 +455,18 @@ def sniff(path: str | os.PathLike[str]) -> bool:
     return False
 
 
+def read_with(path: str | os.PathLike[str]) -> Path | None:
+    """The session file a sub-agent's file is merged into (see the registry): ``<dir>/<session>.jsonl`` for
+    ``<dir>/<session>/subagents/agent-*.jsonl``, and for a 2.0.x file beside it the session its first line names."""
+    path = Path(path)
+    rec = _head_record(path)
+    if rec is None or not rec.sessionId or not (_is_agent_file(path) or rec.isSidechain and rec.agentId):
+        return None
+    if path.parent.name == "subagents":
+        return path.parent.parent.parent / f"{path.parent.parent.name}.jsonl"
+    return path.parent / f"{rec.sessionId}.jsonl"
+
+
 def locations(home: Path, env: Mapping[str, str]) -> list[Path]:
     base = Path(env["CLAUDE_CONFIG_DIR"]) if env.get("CLAUDE_CONFIG_DIR") else home / ".claude"
     return [base / "projects"]

@@ -344,13 +344,26 @@ def _exchanges(chat: _Chat, sid: str, root: str | None, repo_root: str | None, *
 # --- registry contract -------------------------------------------------------------------------------------------
 
 def sniff(path: str | os.PathLike[str]) -> bool:
-    """A chat file: the header (``sessionId`` with ``projectHash``), as a first line or as the keys of the older
-    pretty-printed object."""
+    """A session's chat file: the header (``sessionId`` with ``projectHash``), as a first line or as the keys of the
+    older pretty-printed object."""
     lines = head_lines(path, 4)
-    for obj in json_objects(lines[:1]):
-        return isinstance(obj.get("sessionId"), str) and "projectHash" in obj
+    for obj in json_objects(lines[:1]):  # a sub-agent's chat is read with its session (read_with)
+        return isinstance(obj.get("sessionId"), str) and "projectHash" in obj and obj.get("kind") != "subagent"
     head = b"\n".join(lines)
     return head.lstrip().startswith(b"{") and b'"sessionId"' in head and b'"projectHash"' in head
+
+
+def read_with(path: str | os.PathLike[str]) -> Path | None:
+    """The session file a sub-agent's chat (``chats/<session id>/<agent>.jsonl``, header ``kind: "subagent"``) is
+    merged into: ``chats/session-<time>-<first 8 of the session id>.jsonl`` (see the registry)."""
+    path = Path(path)
+    for obj in json_objects(head_lines(path, 1)):
+        if obj.get("kind") != "subagent":
+            return None
+        pattern = f"session-*-{path.parent.name[:8]}.json*"
+        found = [p for p in sorted(path.parent.parent.glob(pattern)) if p.is_file() and sniff(p)]
+        return found[-1] if found else path.parent.parent / pattern
+    return None
 
 
 def locations(home: Path, env: Mapping[str, str]) -> list[Path]:

@@ -20,6 +20,8 @@ Optional:
   search of the default locations parses only this repository's sessions (default: parse and read the sessions'
   ``cwd``). Units holding several projects (databases) return None and are filtered after parsing;
 - ``project_locations(root: Path) -> list[Path]`` — places inside a checkout (Aider writes its history there);
+- ``read_with(path) -> Path | None`` — for a file that is part of another unit (a sub-agent's file), the unit it is
+  read with (which may be missing), so that naming the part alone gets a useful error; None for anything else;
 - ``from_hook(event, home, env) -> (session id, transcript path, project directory, ended)`` — for assistants whose
   hooks call ``git-ml-capture session --from NAME`` (``capture/live.py``); ``parse`` then also receives
   ``only={session id}`` (a database may use it to read that conversation only).
@@ -108,6 +110,19 @@ def detect(path: Path) -> ModuleType | None:
                 return module
         except OSError:
             return None
+    return None
+
+
+def read_with(modules: list[ModuleType], path: Path) -> tuple[ModuleType, Path] | None:
+    """(module, the unit it reads ``path`` with) when ``path`` is a part of another unit of one of ``modules``."""
+    for module in modules:
+        own = getattr(module, "read_with", None)
+        try:
+            unit = own(path) if own is not None else None
+        except OSError:
+            unit = None
+        if unit is not None:
+            return module, unit
     return None
 
 
