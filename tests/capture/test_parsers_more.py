@@ -109,6 +109,25 @@ def test_opencode_storage_unreadable_part_is_counted(opencode_data, tmp_path):
     assert len(r.chats) == len(opencode.parse(opencode_data / "storage", repo_root="/work/clone/demo").chats)
 
 
+def test_opencode_storage_files_of_unreachable_sessions_are_counted(opencode_data, tmp_path):
+    # Sessions are read when built; two that are each other's parent are built by no one, yet their malformed files
+    # still count, as for every session.
+    storage = tmp_path / "storage"
+    shutil.copytree(opencode_data / "storage", storage)
+    whole = opencode.parse(storage)
+    a, b = sorted(storage.glob("session/*/*.json"))[:2]
+    first, second = json.loads(a.read_text()), json.loads(b.read_text())
+    first["parentID"], second["parentID"] = second["id"], first["id"]
+    a.write_text(json.dumps(first))
+    b.write_text(json.dumps(second))
+    for sid in (first["id"], second["id"]):
+        (storage / "message" / sid).mkdir(exist_ok=True)
+        (storage / "message" / sid / "msg_zz_broken.json").write_text("{")
+    r = opencode.parse(storage)
+    assert r.malformed == 2
+    assert {s.id for s in r.sessions} == {s.id for s in whole.sessions} - {first["id"], second["id"]}
+
+
 def test_opencode_locations_candidates_and_sniff(opencode_data, tmp_path):
     assert opencode.locations(Path("/h"), {}) == [Path("/h/.local/share/opencode")]
     assert opencode.locations(Path("/h"), {"XDG_DATA_HOME": "/x"}) == [Path("/x/opencode")]

@@ -94,8 +94,6 @@ def _body(text: str) -> tuple[str, list[str] | None]:
     if ">" not in text:  # no aider line (a fenced block alone is kept whole)
         return text, None
     parts = _PIECE.split("\n" + text)  # reply, then (fenced block, line read, reply) per cut
-    if len(parts) == 4 and parts[1] is None:  # one aider line, at the start or the end, most often
-        return parts[3][1:] if not parts[0] else parts[0][1:] + parts[3], None if parts[2] is None else [parts[2]]
     read = None
     chunks = [parts[0]]
     for i in range(1, len(parts), 3):
@@ -204,13 +202,10 @@ class _Reader:
                 models = _PREAMBLE_MODEL.findall(body) if "odel: " in body else None
                 model = models[-1] if models else None  # aider's start-up lines name the model
                 continue
-            if run.count("\n", 0, -1) == 0:  # the prompt, from its one line (run: without its first "#")
-                prompt = run[4:].rstrip() if run.startswith("### ") else run[3:].rstrip()
-            else:
-                prompt = _prompt(run)
+            prompt = _prompt(run)
             if not sid:  # the session's id: its header and first input
                 sid = "aider-" + hashlib.sha256(f"# aider chat started at {stamp}\n{prompt}".encode()).hexdigest()[:20]
-            reply, read = _body(body)
+            reply, lines = _body(body)
             first = prompt[:1]  # a command handled by aider itself: its first line starts with "/" (after blanks)
             if (first == "/" or first.isspace() and prompt.partition("\n")[0].lstrip().startswith("/")) \
                     and not reply.strip():
@@ -219,9 +214,9 @@ class _Reader:
             names = _edited_files(reply) if _SEARCH in reply else None
             referenced: list[str] = []
             sent = received = hit = write = 0
-            if read is not None:
+            if lines is not None:
                 tokens = None
-                for line in read:
+                for line in lines:
                     if line[1] == "p":  # Applied edit to <path>
                         if names is None:
                             names = []
