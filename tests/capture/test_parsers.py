@@ -8,6 +8,7 @@ Fixture tests use the small hand-written files in tests/fixtures/transcripts.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import time
@@ -361,6 +362,17 @@ def test_aider_sessions_and_chats(tmp_path):
     copy.write_text(path.read_text() + "\n# aider chat started at 2025-05-01 08:00:00\n\n#### hello\n\nHi.\n")
     again = parse_aider(copy)
     assert [c.id for c in again.chats[:3]] == [c.id for c in r.chats] and len(again.chats) == 4
+
+
+def test_aider_time_out_of_range_is_left_empty(tmp_path):
+    # A header time that no UTC time matches (year 1, a day east of Greenwich) gives a chat without a time: the
+    # parse does not fail.
+    path = tmp_path / ".aider.chat.history.md"
+    path.write_text("# aider chat started at 0001-01-01 00:00:00\n\n#### hi\n\nHello.\n")
+    east = dt.timezone(dt.timedelta(hours=5))
+    r = parse_aider(path, tz=east)
+    assert [c.query for c in r.chats] == ["hi"] and r.chats[0].timestamp == "" and r.sessions[0].started_at == ""
+    assert parse_aider(path).chats[0].query == "hi"  # this machine's zone
 
 
 def test_sample_aider_history():

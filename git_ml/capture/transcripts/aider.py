@@ -69,8 +69,11 @@ def _utc(stamp: str, tz: _dt.tzinfo | None) -> str:
                              int(stamp[14:16]), int(stamp[17:19]))
     except ValueError:  # e.g. month 13
         return ""
-    aware = local.replace(tzinfo=tz) if tz is not None else local.astimezone()
-    u = aware.astimezone(_dt.timezone.utc)
+    try:
+        aware = local.replace(tzinfo=tz) if tz is not None else local.astimezone()
+        u = aware.astimezone(_dt.timezone.utc)
+    except (ValueError, OverflowError):  # e.g. year 1 shifted out of the calendar's range
+        return ""
     if u.year < 1000:  # strftime does not pad such years
         return u.strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
