@@ -272,6 +272,9 @@ def import_transcripts(repo: pygit2.Repository, sources: Sequence[Source], *, on
         except OSError as exc:
             report.errors.append(f"{path}: {exc.strerror or exc}")
             continue
+        except Exception as exc:  # a parser meeting data it did not expect: this unit is left, the others are read
+            report.errors.append(f"{path}: not read, its {module.NAME} parser failed on it ({type(exc).__name__})")
+            continue
         sessions = parsed.sessions
         chats = parsed.chats
         if only_this_repository:

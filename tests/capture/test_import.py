@@ -138,6 +138,25 @@ def test_older_claude_layout_is_idempotent(repo, tmp_path):
     assert repo.run("git-ml-capture", "import", "--from", "claude", str(agent)).returncode == 1
 
 
+def test_a_parser_failing_on_one_unit_leaves_only_that_unit(repo, tmp_path):
+    from types import SimpleNamespace
+
+    from git_ml.capture.importer import import_transcripts
+    from git_ml.capture.transcripts import claude
+
+    repo.commit("initial", {"a": "a\n"})
+    session = claude_session(tmp_path / "s1.jsonl", "a1b2c3d4-0000-4000-8000-000000000001", str(repo.path),
+                             str(repo.path / "a"))
+
+    def fails(path, root):
+        raise TypeError("'<' not supported between instances of 'dict' and 'str'")
+
+    broken = SimpleNamespace(NAME="opencode", parse=fails)
+    report = import_transcripts(repo.open(), [(broken, tmp_path / "odd"), (claude, session)])
+    assert report.errors == [f"{tmp_path / 'odd'}: not read, its opencode parser failed on it (TypeError)"]
+    assert report.files == 1 and len(stored(repo, "chats")) == 1
+
+
 def test_invalid_utf8_line_costs_that_line_only(repo, tmp_path):
     repo.commit("initial", {"a": "a\n"})
     sid = "0b0b0b0b-0000-4000-8000-000000000002"

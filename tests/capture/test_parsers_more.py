@@ -128,6 +128,23 @@ def test_opencode_storage_files_of_unreachable_sessions_are_counted(opencode_dat
     assert {s.id for s in r.sessions} == {s.id for s in whole.sessions} - {first["id"], second["id"]}
 
 
+def test_opencode_storage_session_times_of_mixed_types(opencode_data, tmp_path):
+    # A session's time.created as a numeric string, another's as an object: the sessions are still sorted (a
+    # numeric string as its number, an object first) and read; comparing them raised TypeError before.
+    storage = tmp_path / "storage"
+    shutil.copytree(opencode_data / "storage", storage)
+    whole = opencode.parse(storage)
+    a, b = sorted(storage.glob("session/*/*.json"))[:2]
+    first, second = json.loads(a.read_text()), json.loads(b.read_text())
+    first["time"]["created"] = str(first["time"]["created"])
+    second["time"]["created"] = {"ms": 1}
+    a.write_text(json.dumps(first))
+    b.write_text(json.dumps(second))
+    r = opencode.parse(storage)
+    assert {s.id for s in r.sessions} == {s.id for s in whole.sessions}
+    assert sorted(c.id for c in r.chats) == sorted(c.id for c in whole.chats)
+
+
 def test_opencode_locations_candidates_and_sniff(opencode_data, tmp_path):
     assert opencode.locations(Path("/h"), {}) == [Path("/h/.local/share/opencode")]
     assert opencode.locations(Path("/h"), {"XDG_DATA_HOME": "/x"}) == [Path("/x/opencode")]

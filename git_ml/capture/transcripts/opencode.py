@@ -201,7 +201,8 @@ class _Folders(_Store):
                 self.sessions[sid] = {"parent": obj.get("parentID"), "directory": obj.get("directory"),
                                       "project": obj.get("projectID", project), "created": t.get("created"),
                                       "updated": t.get("updated")}
-        self.sessions = dict(sorted(self.sessions.items(), key=lambda kv: (kv[1]["created"] or 0, kv[0])))
+        # by time, as the database is read: a time written as a numeric string sorts as its number, one of another type first
+        self.sessions = dict(sorted(self.sessions.items(), key=lambda kv: (iso_ms(kv[1]["created"]) or "", kv[0])))
 
     def thread(self, sid: str) -> list[tuple[str, dict, list[dict]]]:
         msgs = []
