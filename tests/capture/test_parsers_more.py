@@ -109,17 +109,27 @@ def test_opencode_storage_unreadable_part_is_counted(opencode_data, tmp_path):
     assert len(r.chats) == len(opencode.parse(opencode_data / "storage", repo_root="/work/clone/demo").chats)
 
 
-def test_opencode_storage_files_of_unreachable_sessions_are_counted(opencode_data, tmp_path):
-    # Sessions are read when built; two that are each other's parent are built by no one, yet their malformed files
-    # still count, as for every session.
+def _edit_two_sessions(opencode_data, tmp_path, edit):
+    """A copy of the storage/ fixture whose first two session files ``edit(first, second)`` changed: (the copy, its
+    parse before the change, the two sessions as changed)."""
     storage = tmp_path / "storage"
     shutil.copytree(opencode_data / "storage", storage)
     whole = opencode.parse(storage)
     a, b = sorted(storage.glob("session/*/*.json"))[:2]
     first, second = json.loads(a.read_text()), json.loads(b.read_text())
-    first["parentID"], second["parentID"] = second["id"], first["id"]
+    edit(first, second)
     a.write_text(json.dumps(first))
     b.write_text(json.dumps(second))
+    return storage, whole, first, second
+
+
+def test_opencode_storage_files_of_unreachable_sessions_are_counted(opencode_data, tmp_path):
+    # Sessions are read when built; two that are each other's parent are built by no one, yet their malformed files
+    # still count, as for every session.
+    def cycle(first, second):
+        first["parentID"], second["parentID"] = second["id"], first["id"]
+
+    storage, whole, first, second = _edit_two_sessions(opencode_data, tmp_path, cycle)
     for sid in (first["id"], second["id"]):
         (storage / "message" / sid).mkdir(exist_ok=True)
         (storage / "message" / sid / "msg_zz_broken.json").write_text("{")
@@ -131,15 +141,11 @@ def test_opencode_storage_files_of_unreachable_sessions_are_counted(opencode_dat
 def test_opencode_storage_session_times_of_mixed_types(opencode_data, tmp_path):
     # A session's time.created as a numeric string, another's as an object: the sessions are still sorted (a
     # numeric string as its number, an object first) and read; comparing them raised TypeError before.
-    storage = tmp_path / "storage"
-    shutil.copytree(opencode_data / "storage", storage)
-    whole = opencode.parse(storage)
-    a, b = sorted(storage.glob("session/*/*.json"))[:2]
-    first, second = json.loads(a.read_text()), json.loads(b.read_text())
-    first["time"]["created"] = str(first["time"]["created"])
-    second["time"]["created"] = {"ms": 1}
-    a.write_text(json.dumps(first))
-    b.write_text(json.dumps(second))
+    def odd_times(first, second):
+        first["time"]["created"] = str(first["time"]["created"])
+        second["time"]["created"] = {"ms": 1}
+
+    storage, whole, _, _ = _edit_two_sessions(opencode_data, tmp_path, odd_times)
     r = opencode.parse(storage)
     assert {s.id for s in r.sessions} == {s.id for s in whole.sessions}
     assert sorted(c.id for c in r.chats) == sorted(c.id for c in whole.chats)
