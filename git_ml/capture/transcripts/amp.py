@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, is_binary
+from git_ml.capture.transcripts.base import Exchange, ParseResult, is_binary, session_of
 from git_ml.capture.transcripts.tooluse import (
     MODIFY,
     READ,
@@ -42,7 +42,6 @@ from git_ml.capture.transcripts.tooluse import (
     load_object,
     paused_gc,
 )
-from git_ml.schema import Session
 
 ASSISTANT = "amp"
 NAME = "amp"
@@ -160,10 +159,8 @@ def parse_amp(path: str | os.PathLike[str], repo_root: str | None = None) -> Par
         if isinstance(end, str) and (ended is None or end > ended):
             ended = end
     out = [ex.to_chat(ASSISTANT) for ex in chats]
-    session = Session(id=sid, assistant=ASSISTANT, started_at=started, ended_at=ended, model=model, cwd=cwd,
-                      transcript_path=str(path), chat_count=len(out),
-                      query_tokens=sum(c.query_tokens for c in out),
-                      response_tokens=sum(c.response_tokens for c in out))
+    session = session_of(out, id=sid, assistant=ASSISTANT, started_at=started, ended_at=ended, model=model, cwd=cwd,
+                         transcript_path=str(path))
     return ParseResult(chats=out, sessions=[session], malformed=malformed, skipped=skipped)
 
 

@@ -40,6 +40,16 @@ class ParseResult:
         return self.sessions[-1] if self.sessions else None
 
 
+def session_of(chats: list[Chat], **fields) -> Session:
+    """The session record of ``chats``: its chat count is theirs, and so are its token totals unless ``fields`` give
+    them (an assistant that writes the session's own totals)."""
+    if "query_tokens" not in fields:
+        fields["query_tokens"] = sum(c.query_tokens for c in chats)
+    if "response_tokens" not in fields:
+        fields["response_tokens"] = sum(c.response_tokens for c in chats)
+    return Session(chat_count=len(chats), **fields)
+
+
 def duration_ms(start: str | None, end: str | None) -> int | None:
     """Milliseconds between two ISO-8601 times, None when either is missing or unparsable."""
     if not start or not end:

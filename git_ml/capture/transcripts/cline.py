@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from git_ml.capture.transcripts import cline_sdk
-from git_ml.capture.transcripts.base import Exchange, ParseResult
+from git_ml.capture.transcripts.base import Exchange, ParseResult, session_of
 from git_ml.capture.transcripts.tooluse import (
     JSON,
     MODIFY,
@@ -57,7 +57,6 @@ from git_ml.capture.transcripts.tooluse import (
     load_json,
     paused_gc,
 )
-from git_ml.schema import Session
 
 ASSISTANT = "cline"
 NAME = "cline"
@@ -403,10 +402,8 @@ def parse_task(path: str | os.PathLike[str], repo_root: str | None = None, assis
         for ex in child.chats if target is not None else ():
             target.merge(ex)
     out = [ex.to_chat(assistant) for ex in task.chats]
-    session = Session(id=folder.name, assistant=assistant, started_at=iso_ms(task.first_ts),
-                      ended_at=iso_ms(task.last_ts), model=task.model, cwd=task.cwd, transcript_path=str(folder),
-                      chat_count=len(out), query_tokens=sum(c.query_tokens for c in out),
-                      response_tokens=sum(c.response_tokens for c in out))
+    session = session_of(out, id=folder.name, assistant=assistant, started_at=iso_ms(task.first_ts),
+                         ended_at=iso_ms(task.last_ts), model=task.model, cwd=task.cwd, transcript_path=str(folder))
     return ParseResult(chats=out, sessions=[session], malformed=malformed, skipped=skipped, dependencies=children)
 
 

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult
+from git_ml.capture.transcripts.base import Exchange, ParseResult, session_of
 from git_ml.capture.transcripts.tooluse import (
     JSON,
     MODIFY,
@@ -54,7 +54,6 @@ from git_ml.capture.transcripts.tooluse import (
     load_json,
     paused_gc,
 )
-from git_ml.schema import Session
 
 ASSISTANT = "cline"
 NAME = "cline"
@@ -331,13 +330,10 @@ def parse_session(path: str | os.PathLike[str], repo_root: str | None = None, *,
         before = [ex for ex in lead.chats if start and ex.timestamp and ex.timestamp <= start]
         (before or lead.chats)[-1].merge(sub.chats[0])
     chats = [ex.to_chat(ASSISTANT) for ex in lead.chats]
-    session = Session(id=sid, assistant=ASSISTANT,
-                      started_at=_text(manifest.get("started_at")) or iso_ms(lead.first_ts),
-                      ended_at=_text(manifest.get("ended_at")) or iso_ms(lead.last_ts),
-                      model=lead.model, cwd=cwd,
-                      transcript_path=str(folder), chat_count=len(chats),
-                      query_tokens=sum(c.query_tokens for c in chats),
-                      response_tokens=sum(c.response_tokens for c in chats))
+    session = session_of(chats, id=sid, assistant=ASSISTANT,
+                         started_at=_text(manifest.get("started_at")) or iso_ms(lead.first_ts),
+                         ended_at=_text(manifest.get("ended_at")) or iso_ms(lead.last_ts),
+                         model=lead.model, cwd=cwd, transcript_path=str(folder))
     return ParseResult(chats=chats, sessions=[session], malformed=malformed, skipped=skipped)
 
 

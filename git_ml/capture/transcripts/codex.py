@@ -39,8 +39,15 @@ from typing import Any
 
 import msgspec
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, json_objects, patch_files
-from git_ml.schema import Session
+from git_ml.capture.transcripts.base import (
+    Exchange,
+    ParseResult,
+    find_files,
+    head_lines,
+    json_objects,
+    patch_files,
+    session_of,
+)
 
 ASSISTANT = "codex"
 
@@ -183,7 +190,8 @@ def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None, *,
         if not ex.texts:
             ex.texts = ex.event_texts
         out.append(ex.to_chat(ASSISTANT))
-    session = Session(
+    session = session_of(
+        out,
         id=r.sid,
         assistant=ASSISTANT,
         started_at=r.started,
@@ -192,9 +200,6 @@ def parse_codex(path: str | os.PathLike[str], repo_root: str | None = None, *,
         cwd=r.cwd,
         branch=r.branch,
         transcript_path=str(path),
-        chat_count=len(out),
-        query_tokens=sum(c.query_tokens for c in out),
-        response_tokens=sum(c.response_tokens for c in out),
     )
     return ParseResult(chats=out, sessions=[session], malformed=r.malformed, skipped=r.skipped)
 

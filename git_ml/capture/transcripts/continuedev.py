@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, is_binary
+from git_ml.capture.transcripts.base import Exchange, ParseResult, is_binary, session_of
 from git_ml.capture.transcripts.tooluse import (
     JSON,
     MODIFY,
@@ -52,7 +52,6 @@ from git_ml.capture.transcripts.tooluse import (
     load_object,
     paused_gc,
 )
-from git_ml.schema import Session
 
 ASSISTANT = "continue"
 NAME = "continue"
@@ -212,11 +211,9 @@ def parse_continue(path: str | os.PathLike[str], repo_root: str | None = None) -
         ex.seen(mtime)
     out = [ex.to_chat(ASSISTANT) for ex in chats]
     totals = _tokens(session.get("usage"))
-    session_rec = Session(
-        id=sid, assistant=ASSISTANT, started_at=started, ended_at=mtime, model=model, cwd=cwd,
-        transcript_path=str(path), chat_count=len(out),
-        query_tokens=totals[0] if totals else sum(c.query_tokens for c in out),
-        response_tokens=totals[1] if totals else sum(c.response_tokens for c in out))
+    session_rec = session_of(
+        out, id=sid, assistant=ASSISTANT, started_at=started, ended_at=mtime, model=model, cwd=cwd,
+        transcript_path=str(path), **({"query_tokens": totals[0], "response_tokens": totals[1]} if totals else {}))
     return ParseResult(chats=out, sessions=[session_rec], malformed=malformed, skipped=skipped)
 
 

@@ -37,8 +37,7 @@ from typing import Any
 
 import msgspec
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects
-from git_ml.schema import Session
+from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects, session_of
 
 ASSISTANT = "copilot-cli"
 NAME = "copilot"
@@ -231,11 +230,9 @@ def parse(path: str | os.PathLike[str], repo_root: str | None = None, **kw: Any)
             ex.add_tokens(response=ex.message_tokens)
         out.append(ex.to_chat(ASSISTANT))
     times = [e["timestamp"] for e in events if isinstance(e.get("timestamp"), str)]
-    session = Session(
-        id=sid, assistant=ASSISTANT, started_at=start.get("startTime") or (times[0] if times else None),
-        ended_at=times[-1] if times else None, model=model, cwd=root or cwd, branch=branch,
-        transcript_path=str(path), chat_count=len(out), query_tokens=sum(c.query_tokens for c in out),
-        response_tokens=sum(c.response_tokens for c in out))
+    session = session_of(
+        out, id=sid, assistant=ASSISTANT, started_at=start.get("startTime") or (times[0] if times else None),
+        ended_at=times[-1] if times else None, model=model, cwd=root or cwd, branch=branch, transcript_path=str(path))
     return ParseResult(chats=out, sessions=[session], malformed=malformed, skipped=skipped)
 
 

@@ -41,8 +41,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from git_ml.capture.transcripts import cursor_agent
-from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects, patch_files
-from git_ml.schema import Session
+from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects, patch_files, session_of
 
 ASSISTANT = "cursor"
 NAME = "cursor"
@@ -262,12 +261,10 @@ def parse_database(path: Path, repo_root: str | None, only: set[str] | None = No
                         exchanges[-1].merge(ex)
             chats = [ex.to_chat(ASSISTANT) for ex in exchanges]
             result.chats += chats
-            result.sessions.append(Session(
-                id=cid, assistant=ASSISTANT, started_at=_iso(data.get("createdAt")),
+            result.sessions.append(session_of(
+                chats, id=cid, assistant=ASSISTANT, started_at=_iso(data.get("createdAt")),
                 ended_at=_iso(data.get("lastUpdatedAt")), model=_model(data.get("modelConfig")), cwd=project,
-                transcript_path=str(path), chat_count=len(chats),
-                query_tokens=sum(c.query_tokens for c in chats),
-                response_tokens=sum(c.response_tokens for c in chats)))
+                transcript_path=str(path)))
     except sqlite3.Error as exc:
         raise OSError(f"cannot read the Cursor database: {exc}") from None
     finally:

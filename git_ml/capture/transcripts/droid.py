@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects
+from git_ml.capture.transcripts.base import Exchange, ParseResult, head_lines, json_objects, session_of
 from git_ml.capture.transcripts.tooluse import (
     JSON,
     MODIFY,
@@ -43,7 +43,6 @@ from git_ml.capture.transcripts.tooluse import (
     load_json,
     paused_gc,
 )
-from git_ml.schema import Session
 
 ASSISTANT = "droid"
 NAME = "droid"
@@ -226,12 +225,9 @@ def parse_droid(path: str | os.PathLike[str], repo_root: str | None = None, *, s
             for ex in worker.chats:
                 target.merge(ex)
     chats = [ex.to_chat(ASSISTANT) for ex in run.chats]
-    if not settings.get("tokenUsage"):
-        query_tokens = sum(c.query_tokens for c in chats)
-        response_tokens = sum(c.response_tokens for c in chats)
-    session = Session(id=run.sid, assistant=ASSISTANT, started_at=run.started, ended_at=run.ended, model=model,
-                      cwd=run.cwd, transcript_path=str(path), chat_count=len(chats), query_tokens=query_tokens,
-                      response_tokens=response_tokens)
+    totals = {"query_tokens": query_tokens, "response_tokens": response_tokens} if settings.get("tokenUsage") else {}
+    session = session_of(chats, id=run.sid, assistant=ASSISTANT, started_at=run.started, ended_at=run.ended,
+                         model=model, cwd=run.cwd, transcript_path=str(path), **totals)
     return ParseResult(chats=chats, sessions=[session], malformed=malformed, skipped=skipped, dependencies=read)
 
 

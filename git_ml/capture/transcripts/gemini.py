@@ -38,9 +38,16 @@ from typing import Any, TypedDict
 
 import msgspec
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult, find_files, head_lines, is_utf8, json_objects
+from git_ml.capture.transcripts.base import (
+    Exchange,
+    ParseResult,
+    find_files,
+    head_lines,
+    is_utf8,
+    json_objects,
+    session_of,
+)
 from git_ml.capture.transcripts.tooluse import paused_gc
-from git_ml.schema import Session
 
 ASSISTANT = "gemini-cli"
 NAME = "gemini"
@@ -298,11 +305,9 @@ def _parse(path: Path, repo_root: str | None) -> ParseResult:
     ended = meta.get("lastUpdated") if isinstance(meta.get("lastUpdated"), str) else None
     if times and (ended is None or max(times) > ended):
         ended = max(times)
-    session = Session(
-        id=sid, assistant=ASSISTANT, started_at=started, ended_at=ended,
-        model=next((c.model for c in reversed(chats) if c.model), None), cwd=root, transcript_path=str(path),
-        chat_count=len(chats), query_tokens=sum(c.query_tokens for c in chats),
-        response_tokens=sum(c.response_tokens for c in chats))
+    session = session_of(
+        chats, id=sid, assistant=ASSISTANT, started_at=started, ended_at=ended,
+        model=next((c.model for c in reversed(chats) if c.model), None), cwd=root, transcript_path=str(path))
     return ParseResult(chats=chats, sessions=[session], malformed=chat.malformed, skipped=chat.skipped,
                        dependencies=subagents)
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from git_ml.capture.transcripts.base import Exchange, ParseResult
+from git_ml.capture.transcripts.base import Exchange, ParseResult, session_of
 from git_ml.capture.transcripts.tooluse import (
     JSON,
     MODIFY,
@@ -53,7 +53,6 @@ from git_ml.capture.transcripts.tooluse import (
     iso_ms,
     paused_gc,
 )
-from git_ml.schema import Session
 
 ASSISTANT = "opencode"
 NAME = "opencode"
@@ -201,7 +200,7 @@ class _Folders(_Store):
                 self.sessions[sid] = {"parent": obj.get("parentID"), "directory": obj.get("directory"),
                                       "project": obj.get("projectID", project), "created": t.get("created"),
                                       "updated": t.get("updated")}
-        # by time, as the database is read: a time written as a numeric string sorts as its number, one of another type first
+        # by time, as the database is read: a numeric string sorts as its number, a time of another type first
         self.sessions = dict(sorted(self.sessions.items(), key=lambda kv: (iso_ms(kv[1]["created"]) or "", kv[0])))
 
     def thread(self, sid: str) -> list[tuple[str, dict, list[dict]]]:
@@ -395,11 +394,10 @@ def parse_opencode(path: str | os.PathLike[str], repo_root: str | None = None) -
         chats, model, ended = b.chats(sid)
         records = [ex.to_chat(ASSISTANT) for ex in chats]
         out.chats.extend(records)
-        out.sessions.append(Session(
-            id=sid, assistant=ASSISTANT, started_at=iso_ms(s["created"]), ended_at=iso_ms(s["updated"]) or ended,
-            model=model, cwd=s["directory"] if isinstance(s["directory"], str) else None, transcript_path=str(path),
-            chat_count=len(records), query_tokens=sum(c.query_tokens for c in records),
-            response_tokens=sum(c.response_tokens for c in records)))
+        out.sessions.append(session_of(
+            records, id=sid, assistant=ASSISTANT, started_at=iso_ms(s["created"]),
+            ended_at=iso_ms(s["updated"]) or ended, model=model,
+            cwd=s["directory"] if isinstance(s["directory"], str) else None, transcript_path=str(path)))
     st.finish(b.read)
     out.malformed, out.skipped = st.malformed, b.skipped
     return out
